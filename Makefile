@@ -1,0 +1,41 @@
+# Two commands for a fresh machine: `make run` and `make test` (see README.md).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test install install-dev lint typecheck clean help
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[postgres,redis]'
+	@touch $@
+
+$(VENV)/.installed-dev: $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed  ## create .venv and install tenure
+
+install-dev: $(VENV)/.installed-dev  ## install tenure with test and lint tools
+
+run: install  ## prepare ./var (database, server keys) and start the server on $(HOST):$(PORT)
+	$(BIN)/tenure init
+	$(BIN)/tenure serve --host $(HOST) --port $(PORT)
+
+test: install-dev  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
+	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+
+lint: install-dev  ## ruff and mypy
+	$(BIN)/ruff check src tests
+	$(BIN)/mypy src/tenure/domain src/tenure/crypto
+
+clean:  ## remove the virtual environment (keeps ./var)
+	rm -rf $(VENV) build src/*.egg-info

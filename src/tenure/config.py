@@ -1,0 +1,90 @@
+"""One settings object, read from environment variables and an optional TOML file.
+
+Precedence: environment variable `TENURE_<NAME>` > `[tenure]` table of the file named
+by `TENURE_CONFIG` > default. Names are the field names below in upper case.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path("./var")
+    database_url: str = ""  # default: SQLite file in the data dir
+    issuer: str = "tenure"
+    credential_cooldown_hours: float = 72.0
+    record_ttl_seconds: int = 86_400
+    next_checkin_seconds: int = 86_400
+    nonce_ttl_seconds: int = 600
+    session_ttl_hours: float = 720.0
+    reauth_seconds: int = 300
+    password_reset_ttl_minutes: int = 60
+    max_body_bytes: int = 65_536
+    smtp_url: str = ""
+    mail_from: str = "Tenure <no-reply@localhost>"
+    redis_url: str = ""
+    clock_offset_file: str = ""  # testing hook: seconds added to the system clock
+    log_level: str = "info"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'tenure.db').resolve()}"
+
+    @property
+    def keys_dir(self) -> Path:
+        return self.data_dir / "keys"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    @property
+    def credential_cooldown_seconds(self) -> int:
+        return int(self.credential_cooldown_hours * 3600)
+
+
+def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    try:
+        if kind in (Path, "Path"):
+            return Path(str(raw))
+        if kind in (int, "int"):
+            return int(raw)
+        if kind in (float, "float"):
+            return float(raw)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"TENURE_{name.upper()} must be a number, got {raw!r}") from exc
+    return str(raw)
+
+
+def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    env = dict(os.environ if environ is None else environ)
+    from_file: dict[str, Any] = {}
+    if env.get("TENURE_CONFIG"):
+        path = Path(env["TENURE_CONFIG"])
+        try:
+            from_file = tomllib.loads(path.read_text()).get("tenure", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    values: dict[str, Any] = {}
+    known = {f.name: f for f in dataclasses.fields(Settings) if f.name != "extra"}
+    for name, spec in known.items():
+        raw = env.get(f"TENURE_{name.upper()}", from_file.get(name))
+        if raw is not None and raw != "":
+            values[name] = _coerce(name, spec.type, raw)
+    unknown = set(from_file) - set(known)
+    if unknown:
+        raise ConfigError(f"unknown settings in {env['TENURE_CONFIG']}: {', '.join(sorted(unknown))}")
+    values.update(overrides)
+    return Settings(**values)

@@ -1,0 +1,1 @@
+"""JWS, key rings, device keys and password hashing. Shared by the server and the agent."""

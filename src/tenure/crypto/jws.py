@@ -1,0 +1,112 @@
+"""A small JWS layer (RFC 7515) for the algorithms the protocol allows, and nothing else.
+
+Why our own: the allow-list (`Ed25519`, `EdDSA`, `ES256`) and the key-type match are
+the security boundary of the device protocol, so they are explicit here rather than
+spread across a general JOSE library's options; and the device hot path does one
+parse, one verify and one sign with no further layers.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from .b64 import b64u_decode, b64u_encode
+from .keys import ALGS_FOR_KEY, SigningKey, VerifyingKey
+
+ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
+
+
+class JWSError(ValueError):
+    """Not a JWS we can read: wrong shape, bad encoding, not JSON."""
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedJWS:
+    header: dict[str, Any]
+    payload_bytes: bytes
+    signing_input: bytes
+    signature: bytes
+
+    @property
+    def alg(self) -> str:
+        alg = self.header.get("alg")
+        return alg if isinstance(alg, str) else ""
+
+    def payload(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.payload_bytes)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise JWSError("payload is not JSON") from exc
+        if not isinstance(value, dict):
+            raise JWSError("payload is not a JSON object")
+        return value
+
+    def verify_with(self, key: VerifyingKey) -> bool:
+        """True when `alg` is allowed for this key's type and the signature verifies."""
+        if self.alg not in ALGS_FOR_KEY[key.key_type]:
+            return False
+        return key.verify(self.signature, self.signing_input)
+
+
+def _json_b64(value: dict[str, Any]) -> str:
+    return b64u_encode(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+
+
+def _decode_header(encoded: str) -> dict[str, Any]:
+    try:
+        header = json.loads(b64u_decode(encoded))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise JWSError("protected header is not base64url JSON") from exc
+    if not isinstance(header, dict):
+        raise JWSError("protected header is not a JSON object")
+    return header
+
+
+def _parse(protected: str, payload: str, signature: str) -> ParsedJWS:
+    header = _decode_header(protected)
+    try:
+        payload_bytes = b64u_decode(payload)
+        sig = b64u_decode(signature)
+    except ValueError as exc:
+        raise JWSError("payload or signature is not base64url") from exc
+    return ParsedJWS(header, payload_bytes, f"{protected}.{payload}".encode("ascii"), sig)
+
+
+def parse_flattened(body: bytes | dict[str, Any]) -> ParsedJWS:
+    """Parse a flattened JSON serialization (RFC 7515 §7.2.2)."""
+    if isinstance(body, (bytes, bytearray)):
+        try:
+            body = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise JWSError("body is not JSON") from exc
+    if not isinstance(body, dict):
+        raise JWSError("body is not a JSON object")
+    parts = [body.get(name) for name in ("protected", "payload", "signature")]
+    if not all(isinstance(part, str) for part in parts):
+        raise JWSError("a flattened JWS needs string members protected, payload and signature")
+    if "header" in body:
+        raise JWSError("unprotected header members are not accepted")
+    return _parse(*parts)  # type: ignore[arg-type]
+
+
+def parse_compact(token: str) -> ParsedJWS:
+    parts = token.split(".") if isinstance(token, str) else []
+    if len(parts) != 3:
+        raise JWSError("not a compact JWS")
+    return _parse(*parts)
+
+
+def sign_compact(header: dict[str, Any], payload: dict[str, Any], key: SigningKey) -> str:
+    signing_input = f"{_json_b64({**header, 'alg': key.alg})}.{_json_b64(payload)}"
+    return f"{signing_input}.{b64u_encode(key.sign(signing_input.encode('ascii')))}"
+
+
+def sign_flattened(
+    header: dict[str, Any], payload: dict[str, Any], key: SigningKey, alg: str | None = None
+) -> dict[str, str]:
+    protected = _json_b64({**header, "alg": alg or key.alg})
+    encoded = _json_b64(payload)
+    signature = key.sign(f"{protected}.{encoded}".encode("ascii"))
+    return {"protected": protected, "payload": encoded, "signature": b64u_encode(signature)}

@@ -1,0 +1,158 @@
+"""Public and private keys of the two families the protocol allows: Ed25519 and P-256."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Literal
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from .b64 import b64u_encode
+
+KeyType = Literal["Ed25519", "P-256"]
+PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+PublicKey = ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey
+
+# JWS alg names each key type may be used with (RFC 9864 `Ed25519`, RFC 8037 `EdDSA`).
+ALGS_FOR_KEY: dict[KeyType, frozenset[str]] = {
+    "Ed25519": frozenset({"Ed25519", "EdDSA"}),
+    "P-256": frozenset({"ES256"}),
+}
+SIGNING_ALG: dict[KeyType, str] = {"Ed25519": "Ed25519", "P-256": "ES256"}
+
+
+class KeyError_(ValueError):
+    """A key that is not one the protocol accepts."""
+
+
+@dataclass(frozen=True)
+class VerifyingKey:
+    key_type: KeyType
+    key: PublicKey
+
+    def verify(self, signature: bytes, data: bytes) -> bool:
+        """Verify a JWS signature (ES256 as raw R‖S, 64 bytes)."""
+        try:
+            if isinstance(self.key, ed25519.Ed25519PublicKey):
+                self.key.verify(signature, data)
+            else:
+                if len(signature) != 64:
+                    return False
+                r = int.from_bytes(signature[:32], "big")
+                s = int.from_bytes(signature[32:], "big")
+                self.key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+        except InvalidSignature:
+            return False
+        return True
+
+    def spki_der(self) -> bytes:
+        return self.key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+
+    def jwk(self) -> dict[str, str]:
+        if isinstance(self.key, ed25519.Ed25519PublicKey):
+            raw = self.key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            return {"kty": "OKP", "crv": "Ed25519", "x": b64u_encode(raw)}
+        numbers = self.key.public_numbers()
+        return {
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64u_encode(numbers.x.to_bytes(32, "big")),
+            "y": b64u_encode(numbers.y.to_bytes(32, "big")),
+        }
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    key_type: KeyType
+    key: PrivateKey
+
+    @classmethod
+    def generate(cls, key_type: KeyType = "Ed25519") -> SigningKey:
+        if key_type == "Ed25519":
+            return cls(key_type, ed25519.Ed25519PrivateKey.generate())
+        return cls(key_type, ec.generate_private_key(ec.SECP256R1()))
+
+    @property
+    def alg(self) -> str:
+        return SIGNING_ALG[self.key_type]
+
+    def sign(self, data: bytes) -> bytes:
+        if isinstance(self.key, ed25519.Ed25519PrivateKey):
+            return self.key.sign(data)
+        r, s = decode_dss_signature(self.key.sign(data, ec.ECDSA(hashes.SHA256())))
+        return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+    def public(self) -> VerifyingKey:
+        return VerifyingKey(self.key_type, self.key.public_key())
+
+    def to_pem(self) -> bytes:
+        return self.key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+
+    @classmethod
+    def from_pem(cls, pem: bytes) -> SigningKey:
+        key = serialization.load_pem_private_key(pem, password=None)
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            return cls("Ed25519", key)
+        if isinstance(key, ec.EllipticCurvePrivateKey) and isinstance(key.curve, ec.SECP256R1):
+            return cls("P-256", key)
+        raise KeyError_("only Ed25519 and P-256 private keys are supported")
+
+
+def _from_public(key: object) -> VerifyingKey:
+    if isinstance(key, ed25519.Ed25519PublicKey):
+        return VerifyingKey("Ed25519", key)
+    if isinstance(key, ec.EllipticCurvePublicKey):
+        if not isinstance(key.curve, ec.SECP256R1):
+            raise KeyError_(f"EC curve {key.curve.name} is not allowed (only P-256)")
+        return VerifyingKey("P-256", key)
+    raise KeyError_(f"{type(key).__name__.removeprefix('_')} keys are not allowed")
+
+
+def load_public_key(text: str) -> VerifyingKey:
+    """Parse a device public key given as PEM or base64 DER SubjectPublicKeyInfo."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_public_key(text.encode("ascii"))
+        else:
+            der = base64.b64decode(text.replace("\n", ""), validate=True)
+            key = serialization.load_der_public_key(der)
+    except (ValueError, binascii.Error, TypeError, UnicodeEncodeError) as exc:
+        raise KeyError_("public_key is not a PEM or base64 DER SubjectPublicKeyInfo") from exc
+    return _from_public(key)
+
+
+def load_spki_der(der: bytes) -> VerifyingKey:
+    return _from_public(serialization.load_der_public_key(der))
+
+
+def verifying_key_from_jwk(jwk: dict[str, str]) -> VerifyingKey:
+    """Build a key from a JWKS entry (how a device pins server keys)."""
+    from .b64 import b64u_decode
+
+    if jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+        return VerifyingKey(
+            "Ed25519", ed25519.Ed25519PublicKey.from_public_bytes(b64u_decode(jwk["x"]))
+        )
+    if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+        numbers = ec.EllipticCurvePublicNumbers(
+            int.from_bytes(b64u_decode(jwk["x"]), "big"),
+            int.from_bytes(b64u_decode(jwk["y"]), "big"),
+            ec.SECP256R1(),
+        )
+        return VerifyingKey("P-256", numbers.public_key())
+    raise KeyError_("unsupported JWK")

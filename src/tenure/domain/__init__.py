@@ -1,0 +1,1 @@
+"""The pure core: entities, claims and the activation decision. No I/O, no frameworks."""

@@ -1,0 +1,96 @@
+"""The one function that decides whether a device may do what it asks.
+
+Everything else gathers its inputs (device, active claims, territory evidence,
+presented credential, now) and stores or signs its outcome.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .model import (
+    Act,
+    Claim,
+    ClaimKind,
+    Credential,
+    Decision,
+    Device,
+    DeviceStatus,
+    Lock,
+    TerritoryEvidence,
+)
+
+OWNER_LOCK_MESSAGE = (
+    "This device is linked to an account. Sign in with the account that was "
+    "previously used on this device to continue setting it up."
+)
+COOLDOWN_MESSAGE = (
+    "The password of this account was changed recently. To protect the owner, the new "
+    "password can unlock this device only after a waiting period."
+)
+LOST_MESSAGE = "This device has been reported lost by its owner."
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionInput:
+    device: Device
+    act: Act
+    claims: tuple[Claim, ...]
+    now: int
+    credential_cooldown: int  # seconds a changed password waits before lifting an owner lock
+    credential: Credential | None = None
+    evidence: TerritoryEvidence = TerritoryEvidence()
+
+
+def decide(given: DecisionInput) -> Decision:
+    """Return the status, the locks to show, and a reason for every claim considered."""
+    locks: list[Lock] = []
+    reasons: list[str] = []
+    satisfied: list[str] = []
+    for claim in given.claims:
+        if claim.kind is ClaimKind.OWNER:
+            lock, reason = _owner(claim, given)
+        elif claim.kind is ClaimKind.LOST:
+            lock = Lock(ClaimKind.LOST, claim.message or LOST_MESSAGE, contact=claim.contact)
+            reason = f"{claim.kind.value} claim {claim.claim_id} blocks every act"
+        else:
+            lock = Lock(
+                claim.kind, claim.message, contact=claim.contact, territory=claim.territory
+            )
+            reason = f"{claim.kind.value} claim {claim.claim_id} blocks {given.act.value}"
+        reasons.append(reason)
+        if lock is None:
+            satisfied.append(claim.claim_id)
+        else:
+            locks.append(lock)
+    if not given.claims:
+        reasons.append("no claims on this device")
+    status = DeviceStatus.LOCKED if locks else DeviceStatus.ACTIVATED
+    return Decision(status, tuple(locks), tuple(reasons), tuple(satisfied))
+
+
+def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
+    """An activation lock: only the bound account's credential, outside the cool-down, lifts it.
+
+    An activated device in use is not blocked by its owner's claim; a device whose
+    last activation was refused (it has been reset) is blocked for every act.
+    """
+    subject = f"owner claim {claim.claim_id}"
+    if given.act is Act.USE and given.device.activated_at is not None:
+        return None, f"{subject}: device activated, in use by its owner"
+    lock = Lock(ClaimKind.OWNER, OWNER_LOCK_MESSAGE, hint=claim.holder_hint)
+    credential = given.credential
+    if credential is None:
+        return lock, f"{subject}: no account credential presented"
+    if credential.account_id != claim.holder:
+        return lock, f"{subject}: credential of another account presented"
+    accepted_from = credential.password_changed_at + given.credential_cooldown
+    if given.now < accepted_from:
+        cooling = Lock(
+            ClaimKind.OWNER,
+            f"{OWNER_LOCK_MESSAGE} {COOLDOWN_MESSAGE}",
+            hint=claim.holder_hint,
+            until=accepted_from,
+        )
+        return cooling, f"{subject}: password changed within the cool-down, accepted from {accepted_from}"
+    return None, f"{subject}: satisfied by the bound account's credential"

@@ -1,0 +1,96 @@
+"""Entities of the activation-lock domain, as plain immutable values."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+
+class ClaimKind(str, Enum):
+    """Who may stand between a device and its use (DESIGN.md §1)."""
+
+    OWNER = "owner"
+    LOST = "lost"
+    ORGANIZATION = "organization"
+    CREDITOR = "creditor"
+    TERRITORY = "territory"
+
+
+class DeviceStatus(str, Enum):
+    ACTIVATED = "activated"
+    LOCKED = "locked"
+
+
+class Act(str, Enum):
+    """What the device asks to do; claims block some acts and not others."""
+
+    ACTIVATE = "activate"
+    USE = "use"  # check-in of an activated device
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    device_id: str
+    model: str
+    sku: str
+    market: str
+    imeis: tuple[str, ...] = ()
+    activated_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A lock held by someone on a device; only its holder (or support) releases it."""
+
+    claim_id: str
+    device_id: str
+    kind: ClaimKind
+    holder: str  # account id, organization id, creditor id or policy id
+    created_at: int
+    holder_hint: str = ""  # masked holder identity shown on the lock screen
+    message: str = ""
+    contact: str = ""
+    territory: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TerritoryEvidence:
+    """Territory signals gathered for one request; empty until a policy consumes them."""
+
+    sources: tuple[tuple[str, str], ...] = ()  # (source, territory code)
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """An account credential presented with a request (an authenticated session).
+
+    `password_changed_at` matters because a credential changed recently is not
+    trusted to lift an activation lock (the reset cool-down, as in Android FRP).
+    """
+
+    account_id: str
+    password_changed_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lock:
+    """One reason the device is not usable, as shown on its lock screen."""
+
+    kind: ClaimKind
+    message: str
+    hint: str = ""
+    contact: str = ""
+    territory: str = ""
+    until: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    status: DeviceStatus
+    locks: tuple[Lock, ...]
+    reasons: tuple[str, ...]
+    satisfied: tuple[str, ...] = field(default=())  # claim ids the credential satisfied
+
+    @property
+    def locked(self) -> bool:
+        return self.status is DeviceStatus.LOCKED

@@ -1,0 +1,175 @@
+"""The schema. Portable to PostgreSQL-compatible distributed engines: every device-keyed
+table leads with `device_id`, no cross-table sequences, times as integer Unix seconds."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("device_id", String(64), primary_key=True),
+    Column("model", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("market", String(32), nullable=False),
+    Column("key_type", String(8), nullable=False),
+    Column("public_key", LargeBinary, nullable=False),  # DER SubjectPublicKeyInfo
+    Column("provisioned_at", BigInteger, nullable=False),
+    Column("activated_at", BigInteger),  # null: never activated, or last activation refused
+    Column("last_checkin_at", BigInteger),
+)
+
+device_imeis = Table(
+    "device_imeis",
+    metadata,
+    Column("imei", String(15), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False, index=True),
+)
+
+accounts = Table(
+    "accounts",
+    metadata,
+    Column("account_id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False, unique=True),  # normalised to lower case
+    Column("password_hash", String(255), nullable=False),
+    Column("password_changed_at", BigInteger, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),  # sha256 of the bearer token
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), nullable=False,
+           index=True),
+    Column("authenticated_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
+
+claims = Table(
+    "claims",
+    metadata,
+    Column("claim_id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("holder", String(64), nullable=False),
+    Column("holder_hint", String(128), nullable=False, server_default=""),
+    Column("message", Text, nullable=False, server_default=""),
+    Column("contact", String(255), nullable=False, server_default=""),
+    Column("territory", String(8), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("released_at", BigInteger),
+    Column("released_by", String(64)),
+    Index("ix_claims_device_active", "device_id", "released_at"),
+    Index("ix_claims_holder", "holder", "kind"),
+    # One active owner claim per device, enforced by the database (two binds racing).
+    Index(
+        "uq_claims_one_active_owner",
+        "device_id",
+        unique=True,
+        sqlite_where=text("kind = 'owner' AND released_at IS NULL"),
+        postgresql_where=text("kind = 'owner' AND released_at IS NULL"),
+    ),
+)
+
+used_nonces = Table(
+    "used_nonces",
+    metadata,
+    Column("nonce", String(96), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("stream", String(100), nullable=False),  # e.g. device:<id>, account:<id>, system
+    Column("seq", BigInteger, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(128), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("data", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    PrimaryKeyConstraint("stream", "seq"),
+)
+
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("created_at", BigInteger, nullable=False),
+    Column("to_addr", String(254), nullable=False),
+    Column("subject", String(255), nullable=False),
+    Column("body", Text, nullable=False),
+    Column("sent_at", BigInteger),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("last_error", Text),
+    Index("ix_outbox_pending", "sent_at", "next_attempt_at"),
+)
+
+password_resets = Table(
+    "password_resets",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("used_at", BigInteger),
+)
+
+login_throttle = Table(
+    "login_throttle",
+    metadata,
+    Column("key", String(128), primary_key=True),  # account:<id> or ip:<address>
+    Column("failures", Integer, nullable=False),
+    Column("blocked_until", BigInteger, nullable=False),
+    Column("last_failure_at", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("key_id", String(32), primary_key=True),
+    Column("secret_hash", String(64), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("scope", String(160), nullable=False),  # principal + method + path
+    Column("key", String(128), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False, index=True),
+    PrimaryKeyConstraint("scope", "key"),
+)
