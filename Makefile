@@ -35,7 +35,7 @@ test: install-dev  ## run the whole test suite (PostgreSQL tests need TENURE_TES
 
 lint: install-dev  ## ruff and mypy
 	$(BIN)/ruff check src tests
-	$(BIN)/mypy src/tenure/domain src/tenure/crypto
+	$(BIN)/mypy src/tenure
 
 clean:  ## remove the virtual environment (keeps ./var)
 	rm -rf $(VENV) build src/*.egg-info

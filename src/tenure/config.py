@@ -85,6 +85,7 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
             values[name] = _coerce(name, spec.type, raw)
     unknown = set(from_file) - set(known)
     if unknown:
-        raise ConfigError(f"unknown settings in {env['TENURE_CONFIG']}: {', '.join(sorted(unknown))}")
+        raise ConfigError(
+            f"unknown settings in {env['TENURE_CONFIG']}: {', '.join(sorted(unknown))}")
     values.update(overrides)
     return Settings(**values)

@@ -84,13 +84,15 @@ def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
         return lock, f"{subject}: no account credential presented"
     if credential.account_id != claim.holder:
         return lock, f"{subject}: credential of another account presented"
-    accepted_from = credential.password_changed_at + given.credential_cooldown
-    if given.now < accepted_from:
+    changed = credential.password_changed_at
+    accepted_from = (changed or 0) + given.credential_cooldown
+    if changed is not None and given.now < accepted_from:
         cooling = Lock(
             ClaimKind.OWNER,
             f"{OWNER_LOCK_MESSAGE} {COOLDOWN_MESSAGE}",
             hint=claim.holder_hint,
             until=accepted_from,
         )
-        return cooling, f"{subject}: password changed within the cool-down, accepted from {accepted_from}"
+        return cooling, (
+            f"{subject}: password changed within the cool-down, accepted from {accepted_from}")
     return None, f"{subject}: satisfied by the bound account's credential"

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 
-class ClaimKind(str, Enum):
+class ClaimKind(StrEnum):
     """Who may stand between a device and its use (DESIGN.md §1)."""
 
     OWNER = "owner"
@@ -16,12 +16,12 @@ class ClaimKind(str, Enum):
     TERRITORY = "territory"
 
 
-class DeviceStatus(str, Enum):
+class DeviceStatus(StrEnum):
     ACTIVATED = "activated"
     LOCKED = "locked"
 
 
-class Act(str, Enum):
+class Act(StrEnum):
     """What the device asks to do; claims block some acts and not others."""
 
     ACTIVATE = "activate"
@@ -69,7 +69,7 @@ class Credential:
     """
 
     account_id: str
-    password_changed_at: int
+    password_changed_at: int | None  # None: never changed since the account was created
 
 
 @dataclass(frozen=True, slots=True)

@@ -54,7 +54,7 @@ accounts = Table(
     Column("account_id", String(32), primary_key=True),
     Column("email", String(254), nullable=False, unique=True),  # normalised to lower case
     Column("password_hash", String(255), nullable=False),
-    Column("password_changed_at", BigInteger, nullable=False),
+    Column("password_changed_at", BigInteger),  # null: never changed since sign-up
     Column("created_at", BigInteger, nullable=False),
 )
 

@@ -1,0 +1,168 @@
+"""`tenure device ...`: drive a simulated device from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tenure.crypto.keys import KeyError_
+
+from .device import DeviceAgent, ProtocolError
+from .records import RecordRejected
+
+FIELDS = ["device_id", "imei", "model", "sku", "market", "public_key"]
+
+
+def _agent(args: argparse.Namespace) -> DeviceAgent:
+    return DeviceAgent.load(Path(args.state))
+
+
+def _token(agent: DeviceAgent, args: argparse.Namespace, required: bool) -> str | None:
+    if getattr(args, "email", None):
+        password = args.password or os.environ.get("TENURE_PASSWORD")
+        if not password:
+            raise SystemExit(
+                "tenure: error: --password (or TENURE_PASSWORD) is needed with --email")
+        return agent.sign_in(args.email, password)
+    token = agent.session_token()
+    if required and token is None:
+        raise SystemExit("tenure: error: no account signed in on this device; "
+                         "pass --email and --password")
+    return token
+
+
+def _show(agent: DeviceAgent) -> None:
+    print(agent.lock_screen())
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    agent = DeviceAgent.init(Path(args.state), args.server, device_id=args.id, model=args.model,
+                             sku=args.sku, market=args.market, key_type=args.key_type,
+                             imeis=args.imeis)
+    writer = csv.DictWriter(sys.stdout, fieldnames=FIELDS, lineterminator="\n")
+    if not args.no_header:
+        writer.writeheader()
+    writer.writerow(agent.provisioning_row())
+    return 0
+
+
+def cmd_activate(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    signals: dict[str, Any] = {}
+    if args.sim_mcc:
+        signals["sim_mcc"] = args.sim_mcc
+    agent.activate(_token(agent, args, required=False) if args.email else None, signals)
+    _show(agent)
+    return 0
+
+
+def cmd_bind(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    token = _token(agent, args, required=True)
+    assert token
+    agent.bind(token)
+    _show(agent)
+    return 0
+
+
+def cmd_unbind(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    token = _token(agent, args, required=True)
+    assert token
+    agent.unbind(token)
+    _show(agent)
+    return 0
+
+
+def cmd_checkin(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    agent.checkin()
+    _show(agent)
+    return 0
+
+
+def cmd_reset(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    agent.factory_reset()
+    print(f"{agent.device_id}: user data wiped; the persistent block is kept. "
+          "Activate to set the device up again.")
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    _show(_agent(args))
+    return 0
+
+
+def _run(handler: Any) -> Any:
+    def wrapped(args: argparse.Namespace) -> int:
+        try:
+            return int(handler(args))
+        except RecordRejected as exc:
+            print(f"tenure: error: answer refused, previous state kept: {exc}", file=sys.stderr)
+            return 3
+        except ProtocolError as exc:
+            print(f"tenure: error: server refused: {exc}", file=sys.stderr)
+            return 1
+        except (FileNotFoundError, FileExistsError, KeyError_) as exc:
+            print(f"tenure: error: {exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:  # network failures: one readable line, not a traceback
+            import httpx
+
+            if isinstance(exc, httpx.HTTPError):
+                print(f"tenure: error: cannot reach the server: {exc}", file=sys.stderr)
+                return 1
+            raise
+
+    return wrapped
+
+
+def register(commands: Any) -> None:
+    device = commands.add_parser("device", help="the reference device agent (a simulated device)")
+    device.add_argument("--state", default=os.environ.get("TENURE_DEVICE_STATE", "./device"),
+                        help="the device's state directory (default ./device)")
+    sub = device.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def account_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--email", help="sign in with this account first")
+        p.add_argument("--password", help="its password (or set TENURE_PASSWORD)")
+
+    p = sub.add_parser(
+        "init", help="make the device key, pin server keys, print the provisioning row")
+    p.add_argument("--server", default=os.environ.get("TENURE_SERVER_URL", "http://127.0.0.1:8080"),
+                   help="server URL (default $TENURE_SERVER_URL or http://127.0.0.1:8080)")
+    p.add_argument("--id", help="device id (default: random TN...)")
+    p.add_argument("--model", default="Tenure Phone 1")
+    p.add_argument("--sku", default="TP1-128-BLK")
+    p.add_argument("--market", default="global")
+    p.add_argument("--key-type", choices=["Ed25519", "P-256"], default="Ed25519")
+    p.add_argument("--imeis", type=int, choices=[1, 2], default=1, help="number of IMEIs")
+    p.add_argument("--no-header", action="store_true", help="print the CSV row without header")
+    p.set_defaults(handler=_run(cmd_init))
+
+    p = sub.add_parser("activate", help="activate (after first boot or a factory reset)")
+    account_options(p)
+    p.add_argument("--sim-mcc", action="append", help="report a SIM's MCC (repeatable)")
+    p.set_defaults(handler=_run(cmd_activate))
+
+    p = sub.add_parser("bind", help="bind the device to the signed-in account (activation lock on)")
+    account_options(p)
+    p.set_defaults(handler=_run(cmd_bind))
+
+    p = sub.add_parser("unbind", help="remove the device from its account (needs a fresh sign-in)")
+    account_options(p)
+    p.set_defaults(handler=_run(cmd_unbind))
+
+    p = sub.add_parser("checkin", help="check in and show the current status")
+    p.set_defaults(handler=_run(cmd_checkin))
+
+    p = sub.add_parser("factory-reset", help="wipe user data, keep the persistent block")
+    p.set_defaults(handler=_run(cmd_reset))
+
+    p = sub.add_parser("status", help="show what the lock screen shows")
+    p.set_defaults(handler=_run(cmd_status))

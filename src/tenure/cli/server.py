@@ -1,0 +1,226 @@
+"""Operator commands: init, serve, db, keys, provision, apikey, audit, mail."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from tenure.config import Settings, load_settings
+from tenure.crypto.keyring import KeyRing
+from tenure.domain.errors import InvalidInput
+from tenure.logs import configure_logging
+
+
+def prepare(settings: Settings, quiet: bool = False) -> None:
+    """Create what a server needs and is missing: data dir, key ring, schema."""
+    from tenure.store.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not KeyRing.exists(settings.keys_dir):
+        ring = KeyRing.create(settings.keys_dir)
+        if not quiet:
+            print(f"created server key ring in {settings.keys_dir} (signing key {ring.active.kid})")
+    upgrade(settings.effective_database_url)
+    if not quiet:
+        print(f"database ready: {_safe_url(settings.effective_database_url)}")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without its password, for printing."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    prepare(load_settings())
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    settings = load_settings()
+    prepare(settings, quiet=True)
+    configure_logging(settings.log_level)
+    print(f"Tenure is serving on http://{args.host}:{args.port}\n"
+          f"  data: {settings.data_dir.resolve()}  database: "
+          f"{_safe_url(settings.effective_database_url)}\n"
+          f"  try:  curl http://{args.host}:{args.port}/healthz\n"
+          f"        curl http://{args.host}:{args.port}/v1/keys\n"
+          f"  then follow README.md (\"A device's life\") with `tenure device ...`",
+          flush=True)
+    uvicorn.run("tenure.http.asgi:create", factory=True, host=args.host, port=args.port,
+                workers=args.workers, log_level="warning", access_log=False,
+                server_header=False)
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace) -> int:
+    from tenure.store.migrate import upgrade
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.effective_database_url)
+    print("database schema is up to date")
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    if args.action == "init":
+        ring = KeyRing.load_or_create(settings.keys_dir)
+    elif args.action == "rotate":
+        ring = KeyRing.load(settings.keys_dir).rotate(args.type)
+        print(f"new signing key {ring.active.kid}; older keys keep verifying until retired")
+    elif args.action == "retire":
+        if not args.kid:
+            raise InvalidInput("give the kid to retire: tenure keys retire KID")
+        ring = KeyRing.load(settings.keys_dir).retire(args.kid)
+        print(f"retired {args.kid}: no longer published in /v1/keys")
+    else:
+        ring = KeyRing.load(settings.keys_dir)
+    for key in ring.keys:
+        print(f"{key.kid}\t{key.key.key_type}\t{key.state}")
+    return 0
+
+
+def _runtime() -> Any:
+    from tenure.services.runtime import Runtime
+
+    settings = load_settings()
+    prepare(settings, quiet=True)
+    return Runtime.build(settings)
+
+
+def cmd_provision_import(args: argparse.Namespace) -> int:
+    from tenure.services.provision import Importer, detect_format
+
+    path = Path(args.file)
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {path}")
+    rt = _runtime()
+    size = max(1, path.stat().st_size)
+    show = sys.stderr.isatty() or args.progress
+
+    def progress(report: Any) -> None:
+        if show:
+            done = min(100, int(100 * handle.tell() / size))
+            print(f"\r{report.rows:,} rows read ({done}%), {report.imported:,} new, "
+                  f"{report.invalid:,} invalid", end="", file=sys.stderr, flush=True)
+
+    with path.open("rb") as handle:
+        fmt = args.format or detect_format(path.name, handle.read(64))
+        handle.seek(0)
+        report = Importer(rt.uow, rt.clock).run(
+            handle, fmt, actor=f"cli:{os.environ.get('USER', 'operator')}",
+            skip_invalid=args.skip_invalid, source=path.name, progress=progress)
+    if show:
+        print(file=sys.stderr)
+    for line, problem in report.errors:
+        print(f"{path.name}:{line}: {problem}", file=sys.stderr)
+    if report.invalid > len(report.errors):
+        print(f"... and {report.invalid - len(report.errors)} more invalid rows", file=sys.stderr)
+    if not report.committed:
+        print(f"tenure: error: {report.invalid} invalid rows; nothing was imported "
+              "(fix them, or pass --skip-invalid to import the valid rows)", file=sys.stderr)
+        return 1
+    rate = report.rows / report.seconds if report.seconds else 0
+    print(f"imported {report.imported} devices, {report.unchanged} already present, "
+          f"{report.invalid} skipped as invalid ({report.rows} rows in {report.seconds:.1f}s, "
+          f"{rate:,.0f} rows/s)")
+    return 0
+
+
+def cmd_apikey(args: argparse.Namespace) -> int:
+    from tenure.services import apikeys
+
+    rt = _runtime()
+    if args.action == "create":
+        if not args.role:
+            raise InvalidInput("give a role: tenure apikey create --role factory")
+        key = apikeys.create_key(rt.uow, rt.clock, args.role, args.name or args.role)
+        print(key)
+        print("(shown once: store it now)", file=sys.stderr)
+    elif args.action == "revoke":
+        if not args.key_id or not apikeys.revoke_key(rt.uow, rt.clock, args.key_id):
+            raise InvalidInput(f"no live API key {args.key_id!r}")
+        print(f"revoked {args.key_id}")
+    else:
+        with rt.uow(readonly=True) as tx:
+            for row in tx.api_keys.all():
+                state = "revoked" if row.revoked_at else "live"
+                print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
+    return 0
+
+
+def cmd_audit_verify(args: argparse.Namespace) -> int:
+    from tenure.store.audit import verify_chain
+
+    rt = _runtime()
+    with rt.uow(readonly=True) as tx:
+        result = verify_chain(tx.conn, progress=lambda n: print(f"{n:,} events checked",
+                                                                file=sys.stderr))
+    if result.ok:
+        print(f"OK: {result.events} events in {result.streams} streams, every link intact")
+        return 0
+    print(f"BROKEN: {result.broken}", file=sys.stderr)
+    return 2
+
+
+def cmd_mail_dispatch(args: argparse.Namespace) -> int:
+    rt = _runtime()
+    print(f"sent {rt.mail.dispatch(limit=10_000)} messages")
+    return 0
+
+
+def register(commands: Any) -> None:
+    p = commands.add_parser("init", help="create the data dir, server keys and database schema")
+    p.set_defaults(handler=cmd_init)
+
+    p = commands.add_parser("serve", help="prepare what is missing and start the server")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="port (default 8080)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.set_defaults(handler=cmd_serve)
+
+    p = commands.add_parser("db", help="database schema")
+    p.add_argument("action", choices=["upgrade"], help="upgrade: apply pending migrations")
+    p.set_defaults(handler=cmd_db_upgrade)
+
+    p = commands.add_parser("keys", help="the server's signing key ring")
+    p.add_argument("action", choices=["init", "list", "rotate", "retire"],
+                   help="init: create if missing; rotate: new signing key; retire KID")
+    p.add_argument("kid", nargs="?", help="key id (for retire)")
+    p.add_argument("--type", choices=["Ed25519", "P-256"], default="Ed25519",
+                   help="key type for rotate (default Ed25519)")
+    p.set_defaults(handler=cmd_keys)
+
+    p = commands.add_parser("provision", help="import devices from the factory")
+    sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    imp = sub.add_parser("import", help="import a CSV or JSONL file of devices (all or nothing)")
+    imp.add_argument("file", help="CSV with header device_id,imei,model,sku,market,public_key, "
+                                  "or JSONL with the same fields")
+    imp.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file name")
+    imp.add_argument("--skip-invalid", action="store_true",
+                     help="import the valid rows even if some rows are invalid")
+    imp.add_argument("--progress", action="store_true", help="show progress even when piped")
+    imp.set_defaults(handler=cmd_provision_import)
+
+    p = commands.add_parser("apikey", help="admin API keys")
+    p.add_argument("action", choices=["create", "list", "revoke"])
+    p.add_argument("key_id", nargs="?", help="key id (for revoke)")
+    p.add_argument("--role", choices=["factory", "policy", "support", "admin"])
+    p.add_argument("--name", help="a label for the key")
+    p.set_defaults(handler=cmd_apikey)
+
+    p = commands.add_parser("audit", help="the audit trail")
+    p.add_argument("action", choices=["verify"], help="verify: check every hash-chain link")
+    p.set_defaults(handler=cmd_audit_verify)
+
+    p = commands.add_parser("mail", help="the outbox")
+    p.add_argument("action", choices=["dispatch"], help="dispatch: send what is due now")
+    p.set_defaults(handler=cmd_mail_dispatch)

@@ -1,0 +1,1 @@
+"""The ASGI app: one router per audience (device, account, admin, public)."""

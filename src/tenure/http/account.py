@@ -1,0 +1,102 @@
+"""Account router: registration, sessions, password reset, the owner's devices."""
+
+from __future__ import annotations
+
+import json
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tenure.domain.errors import InvalidInput, Malformed
+from tenure.services import accounts, owner_devices
+from tenure.services.runtime import Runtime
+
+from .bodies import bearer, client_address, read_capped
+from .idempotency import idempotent
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _object(body: bytes) -> dict[str, object]:
+    try:
+        value = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise Malformed("The body is not JSON.") from exc
+    if not isinstance(value, dict):
+        raise Malformed("The body must be a JSON object.")
+    return value
+
+
+async def register(request: Request) -> Response:
+    rt = _runtime(request)
+    body = await read_capped(request, rt.settings.max_body_bytes)
+    data = _object(body)
+
+    async def produce() -> Response:
+        account_id = await run_in_threadpool(
+            accounts.register, rt.uow, rt.clock, data.get("email"), data.get("password"))
+        return JSONResponse({"account_id": account_id,
+                             "email": accounts.normalise_email(data.get("email"))},
+                            status_code=201)
+
+    return await idempotent(request, rt.uow, rt.clock.now(), "anonymous", body, produce)
+
+
+async def sign_in(request: Request) -> Response:
+    rt = _runtime(request)
+    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    totp = data.get("totp")
+    if totp is not None and not isinstance(totp, str):
+        raise InvalidInput("'totp' must be a string.")
+    session = await run_in_threadpool(
+        rt.sign_in, data.get("email"), data.get("password"), client_address(request))
+    return JSONResponse({"token": session.token, "expires_at": session.expires_at},
+                        status_code=201, headers={"Cache-Control": "no-store"})
+
+
+async def request_reset(request: Request) -> Response:
+    rt = _runtime(request)
+    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(rt.password_reset.request, data.get("email"))
+    return Response(status_code=202)
+
+
+async def confirm_reset(request: Request) -> Response:
+    rt = _runtime(request)
+    body = await read_capped(request, rt.settings.max_body_bytes)
+    data = _object(body)
+
+    async def produce() -> Response:
+        await run_in_threadpool(rt.password_reset.confirm, data.get("token"),
+                                data.get("new_password"))
+        return Response(status_code=204)
+
+    return await idempotent(request, rt.uow, rt.clock.now(), "anonymous", body, produce)
+
+
+async def my_devices(request: Request) -> Response:
+    rt = _runtime(request)
+    devices = await run_in_threadpool(owner_devices.list_devices, rt.uow, rt.clock,
+                                      bearer(request))
+    return JSONResponse({"devices": devices}, headers={"Cache-Control": "no-store"})
+
+
+async def remove_my_device(request: Request) -> Response:
+    rt = _runtime(request)
+    await run_in_threadpool(owner_devices.remove_device, rt.uow, rt.clock, bearer(request),
+                            request.path_params["device_id"], rt.settings.reauth_seconds)
+    return Response(status_code=204)
+
+
+routes = [
+    Route("/v1/accounts", register, methods=["POST"]),
+    Route("/v1/sessions", sign_in, methods=["POST"]),
+    Route("/v1/password-resets", request_reset, methods=["POST"]),
+    Route("/v1/password-resets/confirm", confirm_reset, methods=["POST"]),
+    Route("/v1/me/devices", my_devices, methods=["GET"]),
+    Route("/v1/me/devices/{device_id}", remove_my_device, methods=["DELETE"]),
+]

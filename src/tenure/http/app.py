@@ -1,0 +1,112 @@
+"""The ASGI app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from prometheus_client import Counter, Histogram
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from tenure.domain.errors import TenureError
+from tenure.services.runtime import Runtime
+
+from . import account, admin, device, public
+from .problems import from_error, internal, problem
+
+log = structlog.get_logger("tenure.http")
+REQUESTS = Counter("tenure_http_requests_total", "HTTP requests", ["route", "status"])
+LATENCY = Histogram("tenure_http_request_seconds", "HTTP request latency", ["route"],
+                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
+
+
+async def _tenure_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, TenureError)
+    return from_error(exc)
+
+
+async def _http_error(_: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
+    return problem(code, exc.status_code, str(exc.detail), str(exc.detail),
+                   dict(exc.headers or {}))
+
+
+async def _crash(request: Request, _: Exception) -> Response:
+    log.exception("request_failed", path=request.url.path)
+    return internal()
+
+
+class AccessLog:
+    """Method, route, status and duration; never headers or bodies (they carry secrets)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = [500]
+
+        async def capture(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            elapsed = time.perf_counter() - started
+            REQUESTS.labels(route, str(status[0])).inc()
+            LATENCY.labels(route).observe(elapsed)
+            log.info("request", method=scope["method"], route=route, status=status[0],
+                     ms=round(elapsed * 1000, 2))
+
+
+async def _maintenance(runtime: Runtime, every: float) -> None:
+    """Deliver mail and forget expired nonces; any replica may do it."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(runtime.mail.dispatch)
+
+            def purge() -> None:
+                with runtime.uow() as tx:
+                    tx.nonces.purge(runtime.clock.now())
+
+            await run_in_threadpool(purge)
+        except Exception:  # noqa: BLE001 - keep the loop alive; the next round retries
+            log.exception("maintenance_failed")
+
+
+def create_app(runtime: Runtime, maintenance_every: float = 2.0) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(_maintenance(runtime, maintenance_every))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = Starlette(
+        routes=[*device.routes, *account.routes, *admin.routes, *public.routes],
+        exception_handlers={TenureError: _tenure_error, HTTPException: _http_error,
+                            Exception: _crash},
+        lifespan=lifespan,
+    )
+    app.state.runtime = runtime
+    app.add_middleware(AccessLog)
+    return app

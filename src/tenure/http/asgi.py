@@ -1,0 +1,17 @@
+"""Entry point for ASGI servers: `uvicorn --factory tenure.http.asgi:create`."""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+
+from tenure.config import load_settings
+from tenure.logs import configure_logging
+from tenure.services.runtime import Runtime
+
+from .app import create_app
+
+
+def create() -> Starlette:
+    settings = load_settings()
+    configure_logging(settings.log_level)
+    return create_app(Runtime.build(settings))

@@ -1,0 +1,66 @@
+"""Device router: PROTOCOL.md's signed endpoints. Every answer carries a fresh nonce."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import structlog
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from tenure.domain.errors import Malformed, TenureError
+from tenure.services.device_gateway import DeviceAction
+from tenure.services.runtime import Runtime
+
+from .bodies import read_capped
+from .problems import from_error, internal
+
+log = structlog.get_logger("tenure.device")
+JOSE = "application/jose+json"
+
+
+def _runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def _fresh(runtime: Runtime) -> dict[str, str]:
+    return {"Replay-Nonce": runtime.nonces.issue(), "Cache-Control": "no-store"}
+
+
+async def nonce(request: Request) -> Response:
+    status = 200 if request.method == "GET" else 204
+    return Response(status_code=status, headers=_fresh(_runtime(request)))
+
+
+def signed(pick: Callable[[Runtime], DeviceAction]) -> Callable[[Request], object]:
+    async def endpoint(request: Request) -> Response:
+        runtime = _runtime(request)
+        headers = _fresh(runtime)
+        try:
+            body = await read_capped(request, runtime.settings.max_body_bytes)
+            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+            if media != JOSE:
+                raise Malformed(f"Content-Type must be {JOSE}.")
+            record = await run_in_threadpool(
+                runtime.gateway.handle, body, request.url.path, pick(runtime))
+        except TenureError as error:
+            return from_error(error, headers)
+        except Exception:
+            log.exception("device_request_failed", path=request.url.path)
+            return internal(headers)
+        return Response(json.dumps({"record": record}), media_type="application/json",
+                        headers=headers)
+
+    return endpoint
+
+
+routes = [
+    Route("/v1/device/nonce", nonce, methods=["GET", "HEAD"]),
+    Route("/v1/device/activation", signed(lambda rt: rt.activation), methods=["POST"]),
+    Route("/v1/device/bind", signed(lambda rt: rt.binding.bind), methods=["POST"]),
+    Route("/v1/device/unbind", signed(lambda rt: rt.binding.unbind), methods=["POST"]),
+    Route("/v1/device/checkin", signed(lambda rt: rt.checkin), methods=["POST"]),
+]

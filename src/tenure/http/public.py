@@ -1,0 +1,54 @@
+"""Public router: the key set devices pin, health, readiness and metrics."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from tenure.services.runtime import Runtime
+from tenure.store.database import ping
+from tenure.store.migrate import pending
+
+
+async def keys(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    return JSONResponse(rt.keyring.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+async def healthz(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    try:
+        await run_in_threadpool(ping, rt.uow.engine)
+    except Exception as exc:  # noqa: BLE001 - any failure means "database not answering"
+        return JSONResponse({"status": "unavailable", "database": type(exc).__name__},
+                            status_code=503)
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    rt: Runtime = request.app.state.runtime
+    try:
+        behind = await run_in_threadpool(pending, rt.uow.engine,
+                                         rt.settings.effective_database_url)
+    except Exception as exc:  # noqa: BLE001
+        return JSONResponse({"status": "not ready", "reason": type(exc).__name__},
+                            status_code=503)
+    if behind:
+        return JSONResponse({"status": "not ready", "reason": "database not migrated"},
+                            status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+async def metrics(_: Request) -> Response:
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+routes = [
+    Route("/v1/keys", keys, methods=["GET"]),
+    Route("/healthz", healthz, methods=["GET"]),
+    Route("/readyz", readyz, methods=["GET"]),
+    Route("/metrics", metrics, methods=["GET"]),
+]

@@ -1,0 +1,36 @@
+"""Owner accounts: registration."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+from tenure.clock import Clock
+from tenure.crypto.passwords import hash_password
+from tenure.domain.errors import EmailTaken, InvalidInput
+from tenure.domain.passwords import check_password
+from tenure.store.uow import UnitOfWork
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+
+
+def normalise_email(email: object) -> str:
+    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email.strip()):
+        raise InvalidInput("'email' must be an email address.")
+    return email.strip().lower()
+
+
+def register(uow: UnitOfWork, clock: Clock, email: object, password: object) -> str:
+    address = normalise_email(email)
+    if not isinstance(password, str):
+        raise InvalidInput("'password' must be a string.")
+    check_password(password)
+    password_hash = hash_password(password)  # slow: before the transaction, not inside it
+    account_id = secrets.token_hex(16)
+    with uow() as tx:
+        now = clock.now()
+        if not tx.accounts.create(account_id, address, password_hash, now):
+            raise EmailTaken("An account with this email already exists.")
+        tx.audit.record(f"account:{account_id}", "account.created",
+                        actor=f"account:{account_id}", at=now)
+    return account_id

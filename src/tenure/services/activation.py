@@ -1,0 +1,45 @@
+"""First activation, and every activation after a factory reset."""
+
+from __future__ import annotations
+
+from tenure.clock import Clock
+from tenure.domain.decide import DecisionInput, decide
+from tenure.domain.model import Act, Claim, ClaimKind
+from tenure.store.uow import Tx
+
+from .authn import session_for
+from .device_auth import DeviceRequest
+from .device_payload import optional_str, signals
+from .records import RecordSigner
+
+
+def owner_hint(claims: tuple[Claim, ...]) -> str | None:
+    return next((c.holder_hint for c in claims if c.kind is ClaimKind.OWNER), None)
+
+
+class Activation:
+    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int) -> None:
+        self.signer = signer
+        self.clock = clock
+        self.cooldown = credential_cooldown
+
+    def __call__(self, tx: Tx, request: DeviceRequest) -> str:
+        token = optional_str(request.payload, "account_token")
+        signals(request.payload)  # validated now; consumed by the territory policy
+        now = self.clock.now()
+        session = session_for(tx, token, now) if token else None
+        claims = tx.claims.active(request.device_id)
+        decision = decide(DecisionInput(
+            device=request.device.device, act=Act.ACTIVATE, claims=claims, now=now,
+            credential_cooldown=self.cooldown,
+            credential=session.credential() if session else None,
+        ))
+        tx.devices.set_activated(request.device_id, None if decision.locked else now)
+        tx.audit.record(
+            f"device:{request.device_id}",
+            "device.activation_refused" if decision.locked else "device.activated",
+            actor=f"device:{request.device_id}", at=now,
+            account=session.account_id if session else None,
+            reasons=list(decision.reasons),
+        )
+        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims))

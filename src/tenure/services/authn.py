@@ -1,0 +1,50 @@
+"""Who is calling: account sessions (bearer tokens) and their freshness."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tenure.domain.errors import ReauthenticationRequired, Unauthorized
+from tenure.domain.model import Credential
+from tenure.store.uow import Tx
+
+from .tokens import digest
+
+
+@dataclass(frozen=True, slots=True)
+class AccountSession:
+    account_id: str
+    email: str
+    authenticated_at: int
+    password_changed_at: int | None
+
+    def credential(self) -> Credential:
+        return Credential(self.account_id, self.password_changed_at)
+
+    def require_fresh(self, now: int, max_age: int) -> None:
+        """Removing a device or unlocking a bootloader needs a sign-in of the last minutes."""
+        if now - self.authenticated_at > max_age:
+            raise ReauthenticationRequired(
+                f"This action needs a sign-in from the last {max_age // 60} minutes; "
+                "sign in again and retry.")
+
+
+def session_for(tx: Tx, token: str | None, now: int) -> AccountSession | None:
+    """The live session a bearer token names, or None (unknown, expired or revoked)."""
+    if not token or not isinstance(token, str) or len(token) > 512:
+        return None
+    row = tx.sessions.get(digest(token))
+    if row is None or row.revoked_at is not None or row.expires_at <= now:
+        return None
+    account = tx.accounts.by_id(row.account_id)
+    if account is None:
+        return None
+    return AccountSession(account.account_id, account.email, row.authenticated_at,
+                          account.password_changed_at)
+
+
+def require_session(tx: Tx, token: str | None, now: int) -> AccountSession:
+    found = session_for(tx, token, now)
+    if found is None:
+        raise Unauthorized("A valid account token is required; sign in with POST /v1/sessions.")
+    return found

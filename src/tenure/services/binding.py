@@ -1,0 +1,91 @@
+"""Binding a device to its owner's account (the activation lock), and releasing it."""
+
+from __future__ import annotations
+
+import secrets
+
+from tenure.clock import Clock
+from tenure.domain.decide import DecisionInput, decide
+from tenure.domain.errors import AlreadyBound, NotActivated, NotFound, ReauthenticationRequired
+from tenure.domain.masking import mask_email
+from tenure.domain.model import Act, Claim, ClaimKind
+from tenure.store.uow import Tx
+
+from . import notices
+from .authn import AccountSession, require_session, session_for
+from .device_auth import DeviceRequest
+from .device_payload import required_str
+from .records import RecordSigner
+
+
+class Binding:
+    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int,
+                 reauth_seconds: int) -> None:
+        self.signer = signer
+        self.clock = clock
+        self.cooldown = credential_cooldown
+        self.reauth = reauth_seconds
+
+    def _answer(self, tx: Tx, request: DeviceRequest, now: int) -> str:
+        claims = tx.claims.active(request.device_id)
+        decision = decide(DecisionInput(request.device.device, Act.USE, claims, now,
+                                        self.cooldown))
+        hint = next((c.holder_hint for c in claims if c.kind is ClaimKind.OWNER), None)
+        return self.signer.sign(request.device_id, request.nonce, decision, hint)
+
+    def bind(self, tx: Tx, request: DeviceRequest) -> str:
+        now = self.clock.now()
+        session = require_session(tx, required_str(request.payload, "account_token"), now)
+        device = request.device.device
+        if device.activated_at is None:
+            raise NotActivated("The device must be activated before it can be bound.")
+        owner = next((c for c in tx.claims.active(device.device_id)
+                      if c.kind is ClaimKind.OWNER), None)
+        if owner is not None and owner.holder != session.account_id:
+            raise AlreadyBound("The device is bound to another account.")
+        if owner is None:
+            tx.claims.add(Claim(
+                claim_id=secrets.token_hex(16), device_id=device.device_id,
+                kind=ClaimKind.OWNER, holder=session.account_id, created_at=now,
+                holder_hint=mask_email(session.email)))
+            tx.audit.record(f"device:{device.device_id}", "claim.owner.bound",
+                            actor=f"account:{session.account_id}", at=now,
+                            account=session.account_id)
+            notices.device_bound(tx, session.email, device.device_id, device.model, now)
+        return self._answer(tx, request, now)
+
+    def unbind(self, tx: Tx, request: DeviceRequest) -> str:
+        now = self.clock.now()
+        token = required_str(request.payload, "account_token")
+        session = session_for(tx, token, now)
+        if session is None:
+            raise ReauthenticationRequired(
+                "The account token is not valid; sign in again and retry.")
+        session.require_fresh(now, self.reauth)
+        owner = next((c for c in tx.claims.active(request.device_id)
+                      if c.kind is ClaimKind.OWNER), None)
+        if owner is not None:
+            if owner.holder != session.account_id:
+                raise ReauthenticationRequired(
+                    "Only a fresh sign-in of the bound account can unbind this device.")
+            release_owner(tx, owner, session, now, how="on the device")
+        return self._answer(tx, request, now)
+
+
+def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
+    """Release the owner claim: the same effect from the device and from the portal."""
+    tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
+    tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
+                    actor=f"account:{session.account_id}", at=now, how=how,
+                    claim=owner.claim_id)
+    stored = tx.devices.get(owner.device_id)
+    model = stored.device.model if stored else "device"
+    notices.device_released(tx, session.email, owner.device_id, model, now, how)
+
+
+def owned_claim(tx: Tx, session: AccountSession, device_id: str) -> Claim:
+    owner = next((c for c in tx.claims.active(device_id)
+                  if c.kind is ClaimKind.OWNER and c.holder == session.account_id), None)
+    if owner is None:
+        raise NotFound(f"No device {device_id!r} is bound to your account.")
+    return owner

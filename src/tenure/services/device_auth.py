@@ -1,0 +1,76 @@
+"""Authenticating a signed device request (PROTOCOL.md, "Signed requests")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tenure.crypto.jws import ALLOWED_ALGS, JWSError, parse_flattened
+from tenure.crypto.keys import load_spki_der
+from tenure.domain.errors import BadSignature, Malformed, UnknownDevice, UrlMismatch
+from tenure.store.rows import StoredDevice
+from tenure.store.uow import Tx
+
+from .nonces import NonceService
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceRequest:
+    device: StoredDevice
+    payload: dict[str, Any]
+    nonce: str
+
+    @property
+    def device_id(self) -> str:
+        return self.device.device.device_id
+
+
+def read_header(body: bytes) -> tuple[Any, dict[str, Any]]:
+    """Parse the JWS and its protected header without touching the store."""
+    try:
+        jws = parse_flattened(body)
+    except JWSError as exc:
+        raise Malformed(f"The body is not a flattened JWS: {exc}.") from exc
+    header = jws.header
+    for name in ("alg", "kid", "nonce", "url"):
+        if not isinstance(header.get(name), str) or not header[name]:
+            raise Malformed(f"The protected header needs a string {name!r}.")
+    return jws, header
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedJWS:
+    """A request whose signature verified with a provisioned device's key."""
+
+    jws: Any
+    header: dict[str, Any]
+    device: StoredDevice
+
+
+def verify(tx: Tx, body: bytes) -> VerifiedJWS:
+    """Check kid, alg and signature, in that order."""
+    jws, header = read_header(body)
+    stored = tx.devices.get(header["kid"])
+    if stored is None:
+        raise UnknownDevice(f"No provisioned device has the id {header['kid']!r}.")
+    if header["alg"] not in ALLOWED_ALGS:
+        raise BadSignature(f"The algorithm {header['alg']!r} is not accepted.")
+    key = load_spki_der(stored.public_key)
+    if not jws.verify_with(key):
+        raise BadSignature(
+            "The signature does not verify with the device's registered "
+            f"{key.key_type} key (alg {header['alg']!r}).")
+    return VerifiedJWS(jws, header, stored)
+
+
+def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str) -> DeviceRequest:
+    """Consume the nonce, then check the signed url and the payload."""
+    header = verified.header
+    nonces.use(tx, header["nonce"])
+    if header["url"] != path:
+        raise UrlMismatch(f"The signed url {header['url']!r} is not this endpoint ({path}).")
+    try:
+        payload = verified.jws.payload()
+    except JWSError as exc:
+        raise Malformed(f"The JWS payload is not a JSON object: {exc}.") from exc
+    return DeviceRequest(verified.device, payload, header["nonce"])

@@ -1,0 +1,46 @@
+"""Running one signed device request as one transaction.
+
+The nonce of an authenticated request is used up even when the use case refuses it
+(409, 401...): otherwise a refused request could be replayed later, once the state
+that refused it has changed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tenure.domain.errors import BadNonce, TenureError
+from tenure.store.uow import Tx, UnitOfWork
+
+from .device_auth import DeviceRequest, admit, verify
+from .nonces import NonceService
+
+DeviceAction = Callable[[Tx, DeviceRequest], str]
+
+
+class DeviceGateway:
+    def __init__(self, uow: UnitOfWork, nonces: NonceService) -> None:
+        self.uow = uow
+        self.nonces = nonces
+
+    def handle(self, body: bytes, path: str, action: DeviceAction) -> str:
+        verified_nonce: list[str] = []
+
+        def work(tx: Tx) -> str:
+            verified = verify(tx, body)
+            verified_nonce[:] = [verified.header["nonce"]]
+            return action(tx, admit(tx, self.nonces, verified, path))
+
+        try:
+            return self.uow.run(work)
+        except TenureError as exc:
+            if verified_nonce and not isinstance(exc, BadNonce):
+                self._use_up(verified_nonce[0])
+            raise
+
+    def _use_up(self, nonce: str) -> None:
+        try:
+            with self.uow() as tx:
+                self.nonces.use(tx, nonce)
+        except BadNonce:
+            pass

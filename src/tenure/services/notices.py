@@ -1,0 +1,48 @@
+"""Mail to account owners, written to the outbox in the transaction of the change."""
+
+from __future__ import annotations
+
+import time
+
+from tenure.store.uow import Tx
+
+
+def _when(at: int) -> str:
+    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
+
+
+def device_bound(tx: Tx, email: str, device_id: str, model: str, now: int) -> None:
+    tx.outbox.enqueue(email, f"Your {model} is now linked to your account", (
+        f"The device {device_id} ({model}) was linked to your account on {_when(now)}.\n"
+        "After a factory reset it will ask for this account's password.\n"
+        "If this was not you, sign in and review your devices.\n"), now)
+
+
+def device_released(tx: Tx, email: str, device_id: str, model: str, now: int, how: str) -> None:
+    tx.outbox.enqueue(email, f"Your {model} was removed from your account", (
+        f"The device {device_id} ({model}) was removed from your account on {_when(now)} "
+        f"({how}).\nIts activation lock is off: anyone can set it up after a reset.\n"
+        "If this was not you, change your password now.\n"), now)
+
+
+def password_changed(tx: Tx, email: str, now: int, cooldown_hours: float) -> None:
+    tx.outbox.enqueue(email, "Your password was changed", (
+        f"The password of your account was changed on {_when(now)}.\n"
+        f"For your protection, the new password cannot lift the activation lock of your "
+        f"devices for {cooldown_hours:g} hours.\n"
+        "If this was not you, reset your password again and contact support.\n"), now)
+
+
+def password_reset_link(tx: Tx, email: str, token: str, now: int, ttl_minutes: int) -> None:
+    tx.outbox.enqueue(email, "Reset your password", (
+        "Someone asked to reset the password of your account.\n"
+        f"Your reset token (valid {ttl_minutes} minutes, usable once):\n\n    {token}\n\n"
+        "Confirm with POST /v1/password-resets/confirm {\"token\", \"new_password\"}.\n"
+        "If this was not you, ignore this message: nothing changes.\n"), now)
+
+
+def sign_in_throttled(tx: Tx, email: str, failures: int, until: int, now: int) -> None:
+    tx.outbox.enqueue(email, "Failed sign-in attempts on your account", (
+        f"There were {failures} failed sign-in attempts on your account; sign-in is paused "
+        f"until {_when(until)}. Your account is not locked for good.\n"
+        "If this was not you, consider changing your password.\n"), now)

@@ -1,0 +1,55 @@
+"""Signed activation records: the server's answer, which the device verifies offline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tenure.clock import Clock
+from tenure.crypto.jws import sign_compact
+from tenure.crypto.keyring import KeyRing
+from tenure.domain.model import Decision, Lock
+
+RECORD_TYP = "tenure-record+jwt"
+
+
+def lock_json(lock: Lock) -> dict[str, Any]:
+    """Only the members the protocol defines for this kind of lock, and no empty ones."""
+    out: dict[str, Any] = {"kind": lock.kind.value, "message": lock.message}
+    if lock.hint:
+        out["hint"] = lock.hint
+    if lock.contact:
+        out["contact"] = lock.contact
+    if lock.territory:
+        out["territory"] = lock.territory
+    if lock.until is not None:
+        out["until"] = lock.until
+    return out
+
+
+class RecordSigner:
+    def __init__(self, keyring: KeyRing, clock: Clock, issuer: str, ttl_seconds: int,
+                 next_checkin_seconds: int) -> None:
+        self.keyring = keyring
+        self.clock = clock
+        self.issuer = issuer
+        self.ttl = ttl_seconds
+        self.next_checkin = next_checkin_seconds
+
+    def sign(self, device_id: str, nonce: str, decision: Decision, owner_hint: str | None,
+             commands: list[dict[str, Any]] | None = None, policy_version: int = 0) -> str:
+        now = self.clock.now()
+        payload = {
+            "iss": self.issuer,
+            "sub": device_id,
+            "nonce": nonce,
+            "iat": now,
+            "exp": now + self.ttl,
+            "status": decision.status.value,
+            "locks": [lock_json(lock) for lock in decision.locks],
+            "owner": {"hint": owner_hint} if owner_hint else None,
+            "commands": commands or [],
+            "next_checkin": self.next_checkin,
+            "policy_version": policy_version,
+        }
+        active = self.keyring.active
+        return sign_compact({"kid": active.kid, "typ": RECORD_TYP}, payload, active.key)

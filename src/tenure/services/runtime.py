@@ -1,0 +1,69 @@
+"""Wiring: one place that builds the collaborators from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenure.clock import Clock, OffsetFileClock, SystemClock
+from tenure.config import Settings
+from tenure.crypto.keyring import KeyRing
+from tenure.store.database import make_engine
+from tenure.store.uow import UnitOfWork
+
+from .activation import Activation
+from .binding import Binding
+from .checkin import CheckIn
+from .device_gateway import DeviceGateway
+from .mail import MailDispatcher, make_sink
+from .nonces import NonceService
+from .password_reset import PasswordReset
+from .records import RecordSigner
+from .sessions import SignIn
+
+
+def clock_for(settings: Settings) -> Clock:
+    if settings.clock_offset_file:
+        return OffsetFileClock(Path(settings.clock_offset_file))
+    return SystemClock()
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    uow: UnitOfWork
+    keyring: KeyRing
+    clock: Clock
+    nonces: NonceService
+    gateway: DeviceGateway
+    activation: Activation
+    binding: Binding
+    checkin: CheckIn
+    sign_in: SignIn
+    password_reset: PasswordReset
+    mail: MailDispatcher
+
+    @classmethod
+    def build(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
+        clock = clock or clock_for(settings)
+        uow = UnitOfWork(make_engine(settings.effective_database_url))
+        keyring = KeyRing.load(settings.keys_dir)
+        nonces = NonceService(keyring.nonce_secret, clock, settings.nonce_ttl_seconds)
+        signer = RecordSigner(keyring, clock, settings.issuer, settings.record_ttl_seconds,
+                              settings.next_checkin_seconds)
+        cooldown = settings.credential_cooldown_seconds
+        return cls(
+            settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
+            gateway=DeviceGateway(uow, nonces),
+            activation=Activation(signer, clock, cooldown),
+            binding=Binding(signer, clock, cooldown, settings.reauth_seconds),
+            checkin=CheckIn(signer, clock, cooldown),
+            sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600)),
+            password_reset=PasswordReset(uow, clock, settings.password_reset_ttl_minutes,
+                                         settings.credential_cooldown_hours),
+            mail=MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
+                                settings.mail_from),
+        )
+
+    def close(self) -> None:
+        self.uow.engine.dispose()

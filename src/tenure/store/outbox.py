@@ -1,0 +1,38 @@
+"""The transactional outbox: mail is written with the change it reports, sent afterwards."""
+
+from __future__ import annotations
+
+import secrets
+
+from sqlalchemy import Connection, insert, select, update
+
+from . import tables as t
+from .rows import OutboxMessage
+
+
+class Outbox:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def enqueue(self, to_addr: str, subject: str, body: str, now: int) -> None:
+        self.conn.execute(insert(t.outbox).values(
+            message_id=secrets.token_hex(16), created_at=now, to_addr=to_addr,
+            subject=subject, body=body, next_attempt_at=now))
+
+    def due(self, now: int, limit: int = 100) -> list[OutboxMessage]:
+        rows = self.conn.execute(
+            select(t.outbox).where(t.outbox.c.sent_at.is_(None), t.outbox.c.next_attempt_at <= now)
+            .order_by(t.outbox.c.created_at).limit(limit))
+        return [OutboxMessage(r.message_id, r.to_addr, r.subject, r.body, r.attempts) for r in rows]
+
+    def mark_sent(self, message_id: str, now: int) -> bool:
+        """Claim the message as sent; False when another dispatcher already did."""
+        return self.conn.execute(
+            update(t.outbox).where(t.outbox.c.message_id == message_id,
+                                   t.outbox.c.sent_at.is_(None))
+            .values(sent_at=now)).rowcount == 1
+
+    def mark_failed(self, message_id: str, attempts: int, retry_at: int, error: str) -> None:
+        self.conn.execute(
+            update(t.outbox).where(t.outbox.c.message_id == message_id)
+            .values(attempts=attempts, next_attempt_at=retry_at, last_error=error[:2000]))

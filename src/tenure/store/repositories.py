@@ -1,0 +1,270 @@
+"""Repositories: point lookups and writes on one connection (the unit of work's)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from tenure.domain.model import Claim, ClaimKind, Device
+
+from . import tables as t
+from .rows import AccountRow, SessionRow, StoredDevice, ThrottleRow
+
+
+def insert_ignoring_duplicates(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
+    """INSERT ... ON CONFLICT DO NOTHING; True when the row was new.
+
+    Used where a duplicate is an answer (a replayed nonce), not an error: an
+    IntegrityError would abort the whole PostgreSQL transaction.
+    """
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(table).values(**values).on_conflict_do_nothing()
+    # INSERT row counts are only reported on request (psycopg answers -1 otherwise).
+    result = conn.execute(statement, execution_options={"preserve_rowcount": True})
+    return result.rowcount == 1
+
+
+class DeviceRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, device_id: str) -> StoredDevice | None:
+        row = self.conn.execute(
+            select(t.devices).where(t.devices.c.device_id == device_id)
+        ).first()
+        if row is None:
+            return None
+        device = Device(row.device_id, row.model, row.sku, row.market,
+                        activated_at=row.activated_at)
+        return StoredDevice(device, row.key_type, row.public_key, row.last_checkin_at)
+
+    def imeis(self, device_id: str) -> tuple[str, ...]:
+        rows = self.conn.execute(
+            select(t.device_imeis.c.imei).where(t.device_imeis.c.device_id == device_id)
+        )
+        return tuple(sorted(r.imei for r in rows))
+
+    def set_activated(self, device_id: str, at: int | None) -> None:
+        self.conn.execute(
+            update(t.devices).where(t.devices.c.device_id == device_id).values(activated_at=at)
+        )
+
+    def touch_checkin(self, device_id: str, at: int) -> None:
+        self.conn.execute(
+            update(t.devices).where(t.devices.c.device_id == device_id)
+            .values(last_checkin_at=at)
+        )
+
+    def existing_ids(self, device_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """Stored devices among these ids, with the fields a re-import must match."""
+        rows = self.conn.execute(
+            select(t.devices.c.device_id, t.devices.c.model, t.devices.c.sku,
+                   t.devices.c.market, t.devices.c.public_key)
+            .where(t.devices.c.device_id.in_(device_ids))
+        )
+        return {r.device_id: (r.model, r.sku, r.market, r.public_key) for r in rows}
+
+    def existing_imeis(self, imeis: Sequence[str]) -> dict[str, str]:
+        rows = self.conn.execute(
+            select(t.device_imeis.c.imei, t.device_imeis.c.device_id)
+            .where(t.device_imeis.c.imei.in_(imeis))
+        )
+        return {r.imei: r.device_id for r in rows}
+
+    def insert_many(self, devices: list[dict[str, Any]], imeis: list[dict[str, str]]) -> None:
+        if devices:
+            self.conn.execute(insert(t.devices), devices)
+        if imeis:
+            self.conn.execute(insert(t.device_imeis), imeis)
+
+    def count(self) -> int:
+        return int(self.conn.execute(select(func.count()).select_from(t.devices)).scalar_one())
+
+
+def _claim(row: Any) -> Claim:
+    return Claim(
+        claim_id=row.claim_id, device_id=row.device_id, kind=ClaimKind(row.kind),
+        holder=row.holder, created_at=row.created_at, holder_hint=row.holder_hint,
+        message=row.message, contact=row.contact, territory=row.territory,
+    )
+
+
+class ClaimRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def active(self, device_id: str) -> tuple[Claim, ...]:
+        rows = self.conn.execute(
+            select(t.claims)
+            .where(t.claims.c.device_id == device_id, t.claims.c.released_at.is_(None))
+            .order_by(t.claims.c.created_at, t.claims.c.claim_id)
+        )
+        return tuple(_claim(r) for r in rows)
+
+    def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, list[Claim]]:
+        found: dict[str, list[Claim]] = {d: [] for d in device_ids}
+        if not device_ids:
+            return found
+        rows = self.conn.execute(
+            select(t.claims)
+            .where(t.claims.c.device_id.in_(device_ids), t.claims.c.released_at.is_(None))
+            .order_by(t.claims.c.created_at)
+        )
+        for r in rows:
+            found[r.device_id].append(_claim(r))
+        return found
+
+    def add(self, claim: Claim) -> None:
+        self.conn.execute(insert(t.claims).values(
+            claim_id=claim.claim_id, device_id=claim.device_id, kind=claim.kind.value,
+            holder=claim.holder, holder_hint=claim.holder_hint, message=claim.message,
+            contact=claim.contact, territory=claim.territory, created_at=claim.created_at,
+        ))
+
+    def release(self, claim_id: str, at: int, by: str) -> bool:
+        result = self.conn.execute(
+            update(t.claims)
+            .where(t.claims.c.claim_id == claim_id, t.claims.c.released_at.is_(None))
+            .values(released_at=at, released_by=by)
+        )
+        return result.rowcount == 1
+
+    def active_device_ids_held_by(self, holder: str, kind: ClaimKind) -> list[str]:
+        rows = self.conn.execute(
+            select(t.claims.c.device_id)
+            .where(t.claims.c.holder == holder, t.claims.c.kind == kind.value,
+                   t.claims.c.released_at.is_(None))
+            .order_by(t.claims.c.created_at)
+        )
+        return [r.device_id for r in rows]
+
+
+class AccountRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _one(self, condition: Any) -> AccountRow | None:
+        row = self.conn.execute(select(t.accounts).where(condition)).first()
+        return None if row is None else AccountRow(
+            row.account_id, row.email, row.password_hash, row.password_changed_at,
+            row.created_at)
+
+    def by_email(self, email: str) -> AccountRow | None:
+        return self._one(t.accounts.c.email == email)
+
+    def by_id(self, account_id: str) -> AccountRow | None:
+        return self._one(t.accounts.c.account_id == account_id)
+
+    def create(self, account_id: str, email: str, password_hash: str, now: int) -> bool:
+        return insert_ignoring_duplicates(self.conn, t.accounts, {
+            "account_id": account_id, "email": email, "password_hash": password_hash,
+            "password_changed_at": None, "created_at": now,
+        })
+
+    def set_password(self, account_id: str, password_hash: str, now: int) -> None:
+        self.conn.execute(
+            update(t.accounts).where(t.accounts.c.account_id == account_id)
+            .values(password_hash=password_hash, password_changed_at=now)
+        )
+
+    def rehash(self, account_id: str, password_hash: str) -> None:
+        """Upgrade hash parameters without counting as a password change."""
+        self.conn.execute(
+            update(t.accounts).where(t.accounts.c.account_id == account_id)
+            .values(password_hash=password_hash)
+        )
+
+
+class SessionRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, token_hash: str, account_id: str, now: int, expires_at: int) -> None:
+        self.conn.execute(insert(t.sessions).values(
+            token_hash=token_hash, account_id=account_id, authenticated_at=now,
+            expires_at=expires_at))
+
+    def get(self, token_hash: str) -> SessionRow | None:
+        row = self.conn.execute(
+            select(t.sessions).where(t.sessions.c.token_hash == token_hash)).first()
+        return None if row is None else SessionRow(
+            row.account_id, row.authenticated_at, row.expires_at, row.revoked_at)
+
+    def revoke_all(self, account_id: str, now: int) -> None:
+        self.conn.execute(
+            update(t.sessions)
+            .where(t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now))
+
+
+class NonceRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def use(self, nonce: str, expires_at: int) -> bool:
+        """Record a nonce as used; False when it already was (a replay)."""
+        return insert_ignoring_duplicates(
+            self.conn, t.used_nonces, {"nonce": nonce, "expires_at": expires_at})
+
+    def purge(self, now: int) -> int:
+        return self.conn.execute(
+            delete(t.used_nonces).where(t.used_nonces.c.expires_at < now)).rowcount
+
+
+class ThrottleRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get_many(self, keys: Iterable[str]) -> dict[str, ThrottleRow]:
+        rows = self.conn.execute(
+            select(t.login_throttle).where(t.login_throttle.c.key.in_(list(keys))))
+        return {r.key: ThrottleRow(r.failures, r.blocked_until, r.last_failure_at) for r in rows}
+
+    def put(self, key: str, row: ThrottleRow) -> None:
+        values = {"failures": row.failures, "blocked_until": row.blocked_until,
+                  "last_failure_at": row.last_failure_at}
+        updated = self.conn.execute(
+            update(t.login_throttle).where(t.login_throttle.c.key == key).values(**values))
+        if updated.rowcount == 0 and not insert_ignoring_duplicates(
+            self.conn, t.login_throttle, {"key": key, **values}
+        ):
+            self.conn.execute(
+                update(t.login_throttle).where(t.login_throttle.c.key == key).values(**values))
+
+    def clear(self, key: str) -> None:
+        self.conn.execute(delete(t.login_throttle).where(t.login_throttle.c.key == key))
+
+
+class ResetRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def create(self, token_hash: str, account_id: str, now: int, expires_at: int) -> None:
+        self.conn.execute(insert(t.password_resets).values(
+            token_hash=token_hash, account_id=account_id, created_at=now, expires_at=expires_at))
+
+    def redeem(self, token_hash: str, now: int) -> str | None:
+        """Mark an unexpired, unused token used; return its account, or None."""
+        row = self.conn.execute(
+            select(t.password_resets.c.account_id).where(
+                and_(t.password_resets.c.token_hash == token_hash,
+                     t.password_resets.c.used_at.is_(None),
+                     t.password_resets.c.expires_at > now))).first()
+        if row is None:
+            return None
+        done = self.conn.execute(
+            update(t.password_resets)
+            .where(t.password_resets.c.token_hash == token_hash,
+                   t.password_resets.c.used_at.is_(None))
+            .values(used_at=now))
+        return row.account_id if done.rowcount == 1 else None
+
+    def invalidate_for(self, account_id: str, now: int) -> None:
+        self.conn.execute(
+            update(t.password_resets)
+            .where(t.password_resets.c.account_id == account_id,
+                   t.password_resets.c.used_at.is_(None))
+            .values(used_at=now))
