@@ -1,0 +1,88 @@
+"""Shared fixtures: real databases (SQLite always, PostgreSQL when configured)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from tenure.clock import FixedClock
+from tenure.config import Settings
+from tenure.crypto.keyring import KeyRing
+from tenure.services.runtime import Runtime
+from tenure.store.database import normalise_url
+from tenure.store.migrate import upgrade
+from tenure.store.tables import metadata
+
+POSTGRES_ENV = "TENURE_TEST_POSTGRES_URL"
+BACKENDS = ["sqlite", "postgresql"]
+
+
+def postgres_admin_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A private, migrated PostgreSQL database for this test process, dropped at the end."""
+    admin = postgres_admin_url()
+    if admin is None:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV} (e.g. "
+                    "postgresql://postgres@127.0.0.1:5432/test); the SQLite suite still runs")
+    name = f"tenure_t_{os.environ.get('PYTEST_XDIST_WORKER', 'main')}_{secrets.token_hex(4)}"
+    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - a clear skip beats an error per test
+        pytest.skip(f"cannot create a database with {POSTGRES_ENV}: {exc}")
+    url = make_url(normalise_url(admin)).set(database=name).render_as_string(hide_password=False)
+    upgrade(url)
+    yield url
+    with engine.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    engine.dispose()
+
+
+def _truncate(url: str) -> None:
+    engine = create_engine(normalise_url(url))
+    names = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {names} CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated, empty database of each backend."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'tenure.db'}"
+        upgrade(url)
+        return url
+    url = request.getfixturevalue("postgres_database")
+    _truncate(url)
+    return url
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock()
+
+
+@pytest.fixture
+def settings(tmp_path: Path, database_url: str) -> Settings:
+    data = tmp_path / "var"
+    KeyRing.create(data / "keys")
+    return Settings(data_dir=data, database_url=database_url)
+
+
+@pytest.fixture
+def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+    rt = Runtime.build(settings, clock=clock)
+    yield rt
+    rt.close()

@@ -1,0 +1,127 @@
+"""End-to-end fixtures: real `tenure serve` processes on free ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from email import message_from_bytes
+from pathlib import Path
+
+import httpx
+import pytest
+
+TENURE = str(Path(sys.executable).with_name("tenure"))
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    data_dir: Path
+    env: dict[str, str]
+    url: str = ""
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def clock_file(self) -> Path:
+        return self.data_dir / "clock-offset"
+
+    def start(self) -> str:
+        """Start one more server process on the same data dir and database; return its URL."""
+        port = free_port()
+        log = (self.data_dir / f"serve-{port}.log").open("wb")
+        proc = subprocess.Popen([TENURE, "serve", "--port", str(port)], env=self.env,
+                                stdout=log, stderr=subprocess.STDOUT)
+        self.processes.append(proc)
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                log_text = (self.data_dir / f"serve-{port}.log").read_text()
+                raise RuntimeError(f"tenure serve exited: {log_text}")
+            try:
+                if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                    self.url = self.url or url
+                    return url
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        raise RuntimeError("tenure serve did not become healthy in 30 s")
+
+    def cli(self, *args: str, check: bool = True, input: str | None = None
+            ) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([TENURE, *args], env=self.env, capture_output=True, text=True,
+                                input=input, timeout=120)
+        if check and result.returncode != 0:
+            raise AssertionError(f"tenure {' '.join(args)} failed ({result.returncode}):\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the server's clock forward (TENURE_CLOCK_OFFSET_FILE)."""
+        current = float(self.clock_file.read_text() or 0)
+        self.clock_file.write_text(str(current + seconds))
+
+    def mail(self, to: str) -> list[dict[str, str]]:
+        """Messages delivered to `to` (file sink), oldest first, after dispatching the outbox."""
+        self.cli("mail", "dispatch")
+        found = []
+        for path in sorted((self.data_dir / "outbox").glob("*.eml"), key=os.path.getmtime):
+            msg = message_from_bytes(path.read_bytes())
+            if msg["To"] == to:
+                found.append({"subject": str(msg["Subject"]),
+                              "body": msg.get_payload(decode=True).decode()})
+        return found
+
+    def stop(self) -> None:
+        for proc in self.processes:
+            proc.terminate()
+        for proc in self.processes:
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _server(tmp_path: Path, database_url: str | None) -> Iterator[ServerProcess]:
+    data = tmp_path / "var"
+    data.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
+    env.update({"TENURE_DATA_DIR": str(data),
+                "TENURE_CLOCK_OFFSET_FILE": str(data / "clock-offset"),
+                "TENURE_LOG_LEVEL": "warning"})
+    if database_url:
+        env["TENURE_DATABASE_URL"] = database_url
+    server = ServerProcess(data, env)
+    server.clock_file.write_text("0")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A running server on a fresh SQLite data dir."""
+    yield from _server(tmp_path, None)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A running server on each backend (PostgreSQL when configured)."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_database")
+        from tests.conftest import _truncate
+
+        _truncate(url)
+    yield from _server(tmp_path, url)
