@@ -18,7 +18,9 @@ def prepare(settings: Settings, quiet: bool = False) -> None:
     """Create what a server needs and is missing: data dir, key ring, schema."""
     from tenure.store.migrate import upgrade
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not settings.data_dir.exists():
+        settings.data_dir.mkdir(parents=True, mode=0o700)
+    _private_sqlite_file(settings.effective_database_url)
     if not KeyRing.exists(settings.keys_dir):
         ring = KeyRing.create(settings.keys_dir)
         if not quiet:
@@ -26,6 +28,18 @@ def prepare(settings: Settings, quiet: bool = False) -> None:
     upgrade(settings.effective_database_url)
     if not quiet:
         print(f"database ready: {_safe_url(settings.effective_database_url)}")
+
+
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file owner-only before SQLite does: it holds password hashes."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        path = Path(parsed.database)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _safe_url(url: str) -> str:
@@ -64,6 +78,7 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _private_sqlite_file(settings.effective_database_url)
     upgrade(settings.effective_database_url)
     print("database schema is up to date")
     return 0
