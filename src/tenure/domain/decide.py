@@ -17,8 +17,9 @@ from .model import (
     Device,
     DeviceStatus,
     Lock,
-    TerritoryEvidence,
 )
+from .policy import Verdict
+from .territory import Presence
 
 OWNER_LOCK_MESSAGE = (
     "This device is linked to an account. Sign in with the account that was "
@@ -39,14 +40,15 @@ class DecisionInput:
     now: int
     credential_cooldown: int  # seconds a changed password waits before lifting an owner lock
     credential: Credential | None = None
-    evidence: TerritoryEvidence = TerritoryEvidence()
+    verdict: Verdict | None = None  # the territory policy's word on where the device is
+    presence: Presence | None = None
 
 
 def decide(given: DecisionInput) -> Decision:
     """Return the status, the locks to show, and a reason for every claim considered."""
     locks: list[Lock] = []
     reasons: list[str] = []
-    satisfied: list[str] = []
+    cleared: list[str] = []
     for claim in given.claims:
         if claim.kind is ClaimKind.OWNER:
             lock, reason = _owner(claim, given)
@@ -54,19 +56,40 @@ def decide(given: DecisionInput) -> Decision:
             lock = Lock(ClaimKind.LOST, claim.message or LOST_MESSAGE, contact=claim.contact)
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks every act"
         else:
-            lock = Lock(
-                claim.kind, claim.message, contact=claim.contact, territory=claim.territory
-            )
+            rule = claim.holder.removeprefix("policy:") if claim.kind is ClaimKind.TERRITORY else ""
+            lock = Lock(claim.kind, claim.message, contact=claim.contact,
+                        territory=claim.territory, rule=rule)
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks {given.act.value}"
         reasons.append(reason)
         if lock is None:
-            satisfied.append(claim.claim_id)
+            cleared.append(claim.claim_id)
         else:
             locks.append(lock)
+    territory_lock, reason = _territory(given)
+    reasons.append(reason)
+    if territory_lock is not None:
+        locks.append(territory_lock)
     if not given.claims:
         reasons.append("no claims on this device")
     status = DeviceStatus.LOCKED if locks else DeviceStatus.ACTIVATED
-    return Decision(status, tuple(locks), tuple(reasons), tuple(satisfied))
+    return Decision(status, tuple(locks), tuple(reasons), tuple(cleared))
+
+
+def _territory(given: DecisionInput) -> tuple[Lock | None, str]:
+    """Activation where the policy restricts it is refused; use is blocked only by a
+    stored territory claim (made after grace and notice), which the claims loop shows."""
+    verdict = given.verdict
+    evidence = tuple(given.presence.explain()) if given.presence else ()
+    where = ", ".join(given.presence.territories) if given.presence else ""
+    if verdict is None:
+        return None, f"territory policy: no restriction where the device is ({where or 'unknown'})"
+    summary = f"territory policy rule {verdict.rule_id!r} ({verdict.effect}) in {verdict.territory}"
+    held = any(c.kind is ClaimKind.TERRITORY for c in given.claims)
+    if given.act is Act.ACTIVATE and verdict.refuses_activation and not held:
+        lock = Lock(ClaimKind.TERRITORY, verdict.message, contact=verdict.contact,
+                    territory=verdict.territory, rule=verdict.rule_id, evidence=evidence)
+        return lock, f"{summary}: activation refused on evidence {', '.join(evidence)}"
+    return None, f"{summary}: does not block {given.act.value} now"
 
 
 def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:

@@ -82,6 +82,8 @@ class Lock:
     contact: str = ""
     territory: str = ""
     until: int | None = None
+    rule: str = ""  # the policy rule behind a territory lock
+    evidence: tuple[str, ...] = ()  # the territory evidence that placed the device
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,7 +91,7 @@ class Decision:
     status: DeviceStatus
     locks: tuple[Lock, ...]
     reasons: tuple[str, ...]
-    satisfied: tuple[str, ...] = field(default=())  # claim ids the credential satisfied
+    cleared: tuple[str, ...] = field(default=())  # claims that do not block this act
 
     @property
     def locked(self) -> bool:

@@ -1,0 +1,279 @@
+"""Territory policy: which products may be activated or used where.
+
+A policy names markets (sets of territories) and rules. Each rule matches products
+(models, SKUs, provisioning markets; empty = all), lists territories (ISO 3166 codes,
+`@market` references, or `*` for anywhere), and has an effect:
+
+- `deny_activation`: activation there is refused;
+- `lock_in_use`: activation is refused, and devices in use there are locked after
+  `grace_hours` of corroborated presence, warned `notice_hours` before;
+- `allow`: an exception that overrides a less specific restriction.
+
+Precedence, for each territory the device is in: the rule whose territory entry is
+most specific wins (subdivision > country > market > `*`); then the rule whose match is
+most specific (SKUs > models > markets > everything); then `allow` over `lock_in_use`
+over `deny_activation`; then the rule written first. When the device is in several
+territories at once, the most severe winner applies.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .model import Device
+from .territory import MODES, Presence, is_subdivision, is_within
+
+EFFECTS = ("deny_activation", "lock_in_use", "allow")
+_SEVERITY = {"allow": 0, "deny_activation": 1, "lock_in_use": 2}
+_TIE_BREAK = {"deny_activation": 0, "lock_in_use": 1, "allow": 2}
+DEFAULT_MESSAGE = (
+    "{maker}'s policy does not permit sale or provision of the product to the territory "
+    "in which you have attempted to activate it. Please contact {contact} directly for "
+    "additional information."
+)
+IN_USE_MESSAGE = (
+    "{maker}'s policy does not permit use of the product in the territory in which it is "
+    "being used. Please contact {contact} directly for additional information."
+)
+NOTICE_MESSAGE = (
+    "{maker}'s policy does not permit use of this product in {territory}. Unless the device "
+    "leaves it, it will be locked from {when}. Contact {contact} for more information."
+)
+
+
+class PolicyError(ValueError):
+    """Every problem found in a policy document, one per line, with its location."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    models: tuple[str, ...] = ()
+    skus: tuple[str, ...] = ()
+    markets: tuple[str, ...] = ()
+
+    def covers(self, device: Device) -> bool:
+        return (
+            (not self.models or device.model in self.models)
+            and (not self.skus or device.sku in self.skus)
+            and (not self.markets or device.market in self.markets)
+        )
+
+    @property
+    def level(self) -> int:
+        return 3 if self.skus else 2 if self.models else 1 if self.markets else 0
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rule_id: str
+    effect: str
+    territories: tuple[str, ...]  # codes, "@market" or "*"
+    match: Match = Match()
+    message: str = ""
+    contact: str = ""
+    grace_hours: float = 0.0
+    notice_hours: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    maker: str = "The manufacturer"
+    contact: str = "the retailer"
+    evidence: str = "corroborated"
+    markets: Mapping[str, tuple[str, ...]] = None  # type: ignore[assignment]
+    rules: tuple[Rule, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.markets is None:
+            object.__setattr__(self, "markets", {})
+
+    def coverage(self, entry: str, territory: str) -> int | None:
+        """How specifically `entry` covers `territory` (None: it does not)."""
+        if entry == "*":
+            return 0
+        if entry.startswith("@"):
+            members = self.markets.get(entry[1:], ())
+            return 1 if any(is_within(territory, m) for m in members) else None
+        if is_within(territory, entry):
+            return 3 if is_subdivision(entry) else 2
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the policy says about this device where it is, and why."""
+
+    effect: str
+    rule_id: str
+    territory: str
+    message: str
+    contact: str
+    grace_hours: float = 0.0
+    notice_hours: float = 0.0
+
+    @property
+    def refuses_activation(self) -> bool:
+        return self.effect in ("deny_activation", "lock_in_use")
+
+
+def _winner(policy: Policy, device: Device, territory: str) -> Rule | None:
+    best: tuple[tuple[int, int, int, int], Rule] | None = None
+    for index, rule in enumerate(policy.rules):
+        if not rule.match.covers(device):
+            continue
+        levels = [policy.coverage(entry, territory) for entry in rule.territories]
+        covered = [level for level in levels if level is not None]
+        if not covered:
+            continue
+        rank = (max(covered), rule.match.level, _TIE_BREAK[rule.effect], -index)
+        if best is None or rank > best[0]:
+            best = (rank, rule)
+    return best[1] if best else None
+
+
+def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | None:
+    """The restriction that applies, or None when the device is free where it is."""
+    chosen: tuple[Rule, str] | None = None
+    for territory in presence.territories:
+        rule = _winner(policy, device, territory)
+        if rule is None or rule.effect == "allow":
+            continue
+        if chosen is None or _SEVERITY[rule.effect] > _SEVERITY[chosen[0].effect]:
+            chosen = (rule, territory)
+    if chosen is None:
+        return None
+    rule, territory = chosen
+    contact = rule.contact or policy.contact
+    template = rule.message or DEFAULT_MESSAGE
+    return Verdict(
+        effect=rule.effect, rule_id=rule.rule_id, territory=territory,
+        message=template.format(maker=policy.maker, contact=contact, territory=territory),
+        contact=contact, grace_hours=rule.grace_hours, notice_hours=rule.notice_hours,
+    )
+
+
+# -- reading a policy document -------------------------------------------------------------
+
+def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        problems.append(f"{where}: must be a list of non-empty strings")
+        return ()
+    return tuple(value)
+
+
+def parse_policy(doc: Mapping[str, Any], territory: Callable[[str], str]) -> Policy:
+    """Build a Policy from a decoded TOML document; `territory` normalises an ISO code
+    or raises ValueError. Raises PolicyError listing every problem."""
+    problems: list[str] = []
+    known = {"maker", "contact", "evidence", "markets", "rules", "description"}
+    for key in doc:
+        if key not in known:
+            problems.append(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
+    evidence = doc.get("evidence", "corroborated")
+    if evidence not in MODES:
+        problems.append(f"evidence: must be one of {', '.join(MODES)}, not {evidence!r}")
+
+    def code(value: str, where: str) -> str:
+        try:
+            return territory(value)
+        except ValueError as exc:
+            problems.append(f"{where}: {exc}")
+            return value
+
+    markets: dict[str, tuple[str, ...]] = {}
+    raw_markets = doc.get("markets", {})
+    if not isinstance(raw_markets, dict):
+        problems.append("markets: must be a table of name = [territories]")
+        raw_markets = {}
+    for name, members in raw_markets.items():
+        values = _strings(members, f"markets.{name}", problems)
+        markets[name] = tuple(code(v, f"markets.{name}") for v in values)
+
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    raw_rules = doc.get("rules", [])
+    if not isinstance(raw_rules, list):
+        problems.append("rules: must be an array of tables ([[rules]])")
+        raw_rules = []
+    for index, raw in enumerate(raw_rules):
+        where = f"rules[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{where}: must be a table")
+            continue
+        rule_id = raw.get("id")
+        if not isinstance(rule_id, str) or not rule_id:
+            problems.append(f"{where}: needs an id")
+            rule_id = f"#{index}"
+        elif rule_id in seen:
+            problems.append(f"{where}: id {rule_id!r} is used twice")
+        seen.add(rule_id)
+        where = f"rules[{index}] ({rule_id})"
+        extra = set(raw) - {"id", "effect", "territories", "match", "message", "contact",
+                            "grace_hours", "notice_hours"}
+        if extra:
+            problems.append(f"{where}: unknown keys {', '.join(sorted(extra))}")
+        effect = raw.get("effect")
+        if effect not in EFFECTS:
+            problems.append(f"{where}: effect must be one of {', '.join(EFFECTS)}")
+            effect = "deny_activation"
+        entries = _strings(raw.get("territories"), f"{where}.territories", problems)
+        if not entries:
+            problems.append(f"{where}: needs at least one territory")
+        territories = []
+        for entry in entries:
+            if entry == "*":
+                territories.append(entry)
+            elif entry.startswith("@"):
+                if entry[1:] not in markets:
+                    problems.append(f"{where}.territories: no market named {entry[1:]!r}")
+                territories.append(entry)
+            else:
+                territories.append(code(entry, f"{where}.territories"))
+        raw_match = raw.get("match", {})
+        if not isinstance(raw_match, dict) or set(raw_match) - {"models", "skus", "markets"}:
+            problems.append(f"{where}.match: may only have models, skus and markets")
+            raw_match = {}
+        match = Match(*(_strings(raw_match.get(k), f"{where}.match.{k}", problems)
+                        for k in ("models", "skus", "markets")))
+        hours = {}
+        for name in ("grace_hours", "notice_hours"):
+            value = raw.get(name, 0)
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                problems.append(f"{where}.{name}: must be a number of hours ≥ 0")
+                value = 0
+            elif value and effect != "lock_in_use":
+                problems.append(f"{where}.{name}: only applies to lock_in_use rules")
+            hours[name] = float(value)
+        texts = {}
+        for name in ("message", "contact"):
+            value = raw.get(name, "")
+            if not isinstance(value, str):
+                problems.append(f"{where}.{name}: must be a string")
+                value = ""
+            texts[name] = value
+        if texts["message"]:
+            try:
+                texts["message"].format(maker="", contact="", territory="")
+            except (KeyError, IndexError, ValueError):
+                problems.append(f"{where}.message: only {{maker}}, {{contact}} and "
+                                "{territory} may be used as placeholders")
+        rules.append(Rule(rule_id, effect, tuple(territories), match, texts["message"],
+                          texts["contact"], hours["grace_hours"], hours["notice_hours"]))
+    for name in ("maker", "contact"):
+        if name in doc and not isinstance(doc[name], str):
+            problems.append(f"{name}: must be a string")
+    if problems:
+        raise PolicyError(problems)
+    defaults = Policy()
+    return Policy(
+        maker=doc.get("maker", defaults.maker), contact=doc.get("contact", defaults.contact),
+        evidence=evidence, markets=markets, rules=tuple(rules),
+    )
