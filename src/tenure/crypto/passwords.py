@@ -16,10 +16,13 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
+    """False for a missing or empty hash too, after the same amount of work."""
+    usable = bool(stored_hash)
     try:
-        return _HASHER.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        matched = _HASHER.verify(stored_hash if usable else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False
+    return matched and usable
 
 
 def needs_rehash(stored_hash: str) -> bool:

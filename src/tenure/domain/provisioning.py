@@ -35,6 +35,8 @@ def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[s
             "device_id must be 1-64 letters, digits or . _ : - (starting with a letter or digit)"
         )
     imeis = tuple(part.strip() for part in (fields.get("imei") or "").split(";") if part.strip())
+    if not imeis and "imei" not in " ".join(problems):
+        problems.append("missing imei")
     if len(imeis) > 2:
         problems.append("at most two IMEIs")
     for value in imeis:

@@ -1,0 +1,158 @@
+"""The server key ring: private keys on disk, rotation without breaking devices, the JWKS.
+
+Uses pytest's tmp_path (a local directory, no database): the ring *is* files, and
+their permissions are part of the behaviour an operator relies on.
+"""
+
+from __future__ import annotations
+
+import json
+import stat
+from pathlib import Path
+
+import pytest
+
+from tenure.crypto.jws import parse_compact, sign_compact
+from tenure.crypto.keyring import KeyRing, KeyRingError
+from tenure.crypto.keys import verifying_key_from_jwk
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+@pytest.fixture
+def keys_dir(tmp_path: Path) -> Path:
+    return tmp_path / "var" / "keys"
+
+
+@pytest.fixture
+def ring(keys_dir: Path) -> KeyRing:
+    return KeyRing.create(keys_dir)
+
+
+def signed_by(ring: KeyRing) -> str:
+    return sign_compact({"kid": ring.active.kid}, {"sub": "SN-0001"}, ring.active.key)
+
+
+def test_create_writes_owner_only_files(ring: KeyRing, keys_dir: Path) -> None:
+    """Private keys and the nonce secret are readable by the server's user alone."""
+    assert mode(keys_dir) == 0o700
+    names = {path.name for path in keys_dir.iterdir()}
+    assert {"ring.json", "nonce.secret", f"{ring.active.kid}.pem"} <= names
+    for path in keys_dir.iterdir():
+        assert mode(path) == 0o600, path.name
+
+
+def test_create_refuses_to_overwrite_an_existing_ring(ring: KeyRing, keys_dir: Path) -> None:
+    """Re-running init must not destroy the keys devices in the field have pinned."""
+    with pytest.raises(KeyRingError):
+        KeyRing.create(keys_dir)
+    assert KeyRing.load(keys_dir).active.kid == ring.active.kid
+
+
+def test_load_round_trip(ring: KeyRing, keys_dir: Path) -> None:
+    """Another replica (or a restart) signs and verifies with the same keys."""
+    loaded = KeyRing.load(keys_dir)
+    assert loaded.active.kid == ring.active.kid
+    assert loaded.nonce_secret == ring.nonce_secret
+    assert len(loaded.nonce_secret) >= 32
+    assert loaded.jwks() == ring.jwks()
+    key = loaded.verifying_key(ring.active.kid)
+    assert key is not None
+    assert parse_compact(signed_by(ring)).verify_with(key)
+
+
+def test_load_of_missing_ring_names_the_command(tmp_path: Path) -> None:
+    """An operator who forgot to initialise is told what to run."""
+    with pytest.raises(KeyRingError, match="tenure"):
+        KeyRing.load(tmp_path / "nowhere")
+
+
+def test_rotate_signs_with_new_key_and_keeps_old_verifying(ring: KeyRing, keys_dir: Path) -> None:
+    """Devices that pinned the old key still accept records until it is retired."""
+    old_kid, old_token = ring.active.kid, signed_by(ring)
+    rotated = ring.rotate()
+    assert rotated.active.kid != old_kid
+    assert {k["kid"] for k in rotated.jwks()["keys"]} == {old_kid, rotated.active.kid}
+    old_key = rotated.verifying_key(old_kid)
+    assert old_key is not None and parse_compact(old_token).verify_with(old_key)
+    # The rotation is on disk, for the other replicas.
+    reloaded = KeyRing.load(keys_dir)
+    assert reloaded.active.kid == rotated.active.kid
+    assert reloaded.verifying_key(old_kid) is not None
+    assert mode(keys_dir / f"{rotated.active.kid}.pem") == 0o600
+
+
+def test_retire_removes_key_from_jwks_and_verification(ring: KeyRing, keys_dir: Path) -> None:
+    old_kid, old_token = ring.active.kid, signed_by(ring)
+    retired = ring.rotate().retire(old_kid)
+    assert old_kid not in {k["kid"] for k in retired.jwks()["keys"]}
+    assert retired.verifying_key(old_kid) is None
+    reloaded = KeyRing.load(keys_dir)
+    assert old_kid not in {k["kid"] for k in reloaded.jwks()["keys"]}
+    assert reloaded.verifying_key(old_kid) is None
+    new_key = reloaded.verifying_key(reloaded.active.kid)
+    assert new_key is not None and not parse_compact(old_token).verify_with(new_key)
+
+
+def test_retiring_the_active_key_is_refused(ring: KeyRing, keys_dir: Path) -> None:
+    """Retiring the only signing key would leave the server unable to answer devices."""
+    with pytest.raises(KeyRingError, match="rotate"):
+        ring.retire(ring.active.kid)
+    assert KeyRing.load(keys_dir).active.kid == ring.active.kid
+
+
+def test_retiring_an_unknown_key_is_refused(ring: KeyRing) -> None:
+    with pytest.raises(KeyRingError, match="no-such-kid"):
+        ring.retire("no-such-kid")
+
+
+@pytest.mark.parametrize("readable", ["pem", "nonce.secret", "ring.json"])
+@pytest.mark.parametrize("file_mode", [0o644, 0o640, 0o604])
+def test_load_refuses_files_readable_by_others(
+    ring: KeyRing, keys_dir: Path, readable: str, file_mode: int,
+) -> None:
+    """A key readable by other users is compromised; the error says how to fix it."""
+    path = keys_dir / (f"{ring.active.kid}.pem" if readable == "pem" else readable)
+    path.chmod(file_mode)
+    with pytest.raises(KeyRingError, match="chmod") as info:
+        KeyRing.load(keys_dir)
+    assert str(path) in str(info.value)
+
+
+def test_load_reports_a_damaged_ring(ring: KeyRing, keys_dir: Path) -> None:
+    """A truncated ring.json gives a KeyRingError, not a stack trace from json."""
+    (keys_dir / "ring.json").write_text("{")
+    (keys_dir / "ring.json").chmod(0o600)
+    with pytest.raises(KeyRingError, match="damaged"):
+        KeyRing.load(keys_dir)
+
+
+def test_jwks_entries_for_ed25519(ring: KeyRing) -> None:
+    """The JWKS devices pin at build time, in RFC 8037 form."""
+    (entry,) = ring.jwks()["keys"]
+    assert set(entry) == {"kty", "crv", "x", "kid", "alg", "use"}
+    assert (entry["kty"], entry["crv"], entry["alg"], entry["use"]) == (
+        "OKP", "Ed25519", "Ed25519", "sig")
+    assert entry["kid"] == ring.active.kid
+    assert parse_compact(signed_by(ring)).verify_with(verifying_key_from_jwk(entry))
+
+
+def test_jwks_entries_for_p256_after_rotation(ring: KeyRing) -> None:
+    """A P-256 key is published with `y` and alg ES256, and verifies from the JWK alone."""
+    rotated = ring.rotate("P-256")
+    by_kid = {entry["kid"]: entry for entry in rotated.jwks()["keys"]}
+    entry = by_kid[rotated.active.kid]
+    assert set(entry) == {"kty", "crv", "x", "y", "kid", "alg", "use"}
+    assert (entry["kty"], entry["crv"], entry["alg"], entry["use"]) == (
+        "EC", "P-256", "ES256", "sig")
+    assert "y" not in by_kid[ring.active.kid]
+    assert parse_compact(signed_by(rotated)).verify_with(verifying_key_from_jwk(entry))
+
+
+def test_jwks_holds_no_private_material(ring: KeyRing) -> None:
+    """The JWKS is public; the private scalar `d` must never be in it."""
+    rotated = ring.rotate("P-256")
+    text = json.dumps(rotated.jwks())
+    assert '"d"' not in text
