@@ -34,6 +34,9 @@ class Settings:
     smtp_url: str = ""
     mail_from: str = "Tenure <no-reply@localhost>"
     redis_url: str = ""
+    geoip_db: str = ""  # MaxMind-format City/Country database; default: embedded data
+    trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
+    policy_refresh_seconds: float = 5.0
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)

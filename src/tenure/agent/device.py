@@ -184,8 +184,14 @@ class DeviceAgent:
                 lines.append(f"    Account: {lock['hint']}")
             if lock.get("until"):
                 lines.append(f"    Accepted from: {_when(lock['until'])}")
+            if lock.get("territory"):
+                rule = f" (rule {lock['rule']})" if lock.get("rule") else ""
+                lines.append(f"    Territory: {lock['territory']}{rule}")
             if lock.get("contact"):
                 lines.append(f"    Contact: {lock['contact']}")
+        for command in record.get("commands", []):
+            if command.get("type") == "message":
+                lines.append(f"  Message: {command.get('message', '')}")
         owner = record.get("owner")
         lines.append(f"Owner: {owner['hint']}" if owner else "Owner: none (activation lock off)")
         return "\n".join(lines)

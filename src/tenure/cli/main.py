@@ -11,6 +11,7 @@ from tenure.crypto.keyring import KeyRingError
 from tenure.domain.errors import TenureError
 
 from . import device as device_cli
+from . import policy as policy_cli
 from . import server as server_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -23,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "variables (TENURE_DATA_DIR, TENURE_DATABASE_URL, ...); see README.md.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     server_cli.register(commands)
+    policy_cli.register(commands)
     device_cli.register(commands)
     return parser
 

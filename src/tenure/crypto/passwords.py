@@ -19,7 +19,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     """False for a missing or empty hash too, after the same amount of work."""
     usable = bool(stored_hash)
     try:
-        matched = _HASHER.verify(stored_hash if usable else _DUMMY_HASH, password)
+        matched = _HASHER.verify(stored_hash if stored_hash else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False
     return matched and usable

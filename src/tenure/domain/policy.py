@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .errors import TenureError
 from .model import Device
 from .territory import MODES, Presence, is_subdivision, is_within
 
@@ -29,25 +30,30 @@ EFFECTS = ("deny_activation", "lock_in_use", "allow")
 _SEVERITY = {"allow": 0, "deny_activation": 1, "lock_in_use": 2}
 _TIE_BREAK = {"deny_activation": 0, "lock_in_use": 1, "allow": 2}
 DEFAULT_MESSAGE = (
-    "{maker}'s policy does not permit sale or provision of the product to the territory "
+    "The {maker} policy does not permit sale or provision of the product to the territory "
     "in which you have attempted to activate it. Please contact {contact} directly for "
     "additional information."
 )
 IN_USE_MESSAGE = (
-    "{maker}'s policy does not permit use of the product in the territory in which it is "
+    "The {maker} policy does not permit use of the product in the territory in which it is "
     "being used. Please contact {contact} directly for additional information."
 )
 NOTICE_MESSAGE = (
-    "{maker}'s policy does not permit use of this product in {territory}. Unless the device "
+    "The {maker} policy does not permit use of this product in {territory}. Unless the device "
     "leaves it, it will be locked from {when}. Contact {contact} for more information."
 )
 
 
-class PolicyError(ValueError):
+class PolicyError(TenureError):
     """Every problem found in a policy document, one per line, with its location."""
 
+    code = "invalid-policy"
+    status = 422
+    title = "Invalid policy"
+
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+        super().__init__(f"{len(problems)} problems: " + "; ".join(problems),
+                         problems=problems)
         self.problems = problems
 
 
@@ -112,10 +118,12 @@ class Verdict:
     effect: str
     rule_id: str
     territory: str
-    message: str
+    message: str  # shown when activation is refused
     contact: str
     grace_hours: float = 0.0
     notice_hours: float = 0.0
+    in_use_message: str = ""  # shown on a device locked while in use
+    notice: str = ""  # the warning before an in-use lock; {when} is filled in by the caller
 
     @property
     def refuses_activation(self) -> bool:
@@ -150,11 +158,13 @@ def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | Non
         return None
     rule, territory = chosen
     contact = rule.contact or policy.contact
-    template = rule.message or DEFAULT_MESSAGE
+    fill = {"maker": policy.maker, "contact": contact, "territory": territory}
     return Verdict(
         effect=rule.effect, rule_id=rule.rule_id, territory=territory,
-        message=template.format(maker=policy.maker, contact=contact, territory=territory),
+        message=(rule.message or DEFAULT_MESSAGE).format(**fill),
         contact=contact, grace_hours=rule.grace_hours, notice_hours=rule.notice_hours,
+        in_use_message=(rule.message or IN_USE_MESSAGE).format(**fill),
+        notice=NOTICE_MESSAGE.replace("{when}", "{{when}}").format(**fill),
     )
 
 

@@ -49,3 +49,94 @@ async def import_devices(request: Request) -> Response:
 
 
 routes = [Route("/v1/admin/devices/import", import_devices, methods=["POST"])]
+
+
+# -- territory policy (role `policy`) ------------------------------------------------------
+
+async def _policy_key(request: Request) -> str:
+    rt: Runtime = request.app.state.runtime
+    key = await run_in_threadpool(require_role, rt.uow, bearer(request), "policy")
+    return f"apikey:{key.key_id}"
+
+
+async def _text(request: Request) -> str:
+    from .bodies import read_capped
+
+    body = await read_capped(request, 1024 * 1024)
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        from tenure.domain.errors import Malformed
+
+        raise Malformed("The policy must be UTF-8 TOML text.") from exc
+
+
+async def policy_active(request: Request) -> Response:
+    await _policy_key(request)
+    rt: Runtime = request.app.state.runtime
+    entry = await run_in_threadpool(rt.policies.document, None)
+    return JSONResponse({"version": entry.version, "document": entry.document,
+                         "author": entry.author, "reason": entry.reason,
+                         "created_at": entry.created_at})
+
+
+async def policy_versions(request: Request) -> Response:
+    await _policy_key(request)
+    rt: Runtime = request.app.state.runtime
+    entries = await run_in_threadpool(rt.policies.history)
+    return JSONResponse({"versions": [
+        {"version": e.version, "author": e.author, "reason": e.reason,
+         "created_at": e.created_at, "sha256": e.sha256, "rollback_of": e.rollback_of}
+        for e in entries]})
+
+
+async def policy_validate(request: Request) -> Response:
+    await _policy_key(request)
+    from tenure.services.policy import parse_document
+
+    policy = parse_document(await _text(request))
+    return JSONResponse({"valid": True, "rules": len(policy.rules),
+                         "markets": sorted(policy.markets), "evidence": policy.evidence})
+
+
+async def policy_dry_run(request: Request) -> Response:
+    await _policy_key(request)
+    rt: Runtime = request.app.state.runtime
+    impact = await run_in_threadpool(rt.policies.preview, await _text(request))
+    return JSONResponse(impact.as_json())
+
+
+async def policy_apply(request: Request) -> Response:
+    author = await _policy_key(request)
+    rt: Runtime = request.app.state.runtime
+    text = await _text(request)
+    reason = request.query_params.get("reason", "")
+    entry = await run_in_threadpool(rt.policies.apply, text, author, reason)
+    return JSONResponse({"version": entry.version, "sha256": entry.sha256}, status_code=201)
+
+
+async def policy_rollback(request: Request) -> Response:
+    author = await _policy_key(request)
+    rt: Runtime = request.app.state.runtime
+    from .bodies import read_json_object
+
+    data = await read_json_object(request, 64 * 1024)
+    version = data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        from tenure.domain.errors import InvalidInput
+
+        raise InvalidInput("'version' must be the number of an earlier policy version.")
+    raw_reason = data.get("reason")
+    reason = raw_reason if isinstance(raw_reason, str) else ""
+    entry = await run_in_threadpool(rt.policies.rollback, version, author, reason)
+    return JSONResponse({"version": entry.version, "rollback_of": version}, status_code=201)
+
+
+routes += [
+    Route("/v1/admin/policy", policy_active, methods=["GET"]),
+    Route("/v1/admin/policy", policy_apply, methods=["POST"]),
+    Route("/v1/admin/policy/versions", policy_versions, methods=["GET"]),
+    Route("/v1/admin/policy/validate", policy_validate, methods=["POST"]),
+    Route("/v1/admin/policy/dry-run", policy_dry_run, methods=["POST"]),
+    Route("/v1/admin/policy/rollback", policy_rollback, methods=["POST"]),
+]

@@ -20,6 +20,7 @@ from tenure.domain.errors import TenureError
 from tenure.services.runtime import Runtime
 
 from . import account, admin, device, public
+from .addresses import ClientAddress
 from .problems import from_error, internal, problem
 
 log = structlog.get_logger("tenure.http")
@@ -108,5 +109,6 @@ def create_app(runtime: Runtime, maintenance_every: float = 2.0) -> Starlette:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
+    app.state.client_address = ClientAddress(runtime.settings.trusted_proxies)
     app.add_middleware(AccessLog)
     return app

@@ -44,4 +44,5 @@ def bearer(request: Request) -> str | None:
 
 
 def client_address(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
+    """The client's address as the app's ClientAddress reads it (trusted proxies)."""
+    return request.app.state.client_address(request)  # type: ignore[no-any-return]

@@ -15,7 +15,7 @@ from tenure.domain.errors import Malformed, TenureError
 from tenure.services.device_gateway import DeviceAction
 from tenure.services.runtime import Runtime
 
-from .bodies import read_capped
+from .bodies import client_address, read_capped
 from .problems import from_error, internal
 
 log = structlog.get_logger("tenure.device")
@@ -45,7 +45,8 @@ def signed(pick: Callable[[Runtime], DeviceAction]) -> Callable[[Request], objec
             if media != JOSE:
                 raise Malformed(f"Content-Type must be {JOSE}.")
             record = await run_in_threadpool(
-                runtime.gateway.handle, body, request.url.path, pick(runtime))
+                runtime.gateway.handle, body, request.url.path, pick(runtime),
+                client_address(request))
         except TenureError as error:
             return from_error(error, headers)
         except Exception:

@@ -11,6 +11,7 @@ from .authn import session_for
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals
 from .records import RecordSigner
+from .territory_check import TerritoryCheck
 
 
 def owner_hint(claims: tuple[Claim, ...]) -> str | None:
@@ -18,21 +19,25 @@ def owner_hint(claims: tuple[Claim, ...]) -> str | None:
 
 
 class Activation:
-    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int) -> None:
+    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int,
+                 territory: TerritoryCheck) -> None:
         self.signer = signer
         self.clock = clock
         self.cooldown = credential_cooldown
+        self.territory = territory
 
     def __call__(self, tx: Tx, request: DeviceRequest) -> str:
         token = optional_str(request.payload, "account_token")
-        signals(request.payload)  # validated now; consumed by the territory policy
         now = self.clock.now()
+        assessment = self.territory.at_activation(
+            tx, request.device, signals(request.payload), request.source_ip, now)
         session = session_for(tx, token, now) if token else None
         claims = tx.claims.active(request.device_id)
         decision = decide(DecisionInput(
             device=request.device.device, act=Act.ACTIVATE, claims=claims, now=now,
             credential_cooldown=self.cooldown,
             credential=session.credential() if session else None,
+            verdict=assessment.verdict, presence=assessment.presence,
         ))
         tx.devices.set_activated(request.device_id, None if decision.locked else now)
         tx.audit.record(
@@ -40,6 +45,9 @@ class Activation:
             "device.activation_refused" if decision.locked else "device.activated",
             actor=f"device:{request.device_id}", at=now,
             account=session.account_id if session else None,
-            reasons=list(decision.reasons),
+            reasons=list(decision.reasons), evidence=assessment.presence.explain(),
+            policy_version=assessment.policy_version,
         )
-        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims))
+        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
+                                tx.commands.pending(request.device_id),
+                                assessment.policy_version)

@@ -11,21 +11,29 @@ from .activation import owner_hint
 from .device_auth import DeviceRequest
 from .device_payload import signals, string_list
 from .records import RecordSigner
+from .territory_check import TerritoryCheck
 
 
 class CheckIn:
-    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int) -> None:
+    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int,
+                 territory: TerritoryCheck) -> None:
         self.signer = signer
         self.clock = clock
         self.cooldown = credential_cooldown
+        self.territory = territory
 
     def __call__(self, tx: Tx, request: DeviceRequest) -> str:
-        signals(request.payload)
-        string_list(request.payload, "acks")  # no commands exist yet to acknowledge
+        acks = string_list(request.payload, "acks")
         now = self.clock.now()
+        tx.commands.ack(request.device_id, acks[:100], now)
+        assessment = self.territory.at_checkin(
+            tx, request.device, signals(request.payload), request.source_ip, now)
         claims = tx.claims.active(request.device_id)
         decision = decide(DecisionInput(
             device=request.device.device, act=Act.USE, claims=claims, now=now,
-            credential_cooldown=self.cooldown))
+            credential_cooldown=self.cooldown, verdict=assessment.verdict,
+            presence=assessment.presence))
         tx.devices.touch_checkin(request.device_id, now)
-        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims))
+        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
+                                tx.commands.pending(request.device_id),
+                                assessment.policy_version)

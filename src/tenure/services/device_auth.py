@@ -19,6 +19,7 @@ class DeviceRequest:
     device: StoredDevice
     payload: dict[str, Any]
     nonce: str
+    source_ip: str | None = None  # the client address (after trusted proxies)
 
     @property
     def device_id(self) -> str:
@@ -63,7 +64,8 @@ def verify(tx: Tx, body: bytes) -> VerifiedJWS:
     return VerifiedJWS(jws, header, stored)
 
 
-def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str) -> DeviceRequest:
+def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str,
+          source_ip: str | None = None) -> DeviceRequest:
     """Consume the nonce, then check the signed url and the payload."""
     header = verified.header
     nonces.use(tx, header["nonce"])
@@ -73,4 +75,4 @@ def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str) -> Dev
         payload = verified.jws.payload()
     except JWSError as exc:
         raise Malformed(f"The JWS payload is not a JSON object: {exc}.") from exc
-    return DeviceRequest(verified.device, payload, header["nonce"])
+    return DeviceRequest(verified.device, payload, header["nonce"], source_ip)

@@ -23,13 +23,14 @@ class DeviceGateway:
         self.uow = uow
         self.nonces = nonces
 
-    def handle(self, body: bytes, path: str, action: DeviceAction) -> str:
+    def handle(self, body: bytes, path: str, action: DeviceAction,
+               source_ip: str | None = None) -> str:
         verified_nonce: list[str] = []
 
         def work(tx: Tx) -> str:
             verified = verify(tx, body)
             verified_nonce[:] = [verified.header["nonce"]]
-            return action(tx, admit(tx, self.nonces, verified, path))
+            return action(tx, admit(tx, self.nonces, verified, path, source_ip))
 
         try:
             return self.uow.run(work)

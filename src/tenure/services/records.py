@@ -23,6 +23,10 @@ def lock_json(lock: Lock) -> dict[str, Any]:
         out["territory"] = lock.territory
     if lock.until is not None:
         out["until"] = lock.until
+    if lock.rule:  # extension: which policy rule and evidence (docs/protocol.md)
+        out["rule"] = lock.rule
+    if lock.evidence:
+        out["evidence"] = list(lock.evidence)
     return out
 
 

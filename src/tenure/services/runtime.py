@@ -8,6 +8,7 @@ from pathlib import Path
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
+from tenure.geo.ip import locator_from_settings
 from tenure.store.database import make_engine
 from tenure.store.uow import UnitOfWork
 
@@ -18,8 +19,10 @@ from .device_gateway import DeviceGateway
 from .mail import MailDispatcher, make_sink
 from .nonces import NonceService
 from .password_reset import PasswordReset
+from .policy import PolicyStore
 from .records import RecordSigner
 from .sessions import SignIn
+from .territory_check import TerritoryCheck
 
 
 def clock_for(settings: Settings) -> Clock:
@@ -42,6 +45,7 @@ class Runtime:
     sign_in: SignIn
     password_reset: PasswordReset
     mail: MailDispatcher
+    policies: PolicyStore
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -52,17 +56,20 @@ class Runtime:
         signer = RecordSigner(keyring, clock, settings.issuer, settings.record_ttl_seconds,
                               settings.next_checkin_seconds)
         cooldown = settings.credential_cooldown_seconds
+        policies = PolicyStore(uow, clock, settings.policy_refresh_seconds)
+        territory = TerritoryCheck(policies, locator_from_settings(settings.geoip_db), clock)
         return cls(
             settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
             gateway=DeviceGateway(uow, nonces),
-            activation=Activation(signer, clock, cooldown),
+            activation=Activation(signer, clock, cooldown, territory),
             binding=Binding(signer, clock, cooldown, settings.reauth_seconds),
-            checkin=CheckIn(signer, clock, cooldown),
+            checkin=CheckIn(signer, clock, cooldown, territory),
             sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600)),
             password_reset=PasswordReset(uow, clock, settings.password_reset_ttl_minutes,
                                          settings.credential_cooldown_hours),
             mail=MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
                                 settings.mail_from),
+            policies=policies,
         )
 
     def close(self) -> None:

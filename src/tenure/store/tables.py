@@ -173,3 +173,39 @@ idempotency_keys = Table(
     Column("created_at", BigInteger, nullable=False, index=True),
     PrimaryKeyConstraint("scope", "key"),
 )
+
+policy_versions = Table(
+    "policy_versions",
+    metadata,
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("document", Text, nullable=False),  # the TOML as applied
+    Column("sha256", String(64), nullable=False),
+    Column("author", String(128), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("rollback_of", Integer),  # the version whose document this one restores
+)
+
+device_territory = Table(
+    "device_territory",
+    metadata,
+    Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("territory", String(8)),  # last corroborated territory (ISO 3166-1/-2)
+    Column("since", BigInteger),  # continuous presence there since; null when not present
+    Column("warned_at", BigInteger),
+    Column("warned_rule", String(64)),
+    Column("updated_at", BigInteger, nullable=False),
+    Index("ix_device_territory_territory", "territory"),
+)
+
+device_commands = Table(
+    "device_commands",
+    metadata,
+    Column("command_id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("kind", String(16), nullable=False),  # message | ring | wipe
+    Column("body", Text, nullable=False),  # JSON members besides id and type
+    Column("created_at", BigInteger, nullable=False),
+    Column("acked_at", BigInteger),
+    Index("ix_device_commands_pending", "device_id", "acked_at"),
+)

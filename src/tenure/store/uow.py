@@ -21,6 +21,7 @@ from .repositories import (
     SessionRepo,
     ThrottleRepo,
 )
+from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
 
 T = TypeVar("T")
 
@@ -41,6 +42,9 @@ class Tx:
         self.outbox = Outbox(conn)
         self.api_keys = ApiKeyRepo(conn)
         self.idempotency = IdempotencyRepo(conn)
+        self.policies = PolicyRepo(conn)
+        self.territory = TerritoryRepo(conn)
+        self.commands = CommandRepo(conn)
 
 
 class UnitOfWork:

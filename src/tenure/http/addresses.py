@@ -1,0 +1,54 @@
+"""The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy.
+
+Only addresses in TENURE_TRUSTED_PROXIES may speak for the client; the header is read
+from the right, skipping trusted hops, so a client cannot forge its own address by
+sending the header itself.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+from starlette.requests import Request
+
+from tenure.config import ConfigError
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    networks = []
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ConfigError(f"TENURE_TRUSTED_PROXIES: {item!r} is not an address or "
+                              "network") from exc
+    return tuple(networks)
+
+
+class ClientAddress:
+    def __init__(self, trusted: str) -> None:
+        self.networks = parse_networks(trusted)
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        return any(ip in network for network in self.networks)
+
+    def __call__(self, request: Request) -> str:
+        peer = request.client.host if request.client else "unknown"
+        if not self.networks or not self._trusted(peer):
+            return peer
+        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+        hops = [h for h in hops if h]
+        for hop in reversed(hops):
+            if not self._trusted(hop):
+                return hop
+        return hops[0] if hops else peer

@@ -1,0 +1,137 @@
+"""Policy versions, device whereabouts and device commands."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from tenure.domain.in_use import TerritoryState
+
+from . import tables as t
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    version: int
+    document: str
+    sha256: str
+    author: str
+    reason: str
+    created_at: int
+    rollback_of: int | None
+
+
+def _version(row: Any) -> PolicyVersion:
+    return PolicyVersion(row.version, row.document, row.sha256, row.author, row.reason,
+                         row.created_at, row.rollback_of)
+
+
+class PolicyRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def latest_number(self) -> int:
+        return int(self.conn.execute(
+            select(func.coalesce(func.max(t.policy_versions.c.version), 0))).scalar_one())
+
+    def get(self, version: int) -> PolicyVersion | None:
+        row = self.conn.execute(
+            select(t.policy_versions).where(t.policy_versions.c.version == version)).first()
+        return None if row is None else _version(row)
+
+    def history(self) -> list[PolicyVersion]:
+        rows = self.conn.execute(
+            select(t.policy_versions).order_by(t.policy_versions.c.version.desc()))
+        return [_version(r) for r in rows]
+
+    def add(self, entry: PolicyVersion) -> None:
+        """Versions are numbered densely; a racing apply collides on the key and retries."""
+        self.conn.execute(insert(t.policy_versions).values(
+            version=entry.version, document=entry.document, sha256=entry.sha256,
+            author=entry.author, reason=entry.reason, created_at=entry.created_at,
+            rollback_of=entry.rollback_of))
+
+
+class TerritoryRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def get(self, device_id: str) -> TerritoryState:
+        row = self.conn.execute(
+            select(t.device_territory).where(t.device_territory.c.device_id == device_id)
+        ).first()
+        if row is None:
+            return TerritoryState()
+        return TerritoryState(row.territory, row.since, row.warned_at, row.warned_rule)
+
+    def put(self, device_id: str, state: TerritoryState, now: int) -> None:
+        values = {"territory": state.territory, "since": state.since,
+                  "warned_at": state.warned_at, "warned_rule": state.warned_rule,
+                  "updated_at": now}
+        done = self.conn.execute(
+            update(t.device_territory).where(t.device_territory.c.device_id == device_id)
+            .values(**values))
+        if done.rowcount == 0:
+            from .repositories import insert_ignoring_duplicates
+
+            if not insert_ignoring_duplicates(self.conn, t.device_territory,
+                                              {"device_id": device_id, **values}):
+                self.conn.execute(
+                    update(t.device_territory)
+                    .where(t.device_territory.c.device_id == device_id).values(**values))
+
+    def groups(self) -> list[tuple[str, str, str, str, bool, int]]:
+        """(model, sku, market, territory, in use, devices): the dry-run's input, computed
+        by the database as one grouped join over the territory index."""
+        d, dt = t.devices, t.device_territory
+        in_use = and_(d.c.activated_at.is_not(None), dt.c.since.is_not(None))
+        rows = self.conn.execute(
+            select(d.c.model, d.c.sku, d.c.market, dt.c.territory,
+                   in_use.label("in_use"), func.count().label("n"))
+            .select_from(dt.join(d, d.c.device_id == dt.c.device_id))
+            .where(dt.c.territory.is_not(None))
+            .group_by(d.c.model, d.c.sku, d.c.market, dt.c.territory, in_use))
+        return [(r.model, r.sku, r.market, r.territory, bool(r.in_use), int(r.n)) for r in rows]
+
+    def locked_groups(self) -> list[tuple[str, str, str, str, int]]:
+        """(model, sku, market, territory, devices) with an active territory claim."""
+        d, c = t.devices, t.claims
+        rows = self.conn.execute(
+            select(d.c.model, d.c.sku, d.c.market, c.c.territory, func.count().label("n"))
+            .select_from(c.join(d, d.c.device_id == c.c.device_id))
+            .where(c.c.kind == "territory", c.c.released_at.is_(None))
+            .group_by(d.c.model, d.c.sku, d.c.market, c.c.territory))
+        return [(r.model, r.sku, r.market, r.territory, int(r.n)) for r in rows]
+
+
+class CommandRepo:
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int) -> str:
+        command_id = secrets.token_hex(8)
+        self.conn.execute(insert(t.device_commands).values(
+            command_id=command_id, device_id=device_id, kind=kind, body=json.dumps(body),
+            created_at=now))
+        return command_id
+
+    def ack(self, device_id: str, command_ids: list[str], now: int) -> None:
+        if command_ids:
+            self.conn.execute(
+                update(t.device_commands)
+                .where(t.device_commands.c.device_id == device_id,
+                       t.device_commands.c.command_id.in_(command_ids),
+                       t.device_commands.c.acked_at.is_(None))
+                .values(acked_at=now))
+
+    def pending(self, device_id: str) -> list[dict[str, Any]]:
+        rows = self.conn.execute(
+            select(t.device_commands)
+            .where(t.device_commands.c.device_id == device_id,
+                   t.device_commands.c.acked_at.is_(None))
+            .order_by(t.device_commands.c.created_at, t.device_commands.c.command_id))
+        return [{"id": r.command_id, "type": r.kind, **json.loads(r.body)} for r in rows]
