@@ -91,7 +91,8 @@ class ServerProcess:
                 proc.kill()
 
 
-def _server(tmp_path: Path, database_url: str | None) -> Iterator[ServerProcess]:
+def _server(tmp_path: Path, database_url: str | None,
+            extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
     data = tmp_path / "var"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
@@ -100,6 +101,7 @@ def _server(tmp_path: Path, database_url: str | None) -> Iterator[ServerProcess]
                 "TENURE_LOG_LEVEL": "warning"})
     if database_url:
         env["TENURE_DATABASE_URL"] = database_url
+    env.update(extra_env or {})
     server = ServerProcess(data, env)
     server.clock_file.write_text("0")
     server.start()
@@ -115,13 +117,38 @@ def server(tmp_path: Path) -> Iterator[ServerProcess]:
     yield from _server(tmp_path, None)
 
 
+def _backend_url(request: pytest.FixtureRequest) -> str | None:
+    if request.param != "postgresql":
+        return None
+    url: str = request.getfixturevalue("postgres_database")
+    from tests.conftest import _truncate
+
+    _truncate(url)
+    return url
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     """A running server on each backend (PostgreSQL when configured)."""
-    url = None
-    if request.param == "postgresql":
-        url = request.getfixturevalue("postgres_database")
-        from tests.conftest import _truncate
+    yield from _server(tmp_path, _backend_url(request))
 
-        _truncate(url)
-    yield from _server(tmp_path, url)
+
+GEO_RECORDS = [
+    (["5.22.0.0/17"], {"country": {"iso_code": "IR"}}),
+    (["85.214.0.0/16"], {"country": {"iso_code": "DE"}, "subdivisions": [{"iso_code": "BE"}]}),
+    (["91.200.0.0/16"], {"country": {"iso_code": "UA"}, "subdivisions": [{"iso_code": "43"}]}),
+    (["2a0d:1a40:1::/48"], {"country": {"iso_code": "KP"}}),
+]
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def territory_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server that geolocates X-Forwarded-For from 127.0.0.1 with a test City database
+    (IR 5.22.0.0/17, DE-BE 85.214.0.0/16, UA-43 91.200.0.0/16, KP 2a0d:1a40:1::/48) and
+    reads a new policy at once."""
+    from tests.geodata import write_city_db
+
+    db = write_city_db(tmp_path / "city.mmdb", GEO_RECORDS)
+    yield from _server(tmp_path, _backend_url(request), {
+        "TENURE_GEOIP_DB": str(db), "TENURE_TRUSTED_PROXIES": "127.0.0.1",
+        "TENURE_POLICY_REFRESH_SECONDS": "0"})

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mmdb_writer import MMDBWriter
-from netaddr import IPSet
+
+from tests.geodata import write_city_db
 
 from tenure.geo import (
     EmbeddedLocator,
@@ -46,17 +46,7 @@ CITY_RECORDS: list[tuple[list[str], dict[str, Any]]] = [
 
 
 def _write(path: Path, records: list[tuple[list[str], dict[str, Any]]], ip_version: int) -> Path:
-    writer = MMDBWriter(
-        ip_version=ip_version,
-        ipv4_compatible=ip_version == 6,
-        database_type="GeoIP2-City",
-        languages=["en"],
-        description="Tenure test database",
-    )
-    for networks, record in records:
-        writer.insert_network(IPSet(networks), record)
-    writer.to_db_file(str(path))
-    return path
+    return write_city_db(path, records, ip_version)
 
 
 @pytest.fixture(scope="module")

@@ -138,7 +138,10 @@ class DeviceAgent:
         return self._post("/v1/device/unbind", {"account_token": account_token})
 
     def checkin(self, signals: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self._post("/v1/device/checkin", {"signals": signals or {}, "acks": []})
+        """Check in, acknowledging the commands of the last record (they were shown)."""
+        saved = self.last_record()
+        acks = [c["id"] for c in saved["payload"].get("commands", [])] if saved else []
+        return self._post("/v1/device/checkin", {"signals": signals or {}, "acks": acks})
 
     # -- the owner on the device ---------------------------------------------------------
     def sign_in(self, email: str, password: str) -> str:
