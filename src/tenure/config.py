@@ -37,6 +37,10 @@ class Settings:
     geoip_db: str = ""  # MaxMind-format City/Country database; default: embedded data
     trusted_proxies: str = ""  # comma-separated addresses/networks allowed to set X-Forwarded-For
     policy_refresh_seconds: float = 5.0
+    unlock_wait_hours: float = 168.0
+    unlock_quota: int = 1
+    unlock_quota_days: float = 365.0
+    unlock_valid_days: float = 14.0
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)

@@ -98,6 +98,30 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_fastboot_token(args: argparse.Namespace) -> int:
+    print(_agent(args).bootloader.token())
+    return 0
+
+
+def cmd_fastboot_unlock(args: argparse.Namespace) -> int:
+    agent = _agent(args)
+    agent.bootloader.unlock(args.token)
+    print(f"{agent.device_id}: bootloader unlocked (reported at the next check-in)")
+    return 0
+
+
+def cmd_unlock(args: argparse.Namespace) -> int:
+    """The whole flow, as a desktop unlock tool runs it with the phone in fastboot."""
+    agent = _agent(args)
+    token = _token(agent, args, required=True)
+    assert token
+    grant = agent.request_unlock(token, agent.bootloader.token())
+    agent.bootloader.unlock(grant)
+    agent.checkin()
+    print(f"{agent.device_id}: bootloader unlocked")
+    return 0
+
+
 def _run(handler: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         try:
@@ -166,3 +190,15 @@ def register(commands: Any) -> None:
 
     p = sub.add_parser("status", help="show what the lock screen shows")
     p.set_defaults(handler=_run(cmd_status))
+
+    p = sub.add_parser("fastboot", help="the bootloader simulator")
+    fastboot = p.add_subparsers(dest="fastboot_action", required=True, metavar="ACTION")
+    f = fastboot.add_parser("token", help="print a fresh bootloader token (replaces a pending one)")
+    f.set_defaults(handler=_run(cmd_fastboot_token))
+    f = fastboot.add_parser("unlock", help="apply an unlock token from the server")
+    f.add_argument("token", help="the unlock_token of POST /v1/unlocks")
+    f.set_defaults(handler=_run(cmd_fastboot_unlock))
+
+    p = sub.add_parser("unlock", help="request and apply a bootloader unlock for the bound owner")
+    account_options(p)
+    p.set_defaults(handler=_run(cmd_unlock))

@@ -15,6 +15,7 @@ from tenure.crypto.jws import sign_flattened
 from tenure.crypto.keyring import write_secret_file
 from tenure.crypto.keys import KeyType, SigningKey
 
+from .bootloader import Bootloader
 from .records import RecordRejected, pinned_keys, verify_record
 
 JOSE = "application/jose+json"
@@ -141,7 +142,20 @@ class DeviceAgent:
         """Check in, acknowledging the commands of the last record (they were shown)."""
         saved = self.last_record()
         acks = [c["id"] for c in saved["payload"].get("commands", [])] if saved else []
-        return self._post("/v1/device/checkin", {"signals": signals or {}, "acks": acks})
+        return self._post("/v1/device/checkin", {"signals": signals or {}, "acks": acks,
+                                                 "bootloader": self.bootloader.state})
+
+    @property
+    def bootloader(self) -> Bootloader:
+        return Bootloader(self)
+
+    def request_unlock(self, account_token: str, bootloader_token: str) -> str:
+        """What a desktop unlock tool does: ask the server to sign a grant."""
+        response = self.http.post("/v1/unlocks", json={"bootloader_token": bootloader_token},
+                                  headers={"Authorization": f"Bearer {account_token}"})
+        if response.status_code != 200:
+            raise ProtocolError(response.status_code, _problem(response))
+        return str(response.json()["unlock_token"])
 
     # -- the owner on the device ---------------------------------------------------------
     def sign_in(self, email: str, password: str) -> str:
@@ -197,6 +211,7 @@ class DeviceAgent:
                 lines.append(f"  Message: {command.get('message', '')}")
         owner = record.get("owner")
         lines.append(f"Owner: {owner['hint']}" if owner else "Owner: none (activation lock off)")
+        lines.append(f"Bootloader: {self.bootloader.state}")
         return "\n".join(lines)
 
 

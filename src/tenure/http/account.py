@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tenure.domain.errors import InvalidInput, Malformed
-from tenure.services import accounts, owner_devices
+from tenure.services import accounts, lost_mode, owner_devices
 from tenure.services.runtime import Runtime
 
 from .bodies import bearer, client_address, read_capped
@@ -81,7 +81,7 @@ async def confirm_reset(request: Request) -> Response:
 async def my_devices(request: Request) -> Response:
     rt = _runtime(request)
     devices = await run_in_threadpool(owner_devices.list_devices, rt.uow, rt.clock,
-                                      bearer(request))
+                                      bearer(request), rt.unlock.rules)
     return JSONResponse({"devices": devices}, headers={"Cache-Control": "no-store"})
 
 
@@ -92,6 +92,29 @@ async def remove_my_device(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def report_lost(request: Request) -> Response:
+    rt = _runtime(request)
+    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(lost_mode.report_lost, rt.uow, rt.clock, bearer(request),
+                            request.path_params["device_id"], data.get("message"),
+                            data.get("contact"))
+    return Response(status_code=204)
+
+
+async def report_found(request: Request) -> Response:
+    rt = _runtime(request)
+    await run_in_threadpool(lost_mode.found, rt.uow, rt.clock, bearer(request),
+                            request.path_params["device_id"])
+    return Response(status_code=204)
+
+
+async def unlock(request: Request) -> Response:
+    rt = _runtime(request)
+    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    token = await run_in_threadpool(rt.unlock, bearer(request), data.get("bootloader_token"))
+    return JSONResponse({"unlock_token": token}, headers={"Cache-Control": "no-store"})
+
+
 routes = [
     Route("/v1/accounts", register, methods=["POST"]),
     Route("/v1/sessions", sign_in, methods=["POST"]),
@@ -99,4 +122,7 @@ routes = [
     Route("/v1/password-resets/confirm", confirm_reset, methods=["POST"]),
     Route("/v1/me/devices", my_devices, methods=["GET"]),
     Route("/v1/me/devices/{device_id}", remove_my_device, methods=["DELETE"]),
+    Route("/v1/me/devices/{device_id}/lost", report_lost, methods=["POST"]),
+    Route("/v1/me/devices/{device_id}/lost", report_found, methods=["DELETE"]),
+    Route("/v1/unlocks", unlock, methods=["POST"]),
 ]

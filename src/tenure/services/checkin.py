@@ -9,7 +9,7 @@ from tenure.store.uow import Tx
 
 from .activation import owner_hint
 from .device_auth import DeviceRequest
-from .device_payload import signals, string_list
+from .device_payload import optional_str, signals, string_list
 from .records import RecordSigner
 from .territory_check import TerritoryCheck
 
@@ -24,6 +24,7 @@ class CheckIn:
 
     def __call__(self, tx: Tx, request: DeviceRequest) -> str:
         acks = string_list(request.payload, "acks")
+        bootloader = optional_str(request.payload, "bootloader")
         now = self.clock.now()
         tx.commands.ack(request.device_id, acks[:100], now)
         assessment = self.territory.at_checkin(
@@ -34,6 +35,8 @@ class CheckIn:
             credential_cooldown=self.cooldown, verdict=assessment.verdict,
             presence=assessment.presence))
         tx.devices.touch_checkin(request.device_id, now)
+        if bootloader in ("locked", "unlocked"):
+            tx.unlocks.report_bootloader(request.device_id, bootloader, now)
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 tx.commands.pending(request.device_id),
                                 assessment.policy_version)

@@ -5,16 +5,36 @@ from __future__ import annotations
 from typing import Any
 
 from tenure.clock import Clock
-from tenure.domain.model import ClaimKind
+from tenure.domain.model import Claim, ClaimKind
+from tenure.domain.unlock import BLOCKING, UnlockInput, UnlockRules, eligible_from, quota_left
 from tenure.store.uow import Tx, UnitOfWork
 
 from .authn import require_session
 from .binding import owned_claim, release_owner
 
 
-def list_devices(uow: UnitOfWork, clock: Clock, token: str | None) -> list[dict[str, Any]]:
+def _unlock_view(tx: Tx, account_id: str, device_id: str, claims: list[Claim], now: int,
+                 rules: UnlockRules) -> dict[str, Any]:
+    """When a bootloader unlock becomes possible, how much quota is left, what blocks it."""
+    owner = next(c for c in claims if c.kind is ClaimKind.OWNER)
+    given = UnlockInput(account_id, tuple(claims),
+                        tx.unlocks.grants_of(account_id, now - rules.quota_seconds),
+                        device_id, now, rules)
+    left, frees_at = quota_left(given)
+    return {
+        "eligible_from": eligible_from(owner.created_at, rules),
+        "quota_left": left,
+        "quota_frees_at": frees_at if left == 0 else None,
+        "blocked_by": [c.kind.value for c in claims if c.kind in BLOCKING],
+        "bootloader": tx.unlocks.bootloader(device_id) or "unknown",
+    }
+
+
+def list_devices(uow: UnitOfWork, clock: Clock, token: str | None,
+                 rules: UnlockRules) -> list[dict[str, Any]]:
     with uow(readonly=True) as tx:
-        session = require_session(tx, token, clock.now())
+        now = clock.now()
+        session = require_session(tx, token, now)
         ids = tx.claims.active_device_ids_held_by(session.account_id, ClaimKind.OWNER)
         claims = tx.claims.active_for_devices(ids)
         out = []
@@ -29,6 +49,8 @@ def list_devices(uow: UnitOfWork, clock: Clock, token: str | None) -> list[dict[
                             **({"message": c.message} if c.message else {})}
                            for c in claims[device_id]],
                 "last_checkin": stored.last_checkin_at,
+                "unlock": _unlock_view(tx, session.account_id, device_id, claims[device_id],
+                                       now, rules),
             })
         return out
 

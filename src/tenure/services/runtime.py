@@ -8,6 +8,7 @@ from pathlib import Path
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
+from tenure.domain.unlock import UnlockRules
 from tenure.geo.ip import locator_from_settings
 from tenure.store.database import make_engine
 from tenure.store.uow import UnitOfWork
@@ -23,12 +24,18 @@ from .policy import PolicyStore
 from .records import RecordSigner
 from .sessions import SignIn
 from .territory_check import TerritoryCheck
+from .unlock import UnlockAuthorization, rules_from
 
 
 def clock_for(settings: Settings) -> Clock:
     if settings.clock_offset_file:
         return OffsetFileClock(Path(settings.clock_offset_file))
     return SystemClock()
+
+
+def unlock_rules(settings: Settings) -> UnlockRules:
+    return rules_from(settings.unlock_wait_hours, settings.unlock_quota,
+                      settings.unlock_quota_days, settings.unlock_valid_days)
 
 
 @dataclass
@@ -46,6 +53,7 @@ class Runtime:
     password_reset: PasswordReset
     mail: MailDispatcher
     policies: PolicyStore
+    unlock: UnlockAuthorization
 
     @classmethod
     def build(cls, settings: Settings, clock: Clock | None = None) -> Runtime:
@@ -70,6 +78,8 @@ class Runtime:
             mail=MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
                                 settings.mail_from),
             policies=policies,
+            unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, unlock_rules(settings),
+                                       settings.reauth_seconds),
         )
 
     def close(self) -> None:

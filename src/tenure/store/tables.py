@@ -209,3 +209,23 @@ device_commands = Table(
     Column("acked_at", BigInteger),
     Index("ix_device_commands_pending", "device_id", "acked_at"),
 )
+
+unlock_grants = Table(
+    "unlock_grants",
+    metadata,
+    Column("grant_id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), nullable=False),
+    Column("bl_nonce", String(128), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_unlock_grants_account", "account_id", "granted_at"),
+)
+
+device_bootloader = Table(
+    "device_bootloader",
+    metadata,
+    Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("state", String(16), nullable=False),  # as last reported by the device
+    Column("reported_at", BigInteger, nullable=False),
+)

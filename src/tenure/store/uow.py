@@ -22,6 +22,7 @@ from .repositories import (
     ThrottleRepo,
 )
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
+from .unlock_repo import UnlockRepo
 
 T = TypeVar("T")
 
@@ -45,6 +46,7 @@ class Tx:
         self.policies = PolicyRepo(conn)
         self.territory = TerritoryRepo(conn)
         self.commands = CommandRepo(conn)
+        self.unlocks = UnlockRepo(conn)
 
 
 class UnitOfWork:
