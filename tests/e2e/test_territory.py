@@ -56,7 +56,7 @@ def test_activation_in_restricted_territory_gets_a_signed_territory_lock(
     assert record["status"] == "locked"
     (lock,) = record["locks"]
     assert lock["kind"] == "territory" and lock["territory"] == "IR"
-    assert lock["message"].startswith("The Example Phones policy does not permit sale or "
+    assert lock["message"].startswith("The policy of Example Phones does not permit sale or "
                                       "provision of the product to the territory")
     assert "Example Phones compliance" in lock["message"]
     assert lock["contact"] == "Example Phones compliance"

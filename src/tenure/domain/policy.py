@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from string import Formatter
 from typing import Any
 
 from .errors import TenureError
@@ -30,16 +31,16 @@ EFFECTS = ("deny_activation", "lock_in_use", "allow")
 _SEVERITY = {"allow": 0, "deny_activation": 1, "lock_in_use": 2}
 _TIE_BREAK = {"deny_activation": 0, "lock_in_use": 1, "allow": 2}
 DEFAULT_MESSAGE = (
-    "The {maker} policy does not permit sale or provision of the product to the territory "
+    "The policy of {maker} does not permit sale or provision of the product to the territory "
     "in which you have attempted to activate it. Please contact {contact} directly for "
     "additional information."
 )
 IN_USE_MESSAGE = (
-    "The {maker} policy does not permit use of the product in the territory in which it is "
+    "The policy of {maker} does not permit use of the product in the territory in which it is "
     "being used. Please contact {contact} directly for additional information."
 )
 NOTICE_MESSAGE = (
-    "The {maker} policy does not permit use of this product in {territory}. Unless the device "
+    "The policy of {maker} does not permit use of this product in {territory}. Unless the device "
     "leaves it, it will be locked from {when}. Contact {contact} for more information."
 )
 
@@ -89,7 +90,7 @@ class Rule:
 
 @dataclass(frozen=True, slots=True)
 class Policy:
-    maker: str = "The manufacturer"
+    maker: str = "the manufacturer"
     contact: str = "the retailer"
     evidence: str = "corroborated"
     markets: Mapping[str, tuple[str, ...]] = None  # type: ignore[assignment]
@@ -123,11 +124,30 @@ class Verdict:
     grace_hours: float = 0.0
     notice_hours: float = 0.0
     in_use_message: str = ""  # shown on a device locked while in use
-    notice: str = ""  # the warning before an in-use lock; {when} is filled in by the caller
+    notice: str = ""  # the warning before an in-use lock; the caller replaces "{when}"
 
     @property
     def refuses_activation(self) -> bool:
         return self.effect in ("deny_activation", "lock_in_use")
+
+
+PLACEHOLDERS = ("maker", "contact", "territory")
+
+
+def _fill(template: str, values: dict[str, str]) -> str:
+    """Replace {maker}, {contact}, {territory} literally: braces inside the values (or a
+    `{when}` left for later) are text, never format fields."""
+    for name in PLACEHOLDERS:
+        template = template.replace("{" + name + "}", values[name])
+    return template
+
+
+def _placeholder_problems(template: str) -> list[str]:
+    try:
+        fields = [f for _, f, spec, conv in Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        return [f"unbalanced braces ({exc})"]
+    return [f"unknown placeholder {{{f}}}" for f in fields if f not in PLACEHOLDERS]
 
 
 def _winner(policy: Policy, device: Device, territory: str) -> Rule | None:
@@ -161,10 +181,10 @@ def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | Non
     fill = {"maker": policy.maker, "contact": contact, "territory": territory}
     return Verdict(
         effect=rule.effect, rule_id=rule.rule_id, territory=territory,
-        message=(rule.message or DEFAULT_MESSAGE).format(**fill),
+        message=_fill(rule.message or DEFAULT_MESSAGE, fill),
         contact=contact, grace_hours=rule.grace_hours, notice_hours=rule.notice_hours,
-        in_use_message=(rule.message or IN_USE_MESSAGE).format(**fill),
-        notice=NOTICE_MESSAGE.replace("{when}", "{{when}}").format(**fill),
+        in_use_message=_fill(rule.message or IN_USE_MESSAGE, fill),
+        notice=_fill(NOTICE_MESSAGE, fill),
     )
 
 
@@ -269,12 +289,9 @@ def parse_policy(doc: Mapping[str, Any], territory: Callable[[str], str]) -> Pol
                 problems.append(f"{where}.{name}: must be a string")
                 value = ""
             texts[name] = value
-        if texts["message"]:
-            try:
-                texts["message"].format(maker="", contact="", territory="")
-            except (KeyError, IndexError, ValueError):
-                problems.append(f"{where}.message: only {{maker}}, {{contact}} and "
-                                "{territory} may be used as placeholders")
+        for problem in _placeholder_problems(texts["message"]):
+            problems.append(f"{where}.message: {problem}; only {{maker}}, {{contact}} and "
+                            "{territory} may be used")
         rules.append(Rule(rule_id, effect, tuple(territories), match, texts["message"],
                           texts["contact"], hours["grace_hours"], hours["notice_hours"]))
     for name in ("maker", "contact"):

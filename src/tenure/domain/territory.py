@@ -13,6 +13,9 @@ source *agrees* with T when its report lies within T.
 - mode `corroborated` (default): when two independent sources agree, or when exactly
   one relevant source exists and it agrees. A VPN that moves only the IP to a
   restricted country is outvoted by the SIM and GNSS that disagree.
+
+Either way, a device is in a subdivision only if it is also in that subdivision's
+country by the same rule.
 """
 
 from __future__ import annotations
@@ -61,6 +64,10 @@ def _reports(evidence: TerritoryEvidence) -> dict[str, set[str]]:
 def present_in(territory: str, evidence: TerritoryEvidence, mode: str) -> bool:
     reports = _reports(evidence)
     needs_subdivision = is_subdivision(territory)
+    # A subdivision is only as credible as the country around it: an IP in Crimea is
+    # no evidence of Crimea when the SIM and GNSS both say Germany.
+    if needs_subdivision and not present_in(country_of(territory), evidence, mode):
+        return False
     relevant = {
         source for source, codes in reports.items()
         if not needs_subdivision or any(is_subdivision(c) for c in codes)

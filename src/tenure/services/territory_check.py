@@ -105,7 +105,7 @@ class TerritoryCheck:
         device_id = stored.device.device_id
         if plan.warn and found is not None:
             tx.commands.add(device_id, "message", {
-                "message": found.notice.format(when=_when(plan.lock_at or now)),
+                "message": found.notice.replace("{when}", _when(plan.lock_at or now)),
                 "lock_at": plan.lock_at}, now)
             tx.territory.put(device_id, warned(state, found, now), now)
             tx.audit.record(f"device:{device_id}", "territory.notice_sent", actor="policy",
