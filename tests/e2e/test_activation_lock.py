@@ -11,6 +11,7 @@ import pytest
 
 from tenure.agent import DeviceAgent, RecordRejected
 from tenure.agent.device import ProtocolError
+from tenure.clock import OffsetFileClock
 
 from .conftest import ServerProcess
 from .proxy import flip_record_status, proxy
@@ -21,7 +22,8 @@ PASSWORD = "correct horse battery"
 
 def provision(server: ServerProcess, tmp_path: Path, name: str, **kwargs: object) -> DeviceAgent:
     """A device made at the 'factory' and imported with `tenure provision import`."""
-    agent = DeviceAgent.init(tmp_path / name, server.url, device_id=name, **kwargs)  # type: ignore[arg-type]
+    agent = DeviceAgent.init(tmp_path / name, server.url, device_id=name,
+                             clock=OffsetFileClock(server.clock_file), **kwargs)  # type: ignore[arg-type]
     row = agent.provisioning_row()
     csv_path = tmp_path / f"{name}.csv"
     csv_path.write_text(",".join(row) + "\n" + ",".join(row.values()) + "\n")
@@ -144,7 +146,8 @@ def test_agent_refuses_a_tampered_record(server: ServerProcess, tmp_path: Path) 
     before = phone.last_record()
 
     with proxy(server.url, flip_record_status) as forged_url:
-        tampered = DeviceAgent(phone.state, http=httpx.Client(base_url=forged_url))
+        tampered = DeviceAgent(phone.state, http=httpx.Client(base_url=forged_url),
+                               clock=phone.clock)
         with pytest.raises(RecordRejected, match="signature"):
             tampered.activate()
     assert phone.last_record() == before  # the previous state stands
@@ -157,7 +160,8 @@ def test_agent_refuses_a_replayed_answer(server: ServerProcess, tmp_path: Path) 
     phone.activate()
     old = json.dumps({"record": phone.last_record()["record"]}).encode()  # type: ignore[index]
     with proxy(server.url, lambda path, body: old) as replaying:
-        agent = DeviceAgent(phone.state, http=httpx.Client(base_url=replaying))
+        agent = DeviceAgent(phone.state, http=httpx.Client(base_url=replaying),
+                            clock=phone.clock)
         with pytest.raises(RecordRejected, match="nonce"):
             agent.checkin()
 

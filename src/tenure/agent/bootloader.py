@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import secrets
-import time
 from typing import TYPE_CHECKING, Any
 
 from tenure.crypto.b64 import b64u_encode
@@ -46,7 +45,7 @@ class Bootloader:
         """A fresh token over a new nonce; any earlier pending token stops counting."""
         data = self._load()
         nonce = b64u_encode(secrets.token_bytes(16))
-        issued = int(time.time() if now is None else now)
+        issued = int(self.agent.clock.now() if now is None else now)
         data["pending"] = {"nonce": nonce, "iat": issued}
         self._save(data)
         return sign_compact({"kid": self.agent.device_id, "typ": BL_TYP},
@@ -65,6 +64,7 @@ class Bootloader:
             raise RecordRejected("the unlock token does not answer this bootloader's pending "
                                  "token (used already, or from an earlier token)")
         exp = payload.get("exp")
-        if not isinstance(exp, int) or exp <= (time.time() if now is None else now):
+        if not isinstance(exp, int) or exp <= (self.agent.clock.now() if now is None else now):
             raise RecordRejected("the unlock token has expired")
-        self._save({"state": "unlocked", "pending": None, "unlocked_at": int(time.time())})
+        self._save({"state": "unlocked", "pending": None,
+                    "unlocked_at": self.agent.clock.now()})

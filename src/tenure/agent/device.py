@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import shutil
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.crypto.b64 import b64u_encode
 from tenure.crypto.jws import sign_flattened
 from tenure.crypto.keyring import write_secret_file
@@ -31,6 +33,13 @@ class ProtocolError(Exception):
         super().__init__(f"{status} {self.type}: {problem.get('detail', '')}")
 
 
+def device_clock() -> Clock:
+    """The device's clock: the system's, or (testing) shifted like the server's by
+    TENURE_CLOCK_OFFSET_FILE, so that a simulated device and a test server agree."""
+    path = os.environ.get("TENURE_CLOCK_OFFSET_FILE")
+    return OffsetFileClock(Path(path)) if path else SystemClock()
+
+
 def luhn_digit(body: str) -> str:
     total = 0
     for i, ch in enumerate(reversed(body)):
@@ -45,7 +54,8 @@ def random_imei() -> str:
 
 
 class DeviceAgent:
-    def __init__(self, state: Path, http: httpx.Client | None = None) -> None:
+    def __init__(self, state: Path, http: httpx.Client | None = None,
+                 clock: Clock | None = None) -> None:
         self.state = state
         self.persistent = state / "persistent"
         self.userdata = state / "userdata"
@@ -53,13 +63,15 @@ class DeviceAgent:
         self.key = SigningKey.from_pem((self.persistent / "device_key.pem").read_bytes())
         self.pinned = pinned_keys(self.identity["pinned_keys"])
         self.http = http or httpx.Client(base_url=self.identity["server"], timeout=30)
+        self.clock = clock or device_clock()
         self._nonce: str | None = None
 
     # -- factory -------------------------------------------------------------------------
     @classmethod
     def init(cls, state: Path, server: str, device_id: str | None = None,
              model: str = "Tenure Phone 1", sku: str = "TP1-128-BLK", market: str = "global",
-             key_type: KeyType = "Ed25519", imeis: int = 1) -> DeviceAgent:
+             key_type: KeyType = "Ed25519", imeis: int = 1,
+             clock: Clock | None = None) -> DeviceAgent:
         """Make the key pair and pin the server's keys, as the factory line does."""
         persistent = state / "persistent"
         if (persistent / "identity.json").exists():
@@ -75,13 +87,13 @@ class DeviceAgent:
             "server": server.rstrip("/"), "pinned_keys": jwks["keys"],
         }
         (persistent / "identity.json").write_text(json.dumps(identity, indent=2))
-        return cls(state)
+        return cls(state, clock=clock)
 
     @classmethod
-    def load(cls, state: Path) -> DeviceAgent:
+    def load(cls, state: Path, clock: Clock | None = None) -> DeviceAgent:
         if not (state / "persistent" / "identity.json").exists():
             raise FileNotFoundError(f"no device in {state}: run `tenure device init` first")
-        return cls(state)
+        return cls(state, clock=clock)
 
     @property
     def device_id(self) -> str:
@@ -120,7 +132,7 @@ class DeviceAgent:
 
     def _accept(self, record: str, nonce: str) -> dict[str, Any]:
         """Verify, then store in the persistent block; a rejected answer changes nothing."""
-        payload = verify_record(record, self.pinned, self.device_id, nonce)
+        payload = verify_record(record, self.pinned, self.device_id, nonce, self.clock.now())
         write_secret_file(self.persistent / "record.json",
                           json.dumps({"record": record, "payload": payload}, indent=2).encode())
         return payload
