@@ -19,6 +19,10 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     """False for a missing or empty hash too, after the same amount of work."""
     usable = bool(stored_hash)
     try:
+        password.encode("utf-8")
+    except UnicodeEncodeError:
+        password, usable = "\ufffd", False  # same work, never a match
+    try:
         matched = _HASHER.verify(stored_hash if stored_hash else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return False

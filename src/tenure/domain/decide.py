@@ -75,6 +75,12 @@ def decide(given: DecisionInput) -> Decision:
     return Decision(status, tuple(locks), tuple(reasons), tuple(cleared))
 
 
+def credential_accepted_from(credential: Credential, cooldown: int) -> int | None:
+    """When a changed password starts to count for lifting locks (None: it already does)."""
+    changed = credential.password_changed_at
+    return None if changed is None else changed + cooldown
+
+
 def _territory(given: DecisionInput) -> tuple[Lock | None, str]:
     """Activation where the policy restricts it is refused; use is blocked only by a
     stored territory claim (made after grace and notice), which the claims loop shows."""
@@ -107,9 +113,8 @@ def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
         return lock, f"{subject}: no account credential presented"
     if credential.account_id != claim.holder:
         return lock, f"{subject}: credential of another account presented"
-    changed = credential.password_changed_at
-    accepted_from = (changed or 0) + given.credential_cooldown
-    if changed is not None and given.now < accepted_from:
+    accepted_from = credential_accepted_from(credential, given.credential_cooldown)
+    if accepted_from is not None and given.now < accepted_from:
         cooling = Lock(
             ClaimKind.OWNER,
             f"{OWNER_LOCK_MESSAGE} {COOLDOWN_MESSAGE}",

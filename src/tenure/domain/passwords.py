@@ -77,8 +77,20 @@ _COMMON = frozenset(
 )
 
 
+def is_storable(text: str) -> bool:
+    """UTF-8 encodable and free of NUL: what every database and hash can take."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in text
+
+
 def check_password(password: str) -> None:
     """Raise WeakPassword with the reason a user can fix."""
+    if not is_storable(password):
+        raise WeakPassword("The password contains characters that cannot be used "
+                           "(a NUL or an unpaired surrogate).")
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"The password must have at least {MIN_LENGTH} characters.")
     if len(password) > MAX_LENGTH:

@@ -23,6 +23,11 @@ class ProvisioningRow:
     public_key: str  # as given; parsed by the crypto layer
 
 
+def is_device_id(value: object) -> bool:
+    """Whether `value` could name a device at all (checked before any lookup)."""
+    return isinstance(value, str) and bool(_DEVICE_ID.match(value))
+
+
 def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[str]]:
     """Return the row, or every problem with it (a factory fixes a file once, not per error)."""
     problems: list[str] = []

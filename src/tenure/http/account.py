@@ -88,7 +88,8 @@ async def my_devices(request: Request) -> Response:
 async def remove_my_device(request: Request) -> Response:
     rt = _runtime(request)
     await run_in_threadpool(owner_devices.remove_device, rt.uow, rt.clock, bearer(request),
-                            request.path_params["device_id"], rt.settings.reauth_seconds)
+                            request.path_params["device_id"], rt.settings.reauth_seconds,
+                            rt.settings.credential_cooldown_seconds)
     return Response(status_code=204)
 
 

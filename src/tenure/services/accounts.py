@@ -8,14 +8,16 @@ import secrets
 from tenure.clock import Clock
 from tenure.crypto.passwords import hash_password
 from tenure.domain.errors import EmailTaken, InvalidInput
-from tenure.domain.passwords import check_password
+from tenure.domain.passwords import check_password, is_storable
 from tenure.store.uow import UnitOfWork
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
+_EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s.\x00-\x1f\x7f]+"
+                    r"(\.[^@\s.\x00-\x1f\x7f]+)+$")
 
 
 def normalise_email(email: object) -> str:
-    if not isinstance(email, str) or len(email) > 254 or not _EMAIL.match(email.strip()):
+    if (not isinstance(email, str) or len(email) > 254 or not is_storable(email)
+            or not _EMAIL.match(email.strip())):
         raise InvalidInput("'email' must be an email address.")
     return email.strip().lower()
 

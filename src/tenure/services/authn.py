@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tenure.domain.errors import ReauthenticationRequired, Unauthorized
+from tenure.domain.decide import credential_accepted_from
+from tenure.domain.errors import CredentialCoolingDown, ReauthenticationRequired, Unauthorized
 from tenure.domain.model import Credential
 from tenure.store.uow import Tx
 
@@ -20,6 +21,17 @@ class AccountSession:
 
     def credential(self) -> Credential:
         return Credential(self.account_id, self.password_changed_at)
+
+    def require_settled(self, now: int, cooldown: int) -> None:
+        """A password changed by reset may not release or bypass a lock during the
+        cool-down: otherwise whoever takes over the mailbox could free a stolen device
+        through the portal at once, which the activation lock itself refuses."""
+        accepted_from = credential_accepted_from(self.credential(), cooldown)
+        if accepted_from is not None and now < accepted_from:
+            raise CredentialCoolingDown(
+                "The password of this account was changed recently; for the owner's "
+                "protection it cannot be used for this until the cool-down has passed.",
+                retry_after=accepted_from)
 
     def require_fresh(self, now: int, max_age: int) -> None:
         """Removing a device or unlocking a bootloader needs a sign-in of the last minutes."""

@@ -9,6 +9,7 @@ from tenure.domain.decide import DecisionInput, decide
 from tenure.domain.errors import AlreadyBound, NotActivated, NotFound, ReauthenticationRequired
 from tenure.domain.masking import mask_email
 from tenure.domain.model import Act, Claim, ClaimKind
+from tenure.domain.provisioning import is_device_id
 from tenure.store.uow import Tx
 
 from . import notices
@@ -62,6 +63,7 @@ class Binding:
             raise ReauthenticationRequired(
                 "The account token is not valid; sign in again and retry.")
         session.require_fresh(now, self.reauth)
+        session.require_settled(now, self.cooldown)
         owner = next((c for c in tx.claims.active(request.device_id)
                       if c.kind is ClaimKind.OWNER), None)
         if owner is not None:
@@ -84,7 +86,8 @@ def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: 
 
 
 def owned_claim(tx: Tx, session: AccountSession, device_id: str) -> Claim:
-    owner = next((c for c in tx.claims.active(device_id)
+    claims = tx.claims.active(device_id) if is_device_id(device_id) else ()
+    owner = next((c for c in claims
                   if c.kind is ClaimKind.OWNER and c.holder == session.account_id), None)
     if owner is None:
         raise NotFound(f"No device {device_id!r} is bound to your account.")

@@ -8,6 +8,7 @@ from typing import Any
 from tenure.crypto.jws import ALLOWED_ALGS, JWSError, parse_flattened
 from tenure.crypto.keys import load_spki_der
 from tenure.domain.errors import BadSignature, Malformed, UnknownDevice, UrlMismatch
+from tenure.domain.provisioning import is_device_id
 from tenure.store.rows import StoredDevice
 from tenure.store.uow import Tx
 
@@ -51,7 +52,7 @@ class VerifiedJWS:
 def verify(tx: Tx, body: bytes) -> VerifiedJWS:
     """Check kid, alg and signature, in that order."""
     jws, header = read_header(body)
-    stored = tx.devices.get(header["kid"])
+    stored = tx.devices.get(header["kid"]) if is_device_id(header["kid"]) else None
     if stored is None:
         raise UnknownDevice(f"No provisioned device has the id {header['kid']!r}.")
     if header["alg"] not in ALLOWED_ALGS:

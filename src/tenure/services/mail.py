@@ -61,6 +61,9 @@ class FileSink:
         write_secret_file(self.directory / f"{name}.eml", bytes(mail))
 
 
+LEASE_SECONDS = 120
+
+
 class MailDispatcher:
     def __init__(self, uow: UnitOfWork, clock: Clock, sink: SmtpSink | FileSink,
                  sender: str) -> None:
@@ -75,6 +78,9 @@ class MailDispatcher:
             due = tx.outbox.due(self.clock.now(), limit)
         sent = 0
         for msg in due:
+            with self.uow() as tx:
+                if not tx.outbox.lease(msg.message_id, self.clock.now(), LEASE_SECONDS):
+                    continue  # another replica is sending it
             try:
                 self.sink.send(_message(msg, self.sender))
             except (OSError, smtplib.SMTPException) as exc:

@@ -56,11 +56,12 @@ def list_devices(uow: UnitOfWork, clock: Clock, token: str | None,
 
 
 def remove_device(uow: UnitOfWork, clock: Clock, token: str | None, device_id: str,
-                  reauth_seconds: int) -> None:
+                  reauth_seconds: int, cooldown_seconds: int) -> None:
     def work(tx: Tx) -> None:
         now = clock.now()
         session = require_session(tx, token, now)
         session.require_fresh(now, reauth_seconds)
+        session.require_settled(now, cooldown_seconds)
         release_owner(tx, owned_claim(tx, session, device_id), session, now, how="in the portal")
 
     uow.run(work)

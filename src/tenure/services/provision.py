@@ -181,7 +181,8 @@ class Importer:
         imeis: list[dict[str, str]] = []
         for line, row, key_type, der in batch:
             if row.device_id in stored:
-                if stored[row.device_id] == (row.model, row.sku, row.market, der):
+                if stored[row.device_id] == (row.model, row.sku, row.market, der,
+                                             tuple(sorted(row.imeis))):
                     report.unchanged += 1
                 else:
                     report.add_error(line, f"device_id {row.device_id} is already provisioned "

@@ -79,7 +79,7 @@ class Runtime:
                                 settings.mail_from),
             policies=policies,
             unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, unlock_rules(settings),
-                                       settings.reauth_seconds),
+                                       settings.reauth_seconds, cooldown),
         )
 
     def close(self) -> None:

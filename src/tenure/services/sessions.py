@@ -4,7 +4,9 @@ Failures are counted per email address (known or not, so the answers do not reve
 which accounts exist) and per client address. After `ACCOUNT_THRESHOLD` consecutive
 failures for one email, or `ADDRESS_THRESHOLD` from one address, sign-in pauses for a
 delay that doubles with each further failure, up to one hour. A success clears the
-email's count. The owner is mailed when their account's sign-in is first paused.
+email's count; counts whose last failure is a day old start again, so a shared office
+address is not paused forever. The owner is mailed when their account's sign-in is
+first paused.
 """
 
 from __future__ import annotations
@@ -14,7 +16,6 @@ from dataclasses import dataclass
 from tenure.clock import Clock
 from tenure.crypto.passwords import hash_password, needs_rehash, verify_password
 from tenure.domain.errors import InvalidCredentials, InvalidInput, TooManyAttempts
-from tenure.store.rows import ThrottleRow
 from tenure.store.uow import Tx, UnitOfWork
 
 from . import notices
@@ -25,6 +26,7 @@ ACCOUNT_THRESHOLD = 5
 ADDRESS_THRESHOLD = 50
 BASE_DELAY = 30
 MAX_DELAY = 3600
+FORGET_AFTER = 24 * 3600  # failures this old no longer count (shared addresses recover)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,11 +83,12 @@ class SignIn:
 
     def _count_failure(self, tx: Tx, keys: tuple[str, ...], address: str) -> None:
         now = self.clock.now()
-        rows = tx.throttle.get_many(keys)
         for key, threshold in zip(keys, (ACCOUNT_THRESHOLD, ADDRESS_THRESHOLD), strict=True):
-            failures = (rows[key].failures if key in rows else 0) + 1
-            until = now + delay_after(failures, threshold) if failures >= threshold else 0
-            tx.throttle.put(key, ThrottleRow(failures, until, now))
+            failures = tx.throttle.record_failure(key, now, now - FORGET_AFTER)
+            if failures < threshold:
+                continue
+            until = now + delay_after(failures, threshold)
+            tx.throttle.block(key, until)
             if key == keys[0] and failures == threshold:
                 account = tx.accounts.by_email(address)
                 if account is not None:

@@ -17,6 +17,7 @@ from tenure.crypto.jws import JWSError, parse_compact, sign_compact
 from tenure.crypto.keyring import KeyRing
 from tenure.crypto.keys import load_spki_der
 from tenure.domain.errors import Malformed, UnlockNotPermitted
+from tenure.domain.provisioning import is_device_id
 from tenure.domain.unlock import UnlockDecision, UnlockInput, UnlockRules, decide_unlock
 from tenure.store.uow import Tx, UnitOfWork
 
@@ -56,13 +57,14 @@ def read_bootloader_token(token: object) -> BootloaderToken:
 
 class UnlockAuthorization:
     def __init__(self, uow: UnitOfWork, keyring: KeyRing, clock: Clock, issuer: str,
-                 rules: UnlockRules, reauth_seconds: int) -> None:
+                 rules: UnlockRules, reauth_seconds: int, cooldown_seconds: int) -> None:
         self.uow = uow
         self.keyring = keyring
         self.clock = clock
         self.issuer = issuer
         self.rules = rules
         self.reauth = reauth_seconds
+        self.cooldown = cooldown_seconds
 
     def __call__(self, bearer: str | None, bootloader_token: object) -> str:
         token = read_bootloader_token(bootloader_token)
@@ -78,7 +80,8 @@ class UnlockAuthorization:
         now = self.clock.now()
         session = require_session(tx, bearer, now)
         session.require_fresh(now, self.reauth)
-        stored = tx.devices.get(token.device_id)
+        session.require_settled(now, self.cooldown)
+        stored = tx.devices.get(token.device_id) if is_device_id(token.device_id) else None
         if stored is None or not token.jws.verify_with(load_spki_der(stored.public_key)):
             return self._refuse(tx, session, token, now, UnlockDecision(
                 False, f"The bootloader token was not signed by device {token.device_id!r}."))
@@ -107,11 +110,13 @@ class UnlockAuthorization:
 
     def _refuse(self, tx: Tx, session: AccountSession, token: BootloaderToken, now: int,
                 decision: UnlockDecision) -> tuple[UnlockDecision, None]:
-        stream = (f"device:{token.device_id}" if tx.devices.get(token.device_id)
+        known = is_device_id(token.device_id) and tx.devices.get(token.device_id)
+        stream = (f"device:{token.device_id}" if known
                   else f"account:{session.account_id}")
         tx.audit.record(stream, "bootloader.unlock_refused",
                         actor=f"account:{session.account_id}", at=now,
-                        device=token.device_id, reason=decision.reason,
+                        device=token.device_id if known else "(not a device id)",
+                        reason=decision.reason,
                         retry_after=decision.retry_after)
         return decision, None
 

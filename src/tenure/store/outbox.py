@@ -25,6 +25,14 @@ class Outbox:
             .order_by(t.outbox.c.created_at).limit(limit))
         return [OutboxMessage(r.message_id, r.to_addr, r.subject, r.body, r.attempts) for r in rows]
 
+    def lease(self, message_id: str, now: int, seconds: int) -> bool:
+        """Take a due message for `seconds`; False when another dispatcher has it."""
+        return self.conn.execute(
+            update(t.outbox).where(t.outbox.c.message_id == message_id,
+                                   t.outbox.c.sent_at.is_(None),
+                                   t.outbox.c.next_attempt_at <= now)
+            .values(next_attempt_at=now + seconds)).rowcount == 1
+
     def mark_sent(self, message_id: str, now: int) -> bool:
         """Claim the message as sent; False when another dispatcher already did."""
         return self.conn.execute(

@@ -59,13 +59,22 @@ class DeviceRepo:
         )
 
     def existing_ids(self, device_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
-        """Stored devices among these ids, with the fields a re-import must match."""
+        """Stored devices among these ids, with every field a re-import must match:
+        (model, sku, market, public key, sorted IMEIs)."""
         rows = self.conn.execute(
             select(t.devices.c.device_id, t.devices.c.model, t.devices.c.sku,
                    t.devices.c.market, t.devices.c.public_key)
             .where(t.devices.c.device_id.in_(device_ids))
-        )
-        return {r.device_id: (r.model, r.sku, r.market, r.public_key) for r in rows}
+        ).all()
+        imeis: dict[str, list[str]] = {r.device_id: [] for r in rows}
+        if imeis:
+            for r in self.conn.execute(
+                select(t.device_imeis.c.device_id, t.device_imeis.c.imei)
+                .where(t.device_imeis.c.device_id.in_(list(imeis)))
+            ):
+                imeis[r.device_id].append(r.imei)
+        return {r.device_id: (r.model, r.sku, r.market, r.public_key,
+                              tuple(sorted(imeis[r.device_id]))) for r in rows}
 
     def existing_imeis(self, imeis: Sequence[str]) -> dict[str, str]:
         rows = self.conn.execute(
@@ -223,16 +232,31 @@ class ThrottleRepo:
             select(t.login_throttle).where(t.login_throttle.c.key.in_(list(keys))))
         return {r.key: ThrottleRow(r.failures, r.blocked_until, r.last_failure_at) for r in rows}
 
-    def put(self, key: str, row: ThrottleRow) -> None:
-        values = {"failures": row.failures, "blocked_until": row.blocked_until,
-                  "last_failure_at": row.last_failure_at}
-        updated = self.conn.execute(
-            update(t.login_throttle).where(t.login_throttle.c.key == key).values(**values))
-        if updated.rowcount == 0 and not insert_ignoring_duplicates(
-            self.conn, t.login_throttle, {"key": key, **values}
-        ):
-            self.conn.execute(
-                update(t.login_throttle).where(t.login_throttle.c.key == key).values(**values))
+    def record_failure(self, key: str, now: int, forget_before: int) -> int:
+        """Count one more failure and return the count, atomically: concurrent failures
+        each add one (a read-then-write would lose some). A count whose last failure is
+        older than `forget_before` starts again from zero."""
+        lt = t.login_throttle
+        self.conn.execute(
+            update(lt).where(lt.c.key == key, lt.c.last_failure_at < forget_before)
+            .values(failures=0, blocked_until=0))
+        bump = (update(lt).where(lt.c.key == key)
+                .values(failures=lt.c.failures + 1, last_failure_at=now)
+                .returning(lt.c.failures))
+        row = self.conn.execute(bump).first()
+        if row is None:
+            if insert_ignoring_duplicates(self.conn, lt, {
+                "key": key, "failures": 1, "blocked_until": 0, "last_failure_at": now,
+            }):
+                return 1
+            row = self.conn.execute(bump).first()
+        assert row is not None
+        return int(row.failures)
+
+    def block(self, key: str, until: int) -> None:
+        self.conn.execute(
+            update(t.login_throttle).where(t.login_throttle.c.key == key)
+            .values(blocked_until=until))
 
     def clear(self, key: str) -> None:
         self.conn.execute(delete(t.login_throttle).where(t.login_throttle.c.key == key))
