@@ -17,8 +17,6 @@ from typing import Any
 
 import pytest
 
-from tests.geodata import write_city_db
-
 from tenure.geo import (
     EmbeddedLocator,
     GeoDataError,
@@ -28,6 +26,7 @@ from tenure.geo import (
     public_address,
 )
 from tenure.geo import ip as ip_module
+from tests.geodata import write_city_db
 
 CITY_RECORDS: list[tuple[list[str], dict[str, Any]]] = [
     (["91.200.0.0/16"], {"country": {"iso_code": "UA"}, "subdivisions": [{"iso_code": "43"}]}),
