@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 from dataclasses import dataclass
 from typing import Literal
 
@@ -136,7 +137,10 @@ def load_public_key(text: str) -> VerifyingKey:
     return _from_public(key)
 
 
+@functools.lru_cache(maxsize=100_000)
 def load_spki_der(der: bytes) -> VerifyingKey:
+    """Parsed keys are cached by their bytes: a device's registered key never changes,
+    and parsing DER costs as much as a third of a signature check."""
     return _from_public(serialization.load_der_public_key(der))
 
 

@@ -58,8 +58,12 @@ def quota_left(given: UnlockInput) -> tuple[int, int | None]:
         if at > window_start and device_id != given.device_id:
             recent[device_id] = min(at, recent.get(device_id, at))
     left = given.rules.quota - len(recent)
-    frees_at = min(recent.values()) + given.rules.quota_seconds if recent else None
-    return max(0, left), frees_at
+    if left > 0 or not recent:
+        return left, None
+    # Enough grants must age out to bring the account below its quota again.
+    times = sorted(recent.values())
+    frees_at = times[len(times) - given.rules.quota] + given.rules.quota_seconds
+    return 0, frees_at
 
 
 def decide_unlock(given: UnlockInput) -> UnlockDecision:
@@ -72,12 +76,12 @@ def decide_unlock(given: UnlockInput) -> UnlockDecision:
         return UnlockDecision(False, "The bootloader cannot be unlocked while "
                                      + " and ".join(blocking) + ".")
     ready = eligible_from(owner.created_at, given.rules)
+    left, frees_at = quota_left(given)
     if given.now < ready:
         hours = given.rules.wait_seconds // 3600
         return UnlockDecision(False, f"The device must have been bound to your account for "
                                      f"{hours} hours before its bootloader can be unlocked.",
-                              retry_after=ready)
-    left, frees_at = quota_left(given)
+                              retry_after=max(ready, frees_at or 0))
     if left <= 0:
         return UnlockDecision(False, f"Your account may unlock {given.rules.quota} device(s) "
                                      f"per {given.rules.quota_seconds // 86400} days and has "

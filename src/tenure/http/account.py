@@ -81,7 +81,7 @@ async def confirm_reset(request: Request) -> Response:
 async def my_devices(request: Request) -> Response:
     rt = _runtime(request)
     devices = await run_in_threadpool(owner_devices.list_devices, rt.uow, rt.clock,
-                                      bearer(request), rt.unlock.rules)
+                                      bearer(request), rt.unlock.rules, rt.last_seen)
     return JSONResponse({"devices": devices}, headers={"Cache-Control": "no-store"})
 
 

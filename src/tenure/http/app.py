@@ -76,10 +76,11 @@ class AccessLog:
 
 
 async def _maintenance(runtime: Runtime, every: float) -> None:
-    """Deliver mail and forget expired nonces; any replica may do it."""
+    """Write batched last-seen times, deliver mail, forget expired nonces."""
     while True:
         await asyncio.sleep(every)
         try:
+            await run_in_threadpool(runtime.last_seen.flush, runtime.uow)
             await run_in_threadpool(runtime.mail.dispatch)
 
             def purge() -> None:
@@ -91,7 +92,7 @@ async def _maintenance(runtime: Runtime, every: float) -> None:
             log.exception("maintenance_failed")
 
 
-def create_app(runtime: Runtime, maintenance_every: float = 2.0) -> Starlette:
+def create_app(runtime: Runtime, maintenance_every: float = 1.0) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         task = asyncio.create_task(_maintenance(runtime, maintenance_every))
@@ -101,6 +102,7 @@ def create_app(runtime: Runtime, maintenance_every: float = 2.0) -> Starlette:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await run_in_threadpool(runtime.last_seen.flush, runtime.uow)
 
     app = Starlette(
         routes=[*device.routes, *account.routes, *admin.routes, *public.routes],

@@ -29,10 +29,12 @@ class Activation:
     def __call__(self, tx: Tx, request: DeviceRequest) -> str:
         token = optional_str(request.payload, "account_token")
         now = self.clock.now()
-        assessment = self.territory.at_activation(
-            tx, request.device, signals(request.payload), request.source_ip, now)
-        session = session_for(tx, token, now) if token else None
         claims = tx.claims.active(request.device_id)
+        assessment = self.territory.at_activation(
+            tx, request.device, signals(request.payload), request.source_ip, now, claims)
+        if assessment.claims_changed:
+            claims = tx.claims.active(request.device_id)
+        session = session_for(tx, token, now) if token else None
         decision = decide(DecisionInput(
             device=request.device.device, act=Act.ACTIVATE, claims=claims, now=now,
             credential_cooldown=self.cooldown,

@@ -77,6 +77,10 @@ class Binding:
 def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
     """Release the owner claim: the same effect from the device and from the portal."""
     tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
+    for claim in tx.claims.active(owner.device_id):
+        if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
+            # Nobody could release it once the account no longer owns the device.
+            tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")
     tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
                     actor=f"account:{session.account_id}", at=now, how=how,
                     claim=owner.claim_id)

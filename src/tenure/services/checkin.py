@@ -10,33 +10,38 @@ from tenure.store.uow import Tx
 from .activation import owner_hint
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals, string_list
+from .last_seen import LastSeen
 from .records import RecordSigner
 from .territory_check import TerritoryCheck
 
 
 class CheckIn:
     def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int,
-                 territory: TerritoryCheck) -> None:
+                 territory: TerritoryCheck, last_seen: LastSeen) -> None:
         self.signer = signer
         self.clock = clock
         self.cooldown = credential_cooldown
         self.territory = territory
+        self.last_seen = last_seen
 
     def __call__(self, tx: Tx, request: DeviceRequest) -> str:
         acks = string_list(request.payload, "acks")
         bootloader = optional_str(request.payload, "bootloader")
         now = self.clock.now()
         tx.commands.ack(request.device_id, acks[:100], now)
-        assessment = self.territory.at_checkin(
-            tx, request.device, signals(request.payload), request.source_ip, now)
         claims = tx.claims.active(request.device_id)
+        assessment = self.territory.at_checkin(
+            tx, request.device, signals(request.payload), request.source_ip, now, claims)
+        if assessment.claims_changed:
+            claims = tx.claims.active(request.device_id)
         decision = decide(DecisionInput(
             device=request.device.device, act=Act.USE, claims=claims, now=now,
             credential_cooldown=self.cooldown, verdict=assessment.verdict,
             presence=assessment.presence))
-        tx.devices.touch_checkin(request.device_id, now)
+        self.last_seen.note(request.device_id, now)
         if bootloader in ("locked", "unlocked"):
-            tx.unlocks.report_bootloader(request.device_id, bootloader, now)
+            tx.unlocks.report_bootloader(request.device_id, bootloader, now,
+                                         request.device.bootloader)
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 tx.commands.pending(request.device_id),
                                 assessment.policy_version)

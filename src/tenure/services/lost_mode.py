@@ -43,7 +43,7 @@ def found(uow: UnitOfWork, clock: Clock, token: str | None, device_id: str) -> N
     def work(tx: Tx) -> None:
         now = clock.now()
         session = require_session(tx, token, now)
-        owned_claim(tx, session, device_id)
+        owned_claim(tx, session, device_id)  # 404 unless the device is this account's
         for claim in tx.claims.active(device_id):
             if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
                 tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")

@@ -11,6 +11,7 @@ from tenure.store.uow import Tx, UnitOfWork
 
 from .authn import require_session
 from .binding import owned_claim, release_owner
+from .last_seen import LastSeen
 
 
 def _unlock_view(tx: Tx, account_id: str, device_id: str, claims: list[Claim], now: int,
@@ -30,8 +31,12 @@ def _unlock_view(tx: Tx, account_id: str, device_id: str, claims: list[Claim], n
     }
 
 
+def _latest(*times: int | None) -> int | None:
+    return max((t for t in times if t is not None), default=None)
+
+
 def list_devices(uow: UnitOfWork, clock: Clock, token: str | None,
-                 rules: UnlockRules) -> list[dict[str, Any]]:
+                 rules: UnlockRules, last_seen: LastSeen | None = None) -> list[dict[str, Any]]:
     with uow(readonly=True) as tx:
         now = clock.now()
         session = require_session(tx, token, now)
@@ -48,7 +53,8 @@ def list_devices(uow: UnitOfWork, clock: Clock, token: str | None,
                 "claims": [{"kind": c.kind.value, "since": c.created_at,
                             **({"message": c.message} if c.message else {})}
                            for c in claims[device_id]],
-                "last_checkin": stored.last_checkin_at,
+                "last_checkin": _latest(stored.last_checkin_at,
+                                        last_seen.pending(device_id) if last_seen else None),
                 "unlock": _unlock_view(tx, session.account_id, device_id, claims[device_id],
                                        now, rules),
             })

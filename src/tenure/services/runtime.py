@@ -17,6 +17,7 @@ from .activation import Activation
 from .binding import Binding
 from .checkin import CheckIn
 from .device_gateway import DeviceGateway
+from .last_seen import LastSeen
 from .mail import MailDispatcher, make_sink
 from .nonces import NonceService
 from .password_reset import PasswordReset
@@ -53,6 +54,7 @@ class Runtime:
     password_reset: PasswordReset
     mail: MailDispatcher
     policies: PolicyStore
+    last_seen: LastSeen
     unlock: UnlockAuthorization
 
     @classmethod
@@ -65,22 +67,25 @@ class Runtime:
                               settings.next_checkin_seconds)
         cooldown = settings.credential_cooldown_seconds
         policies = PolicyStore(uow, clock, settings.policy_refresh_seconds)
+        last_seen = LastSeen()
         territory = TerritoryCheck(policies, locator_from_settings(settings.geoip_db), clock)
         return cls(
             settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
             gateway=DeviceGateway(uow, nonces),
             activation=Activation(signer, clock, cooldown, territory),
             binding=Binding(signer, clock, cooldown, settings.reauth_seconds),
-            checkin=CheckIn(signer, clock, cooldown, territory),
+            checkin=CheckIn(signer, clock, cooldown, territory, last_seen),
             sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600)),
             password_reset=PasswordReset(uow, clock, settings.password_reset_ttl_minutes,
                                          settings.credential_cooldown_hours),
             mail=MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
                                 settings.mail_from),
             policies=policies,
+            last_seen=last_seen,
             unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, unlock_rules(settings),
                                        settings.reauth_seconds, cooldown),
         )
 
     def close(self) -> None:
+        self.last_seen.flush(self.uow)
         self.uow.engine.dispose()

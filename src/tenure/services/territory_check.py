@@ -8,7 +8,7 @@ whereabouts, a warning command, a territory claim made or released.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from tenure.clock import Clock
@@ -31,6 +31,7 @@ class Assessment:
     presence: Presence
     verdict: Verdict | None
     policy_version: int
+    claims_changed: bool = False  # a territory claim was made or released
 
 
 def read_evidence(signals: dict[str, Any], ip_territory: str | None) -> TerritoryEvidence:
@@ -88,16 +89,18 @@ class TerritoryCheck:
         return Assessment(presence, found, active.version)
 
     def at_activation(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
-                      source_ip: str | None, now: int) -> Assessment:
+                      source_ip: str | None, now: int, claims: tuple[Claim, ...]) -> Assessment:
         """The verdict refuses activation by itself; a stored in-use lock that no longer
         applies (policy changed, device moved) is released here as at check-in."""
         assessment = self._assess(stored, signals, source_ip)
         self._remember(tx, stored, assessment, now)
-        self._release_if_lifted(tx, stored, assessment, now)
-        return assessment
+        held = [c for c in claims if c.kind is ClaimKind.TERRITORY]
+        released = self._release_if_lifted(tx, stored, assessment, now, held)
+        return replace(assessment, claims_changed=released)
 
     def at_checkin(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
-                   source_ip: str | None, now: int) -> Assessment:
+                   source_ip: str | None, now: int, claims: tuple[Claim, ...]) -> Assessment:
+        """`claims` are the device's active claims, read once by the caller."""
         assessment = self._assess(stored, signals, source_ip)
         state = self._remember(tx, stored, assessment, now)
         found = assessment.verdict
@@ -112,8 +115,10 @@ class TerritoryCheck:
                             at=now, rule=found.rule_id, territory=found.territory,
                             lock_at=plan.lock_at, evidence=assessment.presence.explain(),
                             policy_version=assessment.policy_version)
-        held = [c for c in tx.claims.active(device_id) if c.kind is ClaimKind.TERRITORY]
+        held = [c for c in claims if c.kind is ClaimKind.TERRITORY]
+        changed = False
         if plan.lock and found is not None and not held:
+            changed = True
             tx.claims.add(Claim(
                 claim_id=secrets.token_hex(16), device_id=device_id, kind=ClaimKind.TERRITORY,
                 holder=f"policy:{found.rule_id}", created_at=now, message=found.in_use_message,
@@ -122,31 +127,30 @@ class TerritoryCheck:
                             at=now, rule=found.rule_id, territory=found.territory,
                             evidence=assessment.presence.explain(),
                             policy_version=assessment.policy_version)
-        self._release_if_lifted(tx, stored, assessment, now, held)
-        return assessment
+        changed = self._release_if_lifted(tx, stored, assessment, now, held) or changed
+        return replace(assessment, claims_changed=changed)
 
     def _remember(self, tx: Tx, stored: StoredDevice, assessment: Assessment,
                   now: int) -> TerritoryState:
         device_id = stored.device.device_id
-        before = tx.territory.get(device_id)
+        before = stored.territory
         after = track(before, assessment.presence, assessment.verdict, now)
         if after != before:
             tx.territory.put(device_id, after, now)
         return after
 
     def _release_if_lifted(self, tx: Tx, stored: StoredDevice, assessment: Assessment,
-                           now: int, held: list[Claim] | None = None) -> None:
+                           now: int, held: list[Claim]) -> bool:
         found = assessment.verdict
-        if found is not None and found.effect == "lock_in_use":
-            return
+        if not held or (found is not None and found.effect == "lock_in_use"):
+            return False
         device_id = stored.device.device_id
-        if held is None:
-            held = [c for c in tx.claims.active(device_id) if c.kind is ClaimKind.TERRITORY]
         for claim in held:
             tx.claims.release(claim.claim_id, now, by="policy")
             tx.audit.record(f"device:{device_id}", "claim.territory.released", actor="policy",
                             at=now, claim=claim.claim_id, evidence=assessment.presence.explain(),
                             policy_version=assessment.policy_version)
+        return True
 
 
 def _when(at: int) -> str:

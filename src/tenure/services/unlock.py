@@ -45,8 +45,6 @@ def read_bootloader_token(token: object) -> BootloaderToken:
         payload = jws.payload()
     except JWSError as exc:
         raise Malformed(f"'bootloader_token' is not a compact JWS: {exc}.") from exc
-    if jws.header.get("typ") != BL_TYP:
-        raise UnlockNotPermitted(f"This is not a bootloader token (typ must be {BL_TYP}).")
     sub, nonce, iat = payload.get("sub"), payload.get("nonce"), payload.get("iat")
     if not (isinstance(sub, str) and isinstance(nonce, str) and 16 <= len(nonce) <= 128
             and isinstance(iat, int) and not isinstance(iat, bool)):
@@ -81,6 +79,9 @@ class UnlockAuthorization:
         session = require_session(tx, bearer, now)
         session.require_fresh(now, self.reauth)
         session.require_settled(now, self.cooldown)
+        if token.jws.header.get("typ") != BL_TYP:
+            return self._refuse(tx, session, token, now, UnlockDecision(
+                False, f"This is not a bootloader token (typ must be {BL_TYP})."))
         stored = tx.devices.get(token.device_id) if is_device_id(token.device_id) else None
         if stored is None or not token.jws.verify_with(load_spki_der(stored.public_key)):
             return self._refuse(tx, session, token, now, UnlockDecision(
@@ -89,6 +90,7 @@ class UnlockAuthorization:
             return self._refuse(tx, session, token, now, UnlockDecision(
                 False, "The bootloader token is stale; restart the bootloader's unlock mode "
                        "for a fresh one."))
+        tx.accounts.lock(session.account_id)  # concurrent requests must see each grant
         decision = decide_unlock(UnlockInput(
             account_id=session.account_id, claims=tx.claims.active(token.device_id),
             granted_devices=tx.unlocks.grants_of(session.account_id,

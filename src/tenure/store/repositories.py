@@ -8,9 +8,11 @@ from typing import Any
 from sqlalchemy import Connection, Table, and_, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim, ClaimKind, Device
 
 from . import tables as t
+from .driver_sql import ACTIVE_CLAIMS, DEVICE, USE_NONCE
 from .rows import AccountRow, SessionRow, StoredDevice, ThrottleRow
 
 
@@ -32,14 +34,15 @@ class DeviceRepo:
         self.conn = conn
 
     def get(self, device_id: str) -> StoredDevice | None:
-        row = self.conn.execute(
-            select(t.devices).where(t.devices.c.device_id == device_id)
-        ).first()
-        if row is None:
+        """The device with its whereabouts and bootloader state: one indexed lookup."""
+        found = DEVICE.rows(self.conn, device_id=device_id)
+        if not found:
             return None
-        device = Device(row.device_id, row.model, row.sku, row.market,
-                        activated_at=row.activated_at)
-        return StoredDevice(device, row.key_type, row.public_key, row.last_checkin_at)
+        (device_id, model, sku, market, key_type, public_key, activated_at, last_checkin_at,
+         territory, since, warned_at, warned_rule, bootloader) = found[0]
+        device = Device(device_id, model, sku, market, activated_at=activated_at)
+        return StoredDevice(device, key_type, bytes(public_key), last_checkin_at,
+                            TerritoryState(territory, since, warned_at, warned_rule), bootloader)
 
     def imeis(self, device_id: str) -> tuple[str, ...]:
         rows = self.conn.execute(
@@ -50,12 +53,6 @@ class DeviceRepo:
     def set_activated(self, device_id: str, at: int | None) -> None:
         self.conn.execute(
             update(t.devices).where(t.devices.c.device_id == device_id).values(activated_at=at)
-        )
-
-    def touch_checkin(self, device_id: str, at: int) -> None:
-        self.conn.execute(
-            update(t.devices).where(t.devices.c.device_id == device_id)
-            .values(last_checkin_at=at)
         )
 
     def existing_ids(self, device_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
@@ -101,17 +98,19 @@ def _claim(row: Any) -> Claim:
     )
 
 
+def _claim_from_tuple(row: tuple[Any, ...]) -> Claim:
+    claim_id, device_id, kind, holder, hint, message, contact, territory, created_at = row
+    return Claim(claim_id=claim_id, device_id=device_id, kind=ClaimKind(kind), holder=holder,
+                 created_at=created_at, holder_hint=hint, message=message, contact=contact,
+                 territory=territory)
+
+
 class ClaimRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
     def active(self, device_id: str) -> tuple[Claim, ...]:
-        rows = self.conn.execute(
-            select(t.claims)
-            .where(t.claims.c.device_id == device_id, t.claims.c.released_at.is_(None))
-            .order_by(t.claims.c.created_at, t.claims.c.claim_id)
-        )
-        return tuple(_claim(r) for r in rows)
+        return tuple(map(_claim_from_tuple, ACTIVE_CLAIMS.rows(self.conn, device_id=device_id)))
 
     def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, list[Claim]]:
         found: dict[str, list[Claim]] = {d: [] for d in device_ids}
@@ -173,6 +172,13 @@ class AccountRepo:
             "password_changed_at": None, "created_at": now,
         })
 
+    def lock(self, account_id: str) -> None:
+        """Hold the account row until the transaction ends (FOR UPDATE on PostgreSQL;
+        SQLite's BEGIN IMMEDIATE already serialises writers), so that a read-decide-write
+        on the account's behalf (the unlock quota) cannot interleave with another."""
+        self.conn.execute(select(t.accounts.c.account_id)
+                          .where(t.accounts.c.account_id == account_id).with_for_update())
+
     def set_password(self, account_id: str, password_hash: str, now: int) -> None:
         self.conn.execute(
             update(t.accounts).where(t.accounts.c.account_id == account_id)
@@ -215,8 +221,7 @@ class NonceRepo:
 
     def use(self, nonce: str, expires_at: int) -> bool:
         """Record a nonce as used; False when it already was (a replay)."""
-        return insert_ignoring_duplicates(
-            self.conn, t.used_nonces, {"nonce": nonce, "expires_at": expires_at})
+        return USE_NONCE.rowcount(self.conn, nonce=nonce, expires_at=expires_at) == 1
 
     def purge(self, now: int) -> int:
         return self.conn.execute(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Device
 
 
@@ -13,6 +14,8 @@ class StoredDevice:
     key_type: str
     public_key: bytes  # DER SubjectPublicKeyInfo
     last_checkin_at: int | None
+    territory: TerritoryState = TerritoryState()
+    bootloader: str | None = None  # as the device last reported it
 
 
 @dataclass(frozen=True, slots=True)

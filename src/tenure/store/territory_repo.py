@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 from tenure.domain.in_use import TerritoryState
 
 from . import tables as t
+from .driver_sql import PENDING_COMMANDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,14 +60,6 @@ class PolicyRepo:
 class TerritoryRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-
-    def get(self, device_id: str) -> TerritoryState:
-        row = self.conn.execute(
-            select(t.device_territory).where(t.device_territory.c.device_id == device_id)
-        ).first()
-        if row is None:
-            return TerritoryState()
-        return TerritoryState(row.territory, row.since, row.warned_at, row.warned_rule)
 
     def put(self, device_id: str, state: TerritoryState, now: int) -> None:
         values = {"territory": state.territory, "since": state.since,
@@ -129,9 +122,6 @@ class CommandRepo:
                 .values(acked_at=now))
 
     def pending(self, device_id: str) -> list[dict[str, Any]]:
-        rows = self.conn.execute(
-            select(t.device_commands)
-            .where(t.device_commands.c.device_id == device_id,
-                   t.device_commands.c.acked_at.is_(None))
-            .order_by(t.device_commands.c.created_at, t.device_commands.c.command_id))
-        return [{"id": r.command_id, "type": r.kind, **json.loads(r.body)} for r in rows]
+        rows = PENDING_COMMANDS.rows(self.conn, device_id=device_id)
+        return [{"id": command_id, "type": kind, **json.loads(body)}
+                for command_id, kind, body in rows]

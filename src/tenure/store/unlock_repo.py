@@ -25,9 +25,9 @@ class UnlockRepo:
             grant_id=grant_id, device_id=device_id, account_id=account_id, bl_nonce=bl_nonce,
             granted_at=now, expires_at=expires_at))
 
-    def report_bootloader(self, device_id: str, state: str, now: int) -> None:
-        """Store what the device says, writing only when it changed."""
-        current = self.bootloader(device_id)
+    def report_bootloader(self, device_id: str, state: str, now: int,
+                          current: str | None) -> None:
+        """Store what the device says; `current` is the stored state, read with the device."""
         if current == state:
             return
         if current is None and insert_ignoring_duplicates(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TypeVar
@@ -25,28 +26,35 @@ from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
 from .unlock_repo import UnlockRepo
 
 T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _repo(cls: Callable[[Connection], R]) -> functools.cached_property[R]:
+    return functools.cached_property(lambda self: cls(self.conn))
 
 
 class Tx:
-    """What a use case sees of the store inside one transaction."""
+    """What a use case sees of the store inside one transaction. Repositories are made
+    on first use: a check-in touches four of them, not fifteen."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
-        self.devices = DeviceRepo(conn)
-        self.claims = ClaimRepo(conn)
-        self.accounts = AccountRepo(conn)
-        self.sessions = SessionRepo(conn)
-        self.nonces = NonceRepo(conn)
-        self.throttle = ThrottleRepo(conn)
-        self.resets = ResetRepo(conn)
-        self.audit = AuditLog(conn)
-        self.outbox = Outbox(conn)
-        self.api_keys = ApiKeyRepo(conn)
-        self.idempotency = IdempotencyRepo(conn)
-        self.policies = PolicyRepo(conn)
-        self.territory = TerritoryRepo(conn)
-        self.commands = CommandRepo(conn)
-        self.unlocks = UnlockRepo(conn)
+
+    devices = _repo(DeviceRepo)
+    claims = _repo(ClaimRepo)
+    accounts = _repo(AccountRepo)
+    sessions = _repo(SessionRepo)
+    nonces = _repo(NonceRepo)
+    throttle = _repo(ThrottleRepo)
+    resets = _repo(ResetRepo)
+    audit = _repo(AuditLog)
+    outbox = _repo(Outbox)
+    api_keys = _repo(ApiKeyRepo)
+    idempotency = _repo(IdempotencyRepo)
+    policies = _repo(PolicyRepo)
+    territory = _repo(TerritoryRepo)
+    commands = _repo(CommandRepo)
+    unlocks = _repo(UnlockRepo)
 
 
 class UnitOfWork:
