@@ -7,6 +7,8 @@ wrong, and a good row must come back exactly as the device will be registered.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
 
@@ -122,3 +124,22 @@ def test_imei_cell_of_only_separators_is_missing(imei: str) -> None:
     parsed, problems = validate_row(row(imei=imei))
     assert parsed is None
     assert any("imei" in p.lower() for p in problems)
+
+
+@given(st.text(alphabet="0123456789", min_size=15, max_size=15))
+@settings(max_examples=2000)
+def test_fast_imei_check_agrees_with_python_stdnum(value: str) -> None:
+    """The import's own Luhn check must say exactly what python-stdnum says."""
+    from stdnum import imei
+
+    from tenure.domain.provisioning import is_imei
+
+    assert is_imei(value) == imei.is_valid(value)
+
+
+@pytest.mark.parametrize("value", ["35209900176148", "3520990017614810", "35209900176148a",
+                                   "３５２０９９００１７６１４８１", " 352099001761481"])
+def test_imei_check_refuses_wrong_lengths_and_non_ascii_digits(value: str) -> None:
+    from tenure.domain.provisioning import is_imei
+
+    assert not is_imei(value)

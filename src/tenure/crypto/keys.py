@@ -125,16 +125,22 @@ def _from_public(key: object) -> VerifyingKey:
 
 def load_public_key(text: str) -> VerifyingKey:
     """Parse a device public key given as PEM or base64 DER SubjectPublicKeyInfo."""
+    return load_public_key_der(text)[0]
+
+
+def load_public_key_der(text: str) -> tuple[VerifyingKey, bytes]:
+    """The key and its DER SubjectPublicKeyInfo (what is stored), parsed once."""
     text = text.strip()
     try:
         if text.startswith("-----BEGIN"):
-            key = serialization.load_pem_public_key(text.encode("ascii"))
-        else:
-            der = base64.b64decode(text.replace("\n", ""), validate=True)
-            key = serialization.load_der_public_key(der)
+            key = _from_public(serialization.load_pem_public_key(text.encode("ascii")))
+            return key, key.spki_der()
+        der = base64.b64decode(text.replace("\n", "") if "\n" in text else text, validate=True)
+        return _from_public(serialization.load_der_public_key(der)), der
     except (ValueError, binascii.Error, TypeError, UnicodeEncodeError) as exc:
+        if isinstance(exc, KeyError_):
+            raise
         raise KeyError_("public_key is not a PEM or base64 DER SubjectPublicKeyInfo") from exc
-    return _from_public(key)
 
 
 @functools.lru_cache(maxsize=100_000)

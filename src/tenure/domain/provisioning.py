@@ -5,12 +5,27 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from stdnum import imei as stdnum_imei  # pure validation library, no I/O
-
 FIELDS = ("device_id", "imei", "model", "sku", "market", "public_key")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _MARKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 MAX_TEXT = 64
+
+
+# Luhn doubles every second digit from the right and adds the digits of the product:
+# 0→0 1→2 2→4 3→6 4→8 5→1 6→3 7→5 8→7 9→9.
+_DOUBLED = str.maketrans("0123456789", "0246813579")
+
+
+def is_imei(value: str) -> bool:
+    """15 ASCII digits whose last is the Luhn check digit (3GPP TS 23.003).
+
+    The same answer as python-stdnum's imei.is_valid for 15-digit input (a property
+    test holds them equal), at a tenth of the cost: imports check millions of rows.
+    """
+    if len(value) != 15 or not value.isascii() or not value.isdigit():
+        return False
+    total = sum(map(int, value[-1::-2])) + sum(map(int, value[-2::-2].translate(_DOUBLED)))
+    return total % 10 == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +44,28 @@ def is_device_id(value: object) -> bool:
 
 
 def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[str]]:
-    """Return the row, or every problem with it (a factory fixes a file once, not per error)."""
+    """Return the row, or every problem with it (a factory fixes a file once, not per error).
+
+    Valid rows — nearly all of a factory file — take a fast path that checks the same
+    rules without collecting problems; any doubt falls through to the full listing.
+    """
+    get = fields.get
+    device_id = (get("device_id") or "").strip()
+    model = (get("model") or "").strip()
+    sku = (get("sku") or "").strip()
+    market = (get("market") or "").strip()
+    key = (get("public_key") or "").strip()
+    cell = get("imei") or ""
+    imeis = tuple(p for p in (part.strip() for part in cell.split(";")) if p)
+    if (device_id and model and sku and market and key and 0 < len(imeis) <= 2
+            and len(model) <= MAX_TEXT and len(sku) <= MAX_TEXT
+            and _DEVICE_ID.match(device_id) and _MARKET.match(market)
+            and all(map(is_imei, imeis)) and (len(imeis) == 1 or imeis[0] != imeis[1])):
+        return ProvisioningRow(device_id, imeis, model, sku, market, key), []
+    return None, _problems(fields)
+
+
+def _problems(fields: dict[str, str]) -> list[str]:
     problems: list[str] = []
     missing = [name for name in FIELDS if not (fields.get(name) or "").strip()]
     if missing:
@@ -45,7 +81,7 @@ def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[s
     if len(imeis) > 2:
         problems.append("at most two IMEIs")
     for value in imeis:
-        if not (len(value) == 15 and stdnum_imei.is_valid(value)):
+        if not is_imei(value):
             problems.append(f"invalid IMEI {value!r} (15 digits with a Luhn check digit)")
     if len(set(imeis)) != len(imeis):
         problems.append("the same IMEI twice")
@@ -55,16 +91,4 @@ def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[s
     market = (fields.get("market") or "").strip()
     if market and not _MARKET.match(market):
         problems.append("market must be 1-32 letters, digits, _ or -")
-    if problems:
-        return None, problems
-    return (
-        ProvisioningRow(
-            device_id=device_id,
-            imeis=imeis,
-            model=fields["model"].strip(),
-            sku=fields["sku"].strip(),
-            market=market,
-            public_key=fields["public_key"].strip(),
-        ),
-        [],
-    )
+    return problems or ["invalid row"]

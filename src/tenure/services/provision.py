@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from tenure.clock import Clock
-from tenure.crypto.keys import KeyError_, load_public_key
+from tenure.crypto.keys import KeyError_, load_public_key_der
 from tenure.domain.errors import InvalidInput
 from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
 from tenure.store.uow import Tx, UnitOfWork
@@ -144,10 +144,10 @@ class Importer:
                 report.add_error(line, fields)
                 continue
             row, problems = validate_row(fields)
-            key = None
+            key = der = None
             if row is not None:
                 try:
-                    key = load_public_key(row.public_key)
+                    key, der = load_public_key_der(row.public_key)
                 except KeyError_ as exc:
                     problems.append(str(exc))
             if row is not None and not problems:
@@ -156,12 +156,12 @@ class Importer:
                 dup = [i for i in row.imeis if i in seen_imeis]
                 if dup:
                     problems.append(f"IMEI {dup[0]} appears twice in the file")
-            if problems or row is None or key is None:
+            if problems or row is None or key is None or der is None:
                 report.add_error(line, "; ".join(problems))
                 continue
             seen_ids.add(row.device_id)
             seen_imeis.update(row.imeis)
-            batch.append((line, row, key.key_type, key.spki_der()))
+            batch.append((line, row, key.key_type, der))
             if len(batch) >= BATCH:
                 self._flush(tx, batch, report)
                 if progress:
@@ -177,8 +177,8 @@ class Importer:
         now = self.clock.now()
         stored = tx.devices.existing_ids([row.device_id for _, row, _, _ in batch])
         taken = tx.devices.existing_imeis([i for _, row, _, _ in batch for i in row.imeis])
-        devices: list[dict[str, object]] = []
-        imeis: list[dict[str, str]] = []
+        devices: list[tuple[object, ...]] = []
+        imeis: list[tuple[str, str]] = []
         for line, row, key_type, der in batch:
             if row.device_id in stored:
                 if stored[row.device_id] == (row.model, row.sku, row.market, der,
@@ -193,10 +193,8 @@ class Importer:
                 report.add_error(line, f"IMEI {clash[0]} already belongs to device "
                                        f"{taken[clash[0]]}")
                 continue
-            devices.append({"device_id": row.device_id, "model": row.model, "sku": row.sku,
-                            "market": row.market, "key_type": key_type, "public_key": der,
-                            "provisioned_at": now})
-            imeis.extend({"imei": i, "device_id": row.device_id} for i in row.imeis)
+            devices.append((row.device_id, row.model, row.sku, row.market, key_type, der, now))
+            imeis.extend((i, row.device_id) for i in row.imeis)
         tx.devices.insert_many(devices, imeis)
         report.imported += len(devices)
         batch.clear()
