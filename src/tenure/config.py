@@ -41,6 +41,7 @@ class Settings:
     unlock_quota: int = 1
     unlock_quota_days: float = 365.0
     unlock_valid_days: float = 14.0
+    device_work: str = "inline"  # inline: device transactions on the event loop; threads
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
     extra: dict[str, Any] = field(default_factory=dict)

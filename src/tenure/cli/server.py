@@ -58,6 +58,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     settings = load_settings()
+    if args.workers > 1 and settings.effective_database_url.startswith("sqlite"):
+        raise InvalidInput("SQLite serves from one worker process (its single writer makes "
+                           "more workers slower, not faster); use PostgreSQL "
+                           "(TENURE_DATABASE_URL) for --workers above 1")
+    if settings.device_work not in ("inline", "threads"):
+        raise InvalidInput("TENURE_DEVICE_WORK must be 'inline' or 'threads'")
     prepare(settings, quiet=True)
     configure_logging(settings.log_level)
     print(f"Tenure is serving on http://{args.host}:{args.port}\n"
