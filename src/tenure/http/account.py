@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import json
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tenure.domain.errors import InvalidInput, Malformed
+from tenure.domain.errors import InvalidInput
 from tenure.services import accounts, lost_mode, owner_devices
 from tenure.services.runtime import Runtime
 
-from .bodies import bearer, client_address, read_capped
+from .bodies import bearer, client_address, json_object, read_capped
 from .idempotency import idempotent
 
 
@@ -21,20 +19,10 @@ def _runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
 
 
-def _object(body: bytes) -> dict[str, object]:
-    try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed("The body is not JSON.") from exc
-    if not isinstance(value, dict):
-        raise Malformed("The body must be a JSON object.")
-    return value
-
-
 async def register(request: Request) -> Response:
     rt = _runtime(request)
     body = await read_capped(request, rt.settings.max_body_bytes)
-    data = _object(body)
+    data = json_object(body)
 
     async def produce() -> Response:
         account_id = await run_in_threadpool(
@@ -48,7 +36,7 @@ async def register(request: Request) -> Response:
 
 async def sign_in(request: Request) -> Response:
     rt = _runtime(request)
-    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     totp = data.get("totp")
     if totp is not None and not isinstance(totp, str):
         raise InvalidInput("'totp' must be a string.")
@@ -60,7 +48,7 @@ async def sign_in(request: Request) -> Response:
 
 async def request_reset(request: Request) -> Response:
     rt = _runtime(request)
-    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     await run_in_threadpool(rt.password_reset.request, data.get("email"))
     return Response(status_code=202)
 
@@ -68,7 +56,7 @@ async def request_reset(request: Request) -> Response:
 async def confirm_reset(request: Request) -> Response:
     rt = _runtime(request)
     body = await read_capped(request, rt.settings.max_body_bytes)
-    data = _object(body)
+    data = json_object(body)
 
     async def produce() -> Response:
         await run_in_threadpool(rt.password_reset.confirm, data.get("token"),
@@ -95,7 +83,7 @@ async def remove_my_device(request: Request) -> Response:
 
 async def report_lost(request: Request) -> Response:
     rt = _runtime(request)
-    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     await run_in_threadpool(lost_mode.report_lost, rt.uow, rt.clock, bearer(request),
                             request.path_params["device_id"], data.get("message"),
                             data.get("contact"))
@@ -111,7 +99,7 @@ async def report_found(request: Request) -> Response:
 
 async def unlock(request: Request) -> Response:
     rt = _runtime(request)
-    data = _object(await read_capped(request, rt.settings.max_body_bytes))
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     token = await run_in_threadpool(rt.unlock, bearer(request), data.get("bootloader_token"))
     return JSONResponse({"unlock_token": token}, headers={"Cache-Control": "no-store"})
 

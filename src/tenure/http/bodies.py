@@ -27,8 +27,7 @@ async def read_capped(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
-async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
-    body = await read_capped(request, limit)
+def json_object(body: bytes) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -36,6 +35,10 @@ async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise Malformed("The body must be a JSON object.")
     return value
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    return json_object(await read_capped(request, limit))
 
 
 def bearer(request: Request) -> str | None:
