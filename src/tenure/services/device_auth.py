@@ -66,10 +66,12 @@ def verify(tx: Tx, body: bytes) -> VerifiedJWS:
 
 
 def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str,
-          source_ip: str | None = None) -> DeviceRequest:
-    """Consume the nonce, then check the signed url and the payload."""
+          source_ip: str | None = None, consume: bool = True) -> DeviceRequest:
+    """Consume the nonce (unless this is a retry that already did), then check the
+    signed url and the payload."""
     header = verified.header
-    nonces.use(tx, header["nonce"])
+    if consume:
+        nonces.use(tx, header["nonce"])
     if header["url"] != path:
         raise UrlMismatch(f"The signed url {header['url']!r} is not this endpoint ({path}).")
     try:

@@ -2,7 +2,8 @@
 
 The nonce of an authenticated request is used up even when the use case refuses it
 (409, 401...): otherwise a refused request could be replayed later, once the state
-that refused it has changed.
+that refused it has changed. (A nonce kept in Redis is used up before the use case
+runs, so there is nothing to redo.)
 """
 
 from __future__ import annotations
@@ -26,16 +27,21 @@ class DeviceGateway:
     def handle(self, body: bytes, path: str, action: DeviceAction,
                source_ip: str | None = None) -> str:
         verified_nonce: list[str] = []
+        consumed = [False]
 
         def work(tx: Tx) -> str:
             verified = verify(tx, body)
             verified_nonce[:] = [verified.header["nonce"]]
-            return action(tx, admit(tx, self.nonces, verified, path, source_ip))
+            # A nonce kept outside the database is used once, not again on a retry.
+            consume = self.nonces.transactional or not consumed[0]
+            request = admit(tx, self.nonces, verified, path, source_ip, consume)
+            consumed[0] = True
+            return action(tx, request)
 
         try:
             return self.uow.run(work)
         except TenureError as exc:
-            if verified_nonce and not isinstance(exc, BadNonce):
+            if verified_nonce and not isinstance(exc, BadNonce) and self.nonces.transactional:
                 self._use_up(verified_nonce[0])
             raise
 

@@ -2,9 +2,10 @@
 
 A nonce is b64u(issued-at ‖ 16 random bytes ‖ MAC). Issuing writes nothing, so every
 answer (problems too) can carry a fresh one at no cost and unauthenticated traffic
-cannot fill a table. Using one inserts it into `used_nonces` in the request's own
-transaction; the primary key makes a second use fail on any replica that shares the
-database and the key ring's nonce secret.
+cannot fill a table. Using one records it where every replica sees it: by default in
+`used_nonces`, in the request's own transaction (the primary key refuses a second
+use); with TENURE_REDIS_URL, as a Redis key set only if absent and expiring with the
+nonce, so that an ordinary check-in writes nothing to the database at all.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import hashlib
 import hmac
 import secrets
 import struct
+from typing import Protocol
 
 from tenure.clock import Clock
 from tenure.crypto.b64 import b64u_decode, b64u_encode
@@ -24,11 +26,47 @@ _RANDOM_BYTES = 16
 _LENGTH = 8 + _RANDOM_BYTES + _MAC_BYTES
 
 
+class UsedNonces(Protocol):
+    transactional: bool  # True: the use is undone if the request's transaction rolls back
+
+    def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool: ...
+
+
+class DatabaseUsedNonces:
+    transactional = True
+
+    def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool:
+        return tx.nonces.use(nonce, expires_at)
+
+
+class RedisUsedNonces:
+    """SET key NX EX: atomic on the Redis server, shared by every replica using it. The
+    lifetime is relative (EX, from our clock), not absolute (EXAT would be read by the
+    Redis server's clock, and a skewed one would forget nonces early)."""
+
+    transactional = False
+    PREFIX = "tenure:nonce:"
+
+    def __init__(self, url: str) -> None:
+        import redis  # the `redis` extra; only needed when TENURE_REDIS_URL is set
+
+        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool:
+        return bool(self.client.set(self.PREFIX + nonce, b"1", nx=True, ex=max(1, remaining)))
+
+
 class NonceService:
-    def __init__(self, secret: bytes, clock: Clock, ttl_seconds: int) -> None:
+    def __init__(self, secret: bytes, clock: Clock, ttl_seconds: int,
+                 used: UsedNonces | None = None) -> None:
         self._secret = secret
         self._clock = clock
         self.ttl = ttl_seconds
+        self.used: UsedNonces = used or DatabaseUsedNonces()
+
+    @property
+    def transactional(self) -> bool:
+        return self.used.transactional
 
     def _mac(self, body: bytes) -> bytes:
         return hmac.new(self._secret, body, hashlib.sha256).digest()[:_MAC_BYTES]
@@ -54,5 +92,5 @@ class NonceService:
 
     def use(self, tx: Tx, nonce: str) -> None:
         expires = self.expiry(nonce)
-        if not tx.nonces.use(nonce, expires):
+        if not self.used.use(tx, nonce, expires, expires - self._clock.now()):
             raise BadNonce("The nonce has already been used; use the fresh one in Replay-Nonce.")

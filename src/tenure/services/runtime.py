@@ -19,7 +19,7 @@ from .checkin import CheckIn
 from .device_gateway import DeviceGateway
 from .last_seen import LastSeen
 from .mail import MailDispatcher, make_sink
-from .nonces import NonceService
+from .nonces import NonceService, RedisUsedNonces
 from .password_reset import PasswordReset
 from .policy import PolicyStore
 from .records import RecordSigner
@@ -62,7 +62,8 @@ class Runtime:
         clock = clock or clock_for(settings)
         uow = UnitOfWork(make_engine(settings.effective_database_url))
         keyring = KeyRing.load(settings.keys_dir)
-        nonces = NonceService(keyring.nonce_secret, clock, settings.nonce_ttl_seconds)
+        used = RedisUsedNonces(settings.redis_url) if settings.redis_url else None
+        nonces = NonceService(keyring.nonce_secret, clock, settings.nonce_ttl_seconds, used)
         signer = RecordSigner(keyring, clock, settings.issuer, settings.record_ttl_seconds,
                               settings.next_checkin_seconds)
         cooldown = settings.credential_cooldown_seconds
