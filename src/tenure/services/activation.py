@@ -29,7 +29,7 @@ class Activation:
     def __call__(self, tx: Tx, request: DeviceRequest) -> str:
         token = optional_str(request.payload, "account_token")
         now = self.clock.now()
-        claims = tx.claims.active(request.device_id)
+        claims = request.device.claims
         assessment = self.territory.at_activation(
             tx, request.device, signals(request.payload), request.source_ip, now, claims)
         if assessment.claims_changed:
@@ -51,5 +51,4 @@ class Activation:
             policy_version=assessment.policy_version,
         )
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
-                                tx.commands.pending(request.device_id),
-                                assessment.policy_version)
+                                list(request.device.commands), assessment.policy_version)

@@ -28,8 +28,9 @@ class CheckIn:
         acks = string_list(request.payload, "acks")
         bootloader = optional_str(request.payload, "bootloader")
         now = self.clock.now()
-        tx.commands.ack(request.device_id, acks[:100], now)
-        claims = tx.claims.active(request.device_id)
+        acked = set(acks[:100])
+        tx.commands.ack(request.device_id, list(acked), now)
+        claims = request.device.claims
         assessment = self.territory.at_checkin(
             tx, request.device, signals(request.payload), request.source_ip, now, claims)
         if assessment.claims_changed:
@@ -42,6 +43,7 @@ class CheckIn:
         if bootloader in ("locked", "unlocked"):
             tx.unlocks.report_bootloader(request.device_id, bootloader, now,
                                          request.device.bootloader)
+        commands = (tx.commands.pending(request.device_id) if assessment.commands_changed
+                    else [c for c in request.device.commands if c["id"] not in acked])
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
-                                tx.commands.pending(request.device_id),
-                                assessment.policy_version)
+                                commands, assessment.policy_version)

@@ -32,6 +32,7 @@ class Assessment:
     verdict: Verdict | None
     policy_version: int
     claims_changed: bool = False  # a territory claim was made or released
+    commands_changed: bool = False  # a warning command was queued
 
 
 def read_evidence(signals: dict[str, Any], ip_territory: str | None) -> TerritoryEvidence:
@@ -128,7 +129,7 @@ class TerritoryCheck:
                             evidence=assessment.presence.explain(),
                             policy_version=assessment.policy_version)
         changed = self._release_if_lifted(tx, stored, assessment, now, held) or changed
-        return replace(assessment, claims_changed=changed)
+        return replace(assessment, claims_changed=changed, commands_changed=plan.warn)
 
     def _remember(self, tx: Tx, stored: StoredDevice, assessment: Assessment,
                   now: int) -> TerritoryState:

@@ -16,9 +16,9 @@ from sqlalchemy import Connection
 
 
 class DriverSQL:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, postgresql: str | None = None) -> None:
         self.sqlite = " ".join(text.split())
-        self.postgresql = re.sub(r":(\w+)", r"%(\1)s", self.sqlite)
+        self.postgresql = re.sub(r":(\w+)", r"%(\1)s", " ".join((postgresql or text).split()))
 
     def _cursor(self, conn: Connection, params: dict[str, Any]) -> Any:
         sql = self.postgresql if conn.dialect.name == "postgresql" else self.sqlite
@@ -41,15 +41,25 @@ class DriverSQL:
             cursor.close()
 
 
-DEVICE = DriverSQL("""
+# A device request's whole read: the device, its whereabouts and bootloader state, its
+# active claims and its pending commands (as JSON arrays, ordered by the caller) — one
+# round trip instead of three, which matters most on PostgreSQL.
+_DEVICE = """
     SELECT d.device_id, d.model, d.sku, d.market, d.key_type, d.public_key,
            d.activated_at, d.last_checkin_at,
-           dt.territory, dt.since, dt.warned_at, dt.warned_rule, db.state AS bootloader
+           dt.territory, dt.since, dt.warned_at, dt.warned_rule, db.state AS bootloader,
+           (SELECT {agg}({arr}(c.claim_id, c.device_id, c.kind, c.holder, c.holder_hint,
+                               c.message, c.contact, c.territory, c.created_at))
+            FROM claims c WHERE c.device_id = d.device_id AND c.released_at IS NULL),
+           (SELECT {agg}({arr}(m.command_id, m.kind, m.body, m.created_at))
+            FROM device_commands m WHERE m.device_id = d.device_id AND m.acked_at IS NULL)
     FROM devices d
     LEFT JOIN device_territory dt ON dt.device_id = d.device_id
     LEFT JOIN device_bootloader db ON db.device_id = d.device_id
     WHERE d.device_id = :device_id
-""")
+"""
+DEVICE = DriverSQL(_DEVICE.format(agg="json_group_array", arr="json_array"),
+                   _DEVICE.format(agg="json_agg", arr="json_build_array"))
 
 USE_NONCE = DriverSQL("""
     INSERT INTO used_nonces (nonce, expires_at) VALUES (:nonce, :expires_at)

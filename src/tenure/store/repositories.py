@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -63,10 +64,15 @@ class DeviceRepo:
         if not found:
             return None
         (device_id, model, sku, market, key_type, public_key, activated_at, last_checkin_at,
-         territory, since, warned_at, warned_rule, bootloader) = found[0]
+         territory, since, warned_at, warned_rule, bootloader, claims, commands) = found[0]
         device = Device(device_id, model, sku, market, activated_at=activated_at)
-        return StoredDevice(device, key_type, bytes(public_key), last_checkin_at,
-                            TerritoryState(territory, since, warned_at, warned_rule), bootloader)
+        claim_rows = sorted(_json_rows(claims), key=lambda r: (r[8], r[0]))
+        command_rows = sorted(_json_rows(commands), key=lambda r: (r[3], r[0]))
+        return StoredDevice(
+            device, key_type, bytes(public_key), last_checkin_at,
+            TerritoryState(territory, since, warned_at, warned_rule), bootloader,
+            tuple(map(_claim_from_tuple, claim_rows)),
+            tuple({"id": c, "type": k, **json.loads(b)} for c, k, b, _ in command_rows))
 
     def imeis(self, device_id: str) -> tuple[str, ...]:
         rows = self.conn.execute(
@@ -143,7 +149,14 @@ def _claim(row: Any) -> Claim:
     )
 
 
-def _claim_from_tuple(row: tuple[Any, ...]) -> Claim:
+def _json_rows(value: Any) -> list[Any]:
+    """SQLite hands back aggregated JSON as text, psycopg already decoded (or None)."""
+    if value is None:
+        return []
+    return list(json.loads(value) if isinstance(value, str | bytes) else value)
+
+
+def _claim_from_tuple(row: tuple[Any, ...] | list[Any]) -> Claim:
     claim_id, device_id, kind, holder, hint, message, contact, territory, created_at = row
     return Claim(claim_id=claim_id, device_id=device_id, kind=ClaimKind(kind), holder=holder,
                  created_at=created_at, holder_hint=hint, message=message, contact=contact,

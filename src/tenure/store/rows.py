@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tenure.domain.in_use import TerritoryState
-from tenure.domain.model import Device
+from tenure.domain.model import Claim, Device
 
 
 @dataclass(frozen=True, slots=True)
@@ -16,6 +17,8 @@ class StoredDevice:
     last_checkin_at: int | None
     territory: TerritoryState = TerritoryState()
     bootloader: str | None = None  # as the device last reported it
+    claims: tuple[Claim, ...] = ()  # active, read with the device
+    commands: tuple[dict[str, Any], ...] = ()  # pending, read with the device
 
 
 @dataclass(frozen=True, slots=True)
