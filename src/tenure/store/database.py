@@ -9,8 +9,6 @@ from typing import Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 
-from .tables import metadata
-
 
 def normalise_url(url: str) -> str:
     """Accept the plain `postgresql://` form users copy from libpq docs; drive it with psycopg 3."""
@@ -75,6 +73,3 @@ def ping(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
 
-
-def table_names() -> list[str]:
-    return [t.name for t in metadata.sorted_tables]

@@ -74,12 +74,6 @@ class DeviceRepo:
             tuple(map(_claim_from_tuple, claim_rows)),
             tuple({"id": c, "type": k, **json.loads(b)} for c, k, b, _ in command_rows))
 
-    def imeis(self, device_id: str) -> tuple[str, ...]:
-        rows = self.conn.execute(
-            select(t.device_imeis.c.imei).where(t.device_imeis.c.device_id == device_id)
-        )
-        return tuple(sorted(r.imei for r in rows))
-
     def set_activated(self, device_id: str, at: int | None) -> None:
         self.conn.execute(
             update(t.devices).where(t.devices.c.device_id == device_id).values(activated_at=at)
