@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test install install-dev lint typecheck clean help
+.PHONY: run test install install-dev lint typecheck clean help bench bench-quick
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -26,6 +26,10 @@ install: $(VENV)/.installed  ## create .venv and install tenure
 
 install-dev: $(VENV)/.installed-dev  ## install tenure with test and lint tools
 
+$(VENV)/.installed-bench: $(VENV)/.installed-dev pyproject.toml
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	@touch $@
+
 run: install  ## prepare ./var (database, server keys) and start the server on $(HOST):$(PORT)
 	$(BIN)/tenure init
 	$(BIN)/tenure serve --host $(HOST) --port $(PORT)
@@ -36,6 +40,12 @@ test: install-dev  ## run the whole test suite (PostgreSQL tests need TENURE_TES
 lint: install-dev  ## ruff and mypy
 	$(BIN)/ruff check src tests
 	$(BIN)/mypy src/tenure
+
+bench: install-dev $(VENV)/.installed-bench  ## full benchmark, 1 M devices (PostgreSQL too with TENURE_BENCH_POSTGRES_URL); writes docs/benchmarks.md
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+bench-quick: install-dev $(VENV)/.installed-bench  ## ~2-minute smoke run of the benchmark (10 k devices); writes bench/out/
+	$(BIN)/python -m bench --quick $(BENCH_ARGS)
 
 clean:  ## remove the virtual environment (keeps ./var)
 	rm -rf $(VENV) build src/*.egg-info

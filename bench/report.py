@@ -1,0 +1,365 @@
+"""docs/benchmarks.md and the scaling plot, written from one run's results."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+from .phases import PhaseResult
+from .run import BackendResult, RunResult
+
+HEADER = """# Benchmarks
+
+Reproducible with the project's own benchmark (`bench/`, issue 5). This file is
+rewritten by every run; it holds the figures of the last one.
+
+## How to reproduce
+
+```sh
+make bench          # 1 M devices; SQLite, and PostgreSQL when TENURE_BENCH_POSTGRES_URL
+                    # (or TENURE_TEST_POSTGRES_URL) names a server the bench may create a
+                    # database on; writes docs/benchmarks.md and docs/benchmarks-scaling.png
+make bench-quick    # ~2 minute smoke run (10 k devices), written to bench/out/
+.venv/bin/python -m bench --help   # --devices, --backends, --workers, --out, --profile ...
+```
+
+A full run takes about half an hour on the 2-core reference machine (most of it the
+1 M-device steps). The profile section needs `py-spy` in the virtual environment
+(`.venv/bin/pip install py-spy`); without it the run says so and skips it.
+
+What one run does, per backend: writes a deterministic synthetic fleet as provisioning
+CSV files (Ed25519 keys, one in ten P-256, derived from a seed and the device's index so
+the load generator can re-derive any device's key), imports it with
+`tenure provision import` in steps (10 k, 100 k, 1 M devices), applies
+`examples/policy.toml` with `tenure policy apply`, and starts the server with
+`tenure serve --port P --workers N` (`TENURE_LOG_LEVEL=warning`). At each step it
+activates a uniform sample of the fleet, then drives activation and check-in with
+separate load-generator processes speaking PROTOCOL.md (flattened JWS signed with the
+device key, the nonce from the previous answer's `Replay-Nonce`, one retry on
+`bad-nonce`, one record in 50 verified against `/v1/keys` for signature, `sub`, `nonce`
+and `exp`; devices report SIM MCC and GNSS territory signals so the territory policy is
+evaluated). Each load thread keeps one keep-alive connection (`TCP_NODELAY`), by default
+through a minimal HTTP/1.1 client (`bench/http1.py`, ~0.2 ms of CPU per request including
+signing, where an httpx.Client costs ~0.7 ms: on two shared cores that difference goes to
+the server; `--client httpx` switches). Saturation is a closed loop (a fixed number of
+requests in flight); latency is measured in an open loop at half of the saturation
+throughput, from each request's scheduled send time (no coordinated omission). With
+`--profile` (on for full runs when py-spy is installed) extra, unmeasured phases sample
+the server with py-spy (default mode): the tables show shares of the samples in which a
+server thread was busy, so time blocked in a database call or an fsync counts, and so do
+C calls that release the GIL (signature verification); waits in the event loop do not.
+They are shares of busy wall-clock time, not of the CPU µs above: read them for what
+dominates, not as µs.
+
+Definitions:
+
+- **floor**: µs of one device-signature verify (Ed25519, and ES256 for the one device in
+  ten with a P-256 key, weighted) plus one Ed25519 record signature, with `cryptography`
+  on this machine during the run (best of 5 × 3000). **Floor throughput** = cores ÷ floor.
+- **server CPU µs/request**: utime + stime of the `tenure serve` process and all its
+  children (from `/proc/<pid>/stat`) over the measurement window, divided by the
+  requests answered in it. It does not count the load generator, which shares the
+  machine, nor PostgreSQL's backends (shown apart as "database CPU").
+- **efficiency** = floor ÷ server CPU µs/request (the issue's target: ≥ 40 % for
+  check-in, ≥ 25 % for activation).
+- **policy dry-run**: `tenure policy apply examples/policy.toml --dry-run`, wall clock.
+  So that every device has a last known territory, the bench first gives every device
+  without one a territory from a fixed spread (DE, FR, US, GB, IN, BR, JP, CN, IR, UA-43)
+  with one `INSERT ... SELECT` into `device_territory`; activated devices keep the
+  territory their activation reported.
+"""
+
+
+def _f(value: float, digits: int = 0) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:,.{digits}f}"
+
+
+def _pct(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value * 100:.0f} %"
+
+
+def _div(a: float, b: float) -> float:
+    return a / b if b and not math.isnan(b) else math.nan
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "**missed**"
+
+
+def _targets(run: RunResult, b: BackendResult) -> list[tuple[str, str, str, str]]:
+    floor = run.floor.request_us
+    final = b.final
+    rows = []
+    ci = final.checkin.cpu_us
+    rows.append(("check-in server CPU ≤ 2.5 × floor (efficiency ≥ 40 %)",
+                 f"≤ {_f(2.5 * floor)} µs",
+                 f"{_f(ci)} µs = {_f(ci / floor, 1)} × floor ({_pct(floor / ci)})",
+                 _met(ci <= 2.5 * floor) if ci <= 2.5 * floor else
+                 f"**missed** by {_f(ci / (2.5 * floor), 1)}× "
+                 f"(needs −{_f(100 * (1 - 2.5 * floor / ci))} %)"))
+    if b.checkin_fixed:
+        p99 = b.checkin_fixed.percentile(99)
+        rows.append((f"check-in p99 ≤ 25 ms at half of saturation "
+                     f"({_f(b.checkin_fixed.offered_rate)}/s)", "≤ 25 ms", f"{_f(p99, 1)} ms",
+                     _met(p99 <= 25) if p99 <= 25 else f"**missed** by {_f(p99 - 25, 1)} ms"))
+    ac = final.activation.cpu_us
+    rows.append(("activation server CPU ≤ 4 × floor (efficiency ≥ 25 %)",
+                 f"≤ {_f(4 * floor)} µs",
+                 f"{_f(ac)} µs = {_f(ac / floor, 1)} × floor ({_pct(floor / ac)})",
+                 _met(ac <= 4 * floor) if ac <= 4 * floor else
+                 f"**missed** by {_f(ac / (4 * floor), 1)}× "
+                 f"(needs −{_f(100 * (1 - 4 * floor / ac))} %)"))
+    share = _div(final.checkin.throughput, run.floor.throughput)
+    rows.append(("check-in throughput ≥ 40 % of floor throughput (DESIGN §5; the load "
+                 "generator shares the cores)",
+                 f"≥ {_f(0.4 * run.floor.throughput)}/s",
+                 f"{_f(final.checkin.throughput)}/s ({_pct(share)})",
+                 _met(share >= 0.4) if share >= 0.4 else
+                 f"**missed** by {_f(_div(0.4, share), 1)}×"))
+    biggest = max(b.steps, key=lambda s: s.imported.rows).imported
+    target = "≥ 50,000 devices/s" + ("" if b.backend == "postgresql" else
+                                     " (the target is for PostgreSQL; shown for reference)")
+    rows.append((f"provisioning import ({biggest.rows:,} rows)", target,
+                 f"{_f(biggest.rate)}/s",
+                 _met(biggest.rate >= 50_000) if biggest.rate >= 50_000 else
+                 f"**missed** by {_f(_div(50_000, biggest.rate), 1)}×"))
+    first, last = b.steps[0], b.steps[-1]
+    if len(b.steps) > 1:
+        growth = _div(last.checkin.cpu_us, first.checkin.cpu_us) - 1
+        rows.append((f"check-in cost at {last.fleet:,} within 20 % of {first.fleet:,} "
+                     "devices", "≤ +20 %", f"{growth * 100:+.0f} %",
+                     _met(growth <= 0.2) if growth <= 0.2 else
+                     f"**missed** by {growth * 100 - 20:.0f} points"))
+    if last.dry_run:
+        per_10m = last.dry_run.computed * 10_000_000 / last.fleet
+        rows.append(("policy dry-run over 10 M devices ≤ 5 s"
+                     + ("" if b.backend == "postgresql" else " (target for PostgreSQL)"),
+                     "≤ 5 s", f"{_f(last.dry_run.computed, 2)} s computing "
+                     f"({_f(last.dry_run.seconds, 2)} s wall clock) at {last.fleet:,} devices: "
+                     f"≈ {_f(per_10m, 1)} s per 10 M if linear",
+                     ("met (extrapolated)" if per_10m <= 5 else
+                      f"**missed** (extrapolated) by {_f(per_10m / 5, 1)}×")))
+    return rows
+
+
+def _budget(p: PhaseResult, workers: int) -> str:
+    """Where the cores went during a saturation window, and what that says."""
+    if not p.window_s:
+        return f"{p.name}: no measurement window"
+    w = p.window_s
+    server, db, client = p.server_cpu_s / w, p.database_cpu_s / w, p.client_cpu_s / w
+    other = p.other_cpu_share * p.cores
+    idle = max(0.0, p.cores - server - db - client - other)
+    text = (f"{p.name} at saturation: of {p.cores} cores, the server used {server:.2f}, "
+            + (f"the database {db:.2f}, " if db else "")
+            + f"the load generator {client:.2f}, other processes {other:.2f}"
+            + (" (" + ", ".join(f"{n} {c:.2f}" for n, c in p.other_top) + ")"
+               if p.other_top else "")
+            + f"; idle {idle:.2f}.")
+    ceiling = min(workers, p.cores)  # a worker process runs Python on one core at a time
+    if server < 0.8 * ceiling and idle > 0.25:
+        text += (f" The server's {workers} worker process(es) could use up to {ceiling} "
+                 "core(s) but did not, with cores idle: throughput is bound by waiting "
+                 "(database commits, locks, or I/O on the event loop), not by CPU.")
+    elif idle <= 0.25:
+        text += " The machine was CPU-bound."
+    elif ceiling < p.cores:
+        text += (f" The server ({workers} worker process) was CPU-bound on {ceiling} core(s) "
+                 "while the rest idled: more throughput needs more worker processes, which "
+                 "this backend's `tenure serve` does not use.")
+    return text
+
+
+def _phase_row(p: PhaseResult, floor: float) -> str:
+    db = f"{_f(p.database_cpu_us)}" if p.database_cpu_s else "–"
+    return (f"| {p.name} | {_f(p.cpu_us)} | {_f(p.kernel_cpu_us)} | {db} | "
+            f"{_pct(floor / p.cpu_us)} | "
+            f"{_f(p.throughput)} | {_f(p.server_cores, 2)} | {_f(p.percentile(50), 1)} | "
+            f"{_f(p.percentile(95), 1)} | "
+            f"{_f(p.percentile(99), 1)} | {p.ok:,} | {p.failures} | {p.verified} | "
+            f"{_f(p.client_cpu_us)} | {p.other_load().replace('|', '/')} |")
+
+
+def render(run: RunResult, plot: Path | None) -> str:
+    cfg = run.config
+    lines = [HEADER]
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(run.started_at))
+    kind = "quick run (smoke test; not the reference figures)" if cfg.quick else "full run"
+    lines += [f"## Run of {when}: {cfg.devices:,} devices, {kind}", ""]
+    m = run.machine
+    lines += [
+        "| machine | |", "| --- | --- |",
+        f"| cores (nproc) | {m['cores']} |", f"| CPU | {m['cpu']} |",
+        f"| memory | {m['memory']} |", f"| kernel | {m['kernel']} |",
+        f"| load average at start | {m['load average at start']} |",
+        f"| Python | {m['python']} |", f"| SQLite | {m['sqlite']} |",
+    ]
+    for b in run.backends:
+        if b.backend == "postgresql":
+            lines.append(f"| PostgreSQL | {b.version.removeprefix('PostgreSQL ')} |")
+    lines.append(f"| packages | {', '.join(f'{k} {v}' for k, v in run.packages.items())} |")
+    lines.append(f"| source | {m['source']} |")
+    lines.append(
+        "| settings | `tenure serve --workers N` with N = "
+        + ", ".join(f"{b.workers} ({b.backend})" for b in run.backends)
+        + "; load generator "
+        f"{cfg.load_processes} processes × {cfg.concurrency} in flight (saturation), "
+        f"{cfg.client} HTTP client, "
+        f"× {cfg.open_threads} threads (fixed rate); windows {cfg.measure:.0f} s saturation, "
+        f"{cfg.fixed_measure:.0f} s fixed rate, after {cfg.warmup:.0f} s warm-up; "
+        f"fleet steps {', '.join(f'{s:,}' for s in cfg.steps)}"
+        + ("; server environment " + ", ".join(f"`{k}={v}`" for k, v in cfg.server_env.items())
+           if cfg.server_env else "") + " |")
+    lines.append(f"| run time | {run.seconds / 60:.1f} min |")
+    lines.append("")
+
+    f = run.floor
+    lines += [
+        "### Crypto floor", "",
+        "| operation | µs |", "| --- | --- |",
+        f"| Ed25519 verify (device signature) | {_f(f.ed25519_verify_us, 1)} |",
+        f"| ES256 verify (device signature, P-256) | {_f(f.es256_verify_us, 1)} |",
+        f"| device verify, fleet mix ({f.p256_share:.0%} P-256) | {_f(f.verify_us, 1)} |",
+        f"| Ed25519 sign (record) | {_f(f.ed25519_sign_us, 1)} |",
+        f"| **floor per request** | **{_f(f.request_us, 1)}** |",
+        f"| floor throughput ({f.cores} cores ÷ floor) | {_f(f.throughput)} requests/s |",
+        "",
+    ]
+
+    for b in run.backends:
+        final = b.final
+        lines += [f"### {b.backend} ({b.version}), {final.fleet:,} devices", "",
+                  f"Idle keep-alive round trip (GET /healthz, median of 30): "
+                  f"{_f(b.round_trip_ms, 1)} ms.", "",
+                  "#### Targets (issue 5)", "",
+                  "| target | required | measured | result |", "| --- | --- | --- | --- |"]
+        lines += [f"| {a} | {r} | {m_} | {res} |" for a, r, m_, res in _targets(run, b)]
+        lines += ["", "#### Device endpoints", "",
+                  "Saturation rows: closed loop; fixed-rate rows: open loop at half of the "
+                  "saturation throughput, latency from the scheduled send time.", "",
+                  "| phase | server CPU µs/req | of which in the kernel | database CPU µs/req | "
+                  "efficiency | "
+                  "throughput req/s | server busy (cores) | p50 ms | p95 ms | p99 ms | "
+                  "answered | failed | "
+                  "records verified | load-generator CPU µs/req | other load on the machine |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | "
+                  "---: | ---: | ---: | ---: | ---: |"]
+        lines.append(_phase_row(final.checkin, f.request_us).replace(
+            "| check-in |", "| check-in, saturation |", 1))
+        if b.checkin_fixed:
+            lines.append(_phase_row(b.checkin_fixed, f.request_us).replace(
+                "(fixed rate)", f"at {_f(b.checkin_fixed.offered_rate)}/s", 1))
+        lines.append(_phase_row(final.activation, f.request_us).replace(
+            "| activation |", "| activation, saturation |", 1))
+        if b.activation_fixed:
+            lines.append(_phase_row(b.activation_fixed, f.request_us).replace(
+                "(fixed rate)", f"at {_f(b.activation_fixed.offered_rate)}/s", 1))
+        lines += [""]
+        for p in (final.checkin, final.activation):
+            lines.append(f"- {_budget(p, b.workers)}")
+        lines += ["", "#### Fleet scaling", "",
+                  "| devices | check-in CPU µs/req | vs first step | check-in req/s | "
+                  "activation CPU µs/req | activation req/s | other load (check-in, "
+                  "activation) | devices in the check-in sample "
+                  "| import rows/s (as the command reports it) | dry-run s (computing) |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        base = b.steps[0].checkin.cpu_us
+        for s in b.steps:
+            dry = (f"{_f(s.dry_run.seconds, 2)} ({_f(s.dry_run.computed, 2)})" if s.dry_run
+                   else "–")
+            lines.append(f"| {s.fleet:,} | {_f(s.checkin.cpu_us)} | "
+                         f"{(s.checkin.cpu_us / base - 1) * 100:+.0f} % | "
+                         f"{_f(s.checkin.throughput)} | {_f(s.activation.cpu_us)} | "
+                         f"{_f(s.activation.throughput)} | {_pct(s.checkin.other_cpu_share)}, "
+                         f"{_pct(s.activation.other_cpu_share)} | {s.prepared:,} | "
+                         f"{_f(s.imported.rate)} ({_f(s.imported.reported_rate)}; "
+                         f"{s.imported.rows:,} rows) | {dry} |")
+        lines += ["", "Import: rows added at that step ÷ wall clock of `tenure provision import "
+                  "FILE` (process start included; in brackets the rate the command prints). "
+                  "Dry-run: wall clock of `tenure policy apply examples/policy.toml --dry-run` "
+                  "(in brackets the \"computed in\" time it prints, without process start).",
+                  ""]
+        if b.profiles:
+            lines += ["#### Where the server spends its time (py-spy, separate profiled "
+                      "phases at the largest fleet)", ""]
+            lines += ["Share of py-spy's busy samples in the server processes (self: in the "
+                      "function itself; total: with what it calls). Shares of busy wall-clock "
+                      "time, not of CPU (see the definitions above).", ""]
+            for name, top in b.profiles.items():
+                lines += [f"{name[0].upper()}{name[1:]}:", "",
+                          "| function | self | total |", "| --- | ---: | ---: |"]
+                lines += [f"| `{fn}` | {s_:.1f} % | {t_:.1f} % |" for fn, s_, t_ in top]
+                lines.append("")
+        if b.notes:
+            lines += ["#### Notes", ""] + [f"- {n}" for n in b.notes] + [""]
+        lines += ["<details><summary>Phase timings</summary>", "",
+                  "| phase | seconds |", "| --- | ---: |"]
+        lines += [f"| {name} | {_f(sec, 1)} |" for name, sec in b.timings]
+        lines += ["", "</details>", ""]
+    if plot is not None:
+        lines += ["### Check-in cost versus fleet size", "",
+                  f"![check-in server CPU µs per request versus fleet size]({plot.name})", ""]
+    lines += ["### Reading these figures", "",
+              "- Server CPU per request is robust to the load generator sharing the cores; "
+              "throughput and latency are not: the load generator's own CPU "
+              "(column above) comes out of the same two cores, and so does any other "
+              "load on the machine during the window (last column).",
+              f"- Fleet CSV generation ({cfg.load_processes} processes): "
+              f"{_f(run.csv_seconds, 1)} s for {cfg.devices:,} devices.", ""]
+    return "\n".join(lines)
+
+
+def plot(run: RunResult, path: Path) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed (pip install -e '.[bench]'): no plot")
+        return None
+    from matplotlib.ticker import FuncFormatter
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5), dpi=110)
+    colours = {"sqlite": "tab:blue", "postgresql": "tab:orange"}
+    for b in run.backends:
+        xs = [s.fleet for s in b.steps]
+        colour = colours.get(b.backend)
+        ax.plot(xs, [s.checkin.cpu_us for s in b.steps], marker="o", color=colour,
+                label=f"check-in, {b.backend}")
+        ax.plot(xs, [s.activation.cpu_us for s in b.steps], marker="s", linestyle="--",
+                color=colour, alpha=0.55, label=f"activation, {b.backend}")
+
+    floor = run.floor.request_us
+    ax.axhline(floor, color="black", linewidth=1, label=f"crypto floor ({floor:.0f} µs)")
+    ax.axhline(2.5 * floor, color="grey", linestyle=":", linewidth=1,
+               label="check-in target (2.5 × floor)")
+    ax.set_xscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(
+        lambda x, _: f"{x / 1e6:g} M" if x >= 1e6 else f"{x / 1e3:g} k" if x >= 1e3
+        else f"{x:g}"))
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("devices in the store")
+    ax.set_ylabel("server CPU µs per request")
+    ax.set_title("Tenure: server CPU per device request vs fleet size")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def write(run: RunResult, out: Path) -> tuple[Path, Path | None]:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    png = plot(run, out.with_name(f"{out.stem}-scaling.png"))
+    text = render(run, png)
+    analysis = Path(__file__).with_name("analysis.md")  # the maintainers' reading
+    if analysis.exists():
+        text = text.rstrip("\n") + "\n\n" + analysis.read_text()
+    out.write_text(text)
+    return out, png
