@@ -19,6 +19,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
+from tenure.agent.device import luhn_digit
+
 DEFAULT_SEED = b"tenure-bench-v1"
 P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 P256_EVERY = 10  # one device in ten has a P-256 key (ES256), the rest Ed25519
@@ -64,14 +66,6 @@ def private_key(seed: bytes, index: int) -> ed25519.Ed25519PrivateKey | ec.Ellip
         scalar = int.from_bytes(_digest(seed, index, b"p256"), "big") % (P256_ORDER - 1) + 1
         return ec.derive_private_key(scalar, ec.SECP256R1())
     return ed25519.Ed25519PrivateKey.from_private_bytes(_digest(seed, index))
-
-
-def luhn_digit(body: str) -> str:
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        d = int(ch) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
-    return str((10 - total % 10) % 10)
 
 
 def imeis(index: int) -> list[str]:
