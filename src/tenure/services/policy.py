@@ -128,20 +128,28 @@ class PolicyStore:
         assert entry is not None
         return ActivePolicy(number, parse_document(entry.document))
 
-    def current(self) -> ActivePolicy:
-        """The active policy, at most `refresh_seconds` old."""
+    def current(self, tx: Tx | None = None) -> ActivePolicy:
+        """The active policy, at most `refresh_seconds` old. Inside a request, pass its
+        unit of work: the refresh then reads on the request's own connection instead of
+        taking a second one from the pool while the first is held (which, with many
+        requests in flight, can exhaust the pool)."""
         cached = self._cached
         if cached is not None and time.monotonic() - cached[0] < self.refresh:
             return cached[1]
         with self._lock:
-            with self.uow(readonly=True) as tx:
-                number = tx.policies.latest_number()
-                if cached is not None and cached[1].version == number:
-                    active = cached[1]
-                else:
-                    active = self.active_in(tx)
+            if tx is not None:
+                active = self._refresh(tx, cached)
+            else:
+                with self.uow(readonly=True) as own:
+                    active = self._refresh(own, cached)
             self._cached = (time.monotonic(), active)
             return active
+
+    def _refresh(self, tx: Tx, cached: tuple[float, ActivePolicy] | None) -> ActivePolicy:
+        number = tx.policies.latest_number()
+        if cached is not None and cached[1].version == number:
+            return cached[1]
+        return self.active_in(tx)
 
     def preview(self, text: str) -> Impact:
         new = parse_document(text)

@@ -81,9 +81,9 @@ class TerritoryCheck:
         self.locator = locator
         self.clock = clock
 
-    def _assess(self, stored: StoredDevice, signals: dict[str, Any],
+    def _assess(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
                 source_ip: str | None) -> Assessment:
-        active = self.policies.current()
+        active = self.policies.current(tx)
         ip_territory = self.locator.locate(source_ip) if source_ip else None
         presence = locate(read_evidence(signals, ip_territory), active.policy.evidence)
         found = verdict(active.policy, stored.device, presence)
@@ -93,7 +93,7 @@ class TerritoryCheck:
                       source_ip: str | None, now: int, claims: tuple[Claim, ...]) -> Assessment:
         """The verdict refuses activation by itself; a stored in-use lock that no longer
         applies (policy changed, device moved) is released here as at check-in."""
-        assessment = self._assess(stored, signals, source_ip)
+        assessment = self._assess(tx, stored, signals, source_ip)
         self._remember(tx, stored, assessment, now)
         held = [c for c in claims if c.kind is ClaimKind.TERRITORY]
         released = self._release_if_lifted(tx, stored, assessment, now, held)
@@ -102,7 +102,7 @@ class TerritoryCheck:
     def at_checkin(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
                    source_ip: str | None, now: int, claims: tuple[Claim, ...]) -> Assessment:
         """`claims` are the device's active claims, read once by the caller."""
-        assessment = self._assess(stored, signals, source_ip)
+        assessment = self._assess(tx, stored, signals, source_ip)
         state = self._remember(tx, stored, assessment, now)
         found = assessment.verdict
         plan = plan_in_use(found, state, now)

@@ -1,0 +1,48 @@
+"""A device request holds one database connection, even when the policy cache refreshes.
+
+Taking a second connection from the pool while the request's transaction holds the
+first could exhaust the pool under load (every request waiting for a connection that
+only a waiting request can free)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import event
+from starlette.testclient import TestClient
+
+from tenure.clock import FixedClock
+from tenure.config import Settings
+from tenure.http.app import create_app
+from tenure.services.runtime import Runtime
+
+from .helpers import Device, provision
+
+
+@pytest.fixture
+def always_refreshing(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+    runtime = Runtime.build(dataclasses.replace(settings, policy_refresh_seconds=0),
+                            clock=clock)
+    yield runtime
+    runtime.close()
+
+
+def test_a_check_in_uses_one_connection_while_the_policy_refreshes(
+        always_refreshing: Runtime) -> None:
+    runtime = always_refreshing
+    client = TestClient(create_app(runtime))
+    device = Device(client, runtime)
+    provision(runtime, device)
+    device.activate().record()
+
+    checkouts: list[int] = []
+    listener = lambda *_: checkouts.append(1)  # noqa: E731
+    event.listen(runtime.uow.engine, "checkout", listener)
+    try:
+        reply = device.checkin()
+    finally:
+        event.remove(runtime.uow.engine, "checkout", listener)
+    assert reply.record()["status"] == "activated"
+    assert len(checkouts) == 1
