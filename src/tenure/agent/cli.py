@@ -60,22 +60,21 @@ def cmd_activate(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_bind(args: argparse.Namespace) -> int:
-    agent = _agent(args)
-    token = _token(agent, args, required=True)
-    assert token
-    agent.bind(token)
-    _show(agent)
-    return 0
+def _with_account(act: str) -> Any:
+    """bind / unbind: sign in if asked, send the account token, show the screen."""
+    def command(args: argparse.Namespace) -> int:
+        agent = _agent(args)
+        token = _token(agent, args, required=True)
+        assert token
+        getattr(agent, act)(token)
+        _show(agent)
+        return 0
+
+    return command
 
 
-def cmd_unbind(args: argparse.Namespace) -> int:
-    agent = _agent(args)
-    token = _token(agent, args, required=True)
-    assert token
-    agent.unbind(token)
-    _show(agent)
-    return 0
+cmd_bind = _with_account("bind")
+cmd_unbind = _with_account("unbind")
 
 
 def cmd_checkin(args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from tenure.domain.provisioning import is_device_id
 from tenure.store.uow import Tx
 
 from . import notices
+from .activation import owner_hint
 from .authn import AccountSession, require_session, session_for
 from .device_auth import DeviceRequest
 from .device_payload import required_str
@@ -27,12 +28,12 @@ class Binding:
         self.cooldown = credential_cooldown
         self.reauth = reauth_seconds
 
-    def _answer(self, tx: Tx, request: DeviceRequest, now: int) -> str:
-        claims = tx.claims.active(request.device_id)
+    def _answer(self, tx: Tx, request: DeviceRequest, now: int, changed: bool) -> str:
+        """The record after the change; claims are read again only if it changed them."""
+        claims = tx.claims.active(request.device_id) if changed else request.device.claims
         decision = decide(DecisionInput(request.device.device, Act.USE, claims, now,
                                         self.cooldown))
-        hint = next((c.holder_hint for c in claims if c.kind is ClaimKind.OWNER), None)
-        return self.signer.sign(request.device_id, request.nonce, decision, hint)
+        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims))
 
     def bind(self, tx: Tx, request: DeviceRequest) -> str:
         now = self.clock.now()
@@ -40,8 +41,7 @@ class Binding:
         device = request.device.device
         if device.activated_at is None:
             raise NotActivated("The device must be activated before it can be bound.")
-        owner = next((c for c in tx.claims.active(device.device_id)
-                      if c.kind is ClaimKind.OWNER), None)
+        owner = next((c for c in request.device.claims if c.kind is ClaimKind.OWNER), None)
         if owner is not None and owner.holder != session.account_id:
             raise AlreadyBound("The device is bound to another account.")
         if owner is None:
@@ -53,7 +53,7 @@ class Binding:
                             actor=f"account:{session.account_id}", at=now,
                             account=session.account_id)
             notices.device_bound(tx, session.email, device.device_id, device.model, now)
-        return self._answer(tx, request, now)
+        return self._answer(tx, request, now, changed=owner is None)
 
     def unbind(self, tx: Tx, request: DeviceRequest) -> str:
         now = self.clock.now()
@@ -64,14 +64,13 @@ class Binding:
                 "The account token is not valid; sign in again and retry.")
         session.require_fresh(now, self.reauth)
         session.require_settled(now, self.cooldown)
-        owner = next((c for c in tx.claims.active(request.device_id)
-                      if c.kind is ClaimKind.OWNER), None)
+        owner = next((c for c in request.device.claims if c.kind is ClaimKind.OWNER), None)
         if owner is not None:
             if owner.holder != session.account_id:
                 raise ReauthenticationRequired(
                     "Only a fresh sign-in of the bound account can unbind this device.")
             release_owner(tx, owner, session, now, how="on the device")
-        return self._answer(tx, request, now)
+        return self._answer(tx, request, now, changed=owner is not None)
 
 
 def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:

@@ -7,27 +7,28 @@ import time
 from tenure.store.uow import Tx
 
 
-def _when(at: int) -> str:
+def when(at: int) -> str:
+    """How mail and device messages write a time."""
     return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
 def device_bound(tx: Tx, email: str, device_id: str, model: str, now: int) -> None:
     tx.outbox.enqueue(email, f"Your {model} is now linked to your account", (
-        f"The device {device_id} ({model}) was linked to your account on {_when(now)}.\n"
+        f"The device {device_id} ({model}) was linked to your account on {when(now)}.\n"
         "After a factory reset it will ask for this account's password.\n"
         "If this was not you, sign in and review your devices.\n"), now)
 
 
 def device_released(tx: Tx, email: str, device_id: str, model: str, now: int, how: str) -> None:
     tx.outbox.enqueue(email, f"Your {model} was removed from your account", (
-        f"The device {device_id} ({model}) was removed from your account on {_when(now)} "
+        f"The device {device_id} ({model}) was removed from your account on {when(now)} "
         f"({how}).\nIts activation lock is off: anyone can set it up after a reset.\n"
         "If this was not you, change your password now.\n"), now)
 
 
 def password_changed(tx: Tx, email: str, now: int, cooldown_hours: float) -> None:
     tx.outbox.enqueue(email, "Your password was changed", (
-        f"The password of your account was changed on {_when(now)}.\n"
+        f"The password of your account was changed on {when(now)}.\n"
         f"For your protection, the new password cannot lift the activation lock of your "
         f"devices for {cooldown_hours:g} hours.\n"
         "If this was not you, reset your password again and contact support.\n"), now)
@@ -44,5 +45,5 @@ def password_reset_link(tx: Tx, email: str, token: str, now: int, ttl_minutes: i
 def sign_in_throttled(tx: Tx, email: str, failures: int, until: int, now: int) -> None:
     tx.outbox.enqueue(email, "Failed sign-in attempts on your account", (
         f"There were {failures} failed sign-in attempts on your account; sign-in is paused "
-        f"until {_when(until)}. Your account is not locked for good.\n"
+        f"until {when(until)}. Your account is not locked for good.\n"
         "If this was not you, consider changing your password.\n"), now)

@@ -23,6 +23,7 @@ from tenure.geo.territories import normalise_territory
 from tenure.store.rows import StoredDevice
 from tenure.store.uow import Tx
 
+from .notices import when
 from .policy import PolicyStore
 
 
@@ -109,7 +110,7 @@ class TerritoryCheck:
         device_id = stored.device.device_id
         if plan.warn and found is not None:
             tx.commands.add(device_id, "message", {
-                "message": found.notice.replace("{when}", _when(plan.lock_at or now)),
+                "message": found.notice.replace("{when}", when(plan.lock_at or now)),
                 "lock_at": plan.lock_at}, now)
             tx.territory.put(device_id, warned(state, found, now), now)
             tx.audit.record(f"device:{device_id}", "territory.notice_sent", actor="policy",
@@ -152,9 +153,3 @@ class TerritoryCheck:
                             at=now, claim=claim.claim_id, evidence=assessment.presence.explain(),
                             policy_version=assessment.policy_version)
         return True
-
-
-def _when(at: int) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))

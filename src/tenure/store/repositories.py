@@ -135,14 +135,6 @@ class DeviceRepo:
         return int(self.conn.execute(select(func.count()).select_from(t.devices)).scalar_one())
 
 
-def _claim(row: Any) -> Claim:
-    return Claim(
-        claim_id=row.claim_id, device_id=row.device_id, kind=ClaimKind(row.kind),
-        holder=row.holder, created_at=row.created_at, holder_hint=row.holder_hint,
-        message=row.message, contact=row.contact, territory=row.territory,
-    )
-
-
 def _json_rows(value: Any) -> list[Any]:
     """SQLite hands back aggregated JSON as text, psycopg already decoded (or None)."""
     if value is None:
@@ -168,13 +160,16 @@ class ClaimRepo:
         found: dict[str, list[Claim]] = {d: [] for d in device_ids}
         if not device_ids:
             return found
+        c = t.claims.c
         rows = self.conn.execute(
-            select(t.claims)
-            .where(t.claims.c.device_id.in_(device_ids), t.claims.c.released_at.is_(None))
-            .order_by(t.claims.c.created_at)
+            select(c.claim_id, c.device_id, c.kind, c.holder, c.holder_hint, c.message,
+                   c.contact, c.territory, c.created_at)
+            .where(c.device_id.in_(device_ids), c.released_at.is_(None))
+            .order_by(c.created_at, c.claim_id)
         )
-        for r in rows:
-            found[r.device_id].append(_claim(r))
+        for row in rows:
+            claim = _claim_from_tuple(tuple(row))
+            found[claim.device_id].append(claim)
         return found
 
     def add(self, claim: Claim) -> None:
