@@ -53,6 +53,15 @@ class Claim:
     territory: str = ""
 
 
+_KIND_RANK = {kind: rank for rank, kind in enumerate(ClaimKind)}
+
+
+def claim_order(claim: Claim) -> tuple[int, int, str]:
+    """Claims in the order they were made; within one second, in the order of
+    ClaimKind (an owner binds before reporting the device lost), then by id."""
+    return (claim.created_at, _KIND_RANK[claim.kind], claim.claim_id)
+
+
 @dataclass(frozen=True, slots=True)
 class TerritoryEvidence:
     """Territory signals gathered for one request; empty until a policy consumes them."""

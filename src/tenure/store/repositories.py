@@ -22,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 
 from tenure.domain.in_use import TerritoryState
-from tenure.domain.model import Claim, ClaimKind, Device
+from tenure.domain.model import Claim, ClaimKind, Device, claim_order
 
 from . import tables as t
 from .driver_sql import ACTIVE_CLAIMS, DEVICE, USE_NONCE
@@ -66,12 +66,12 @@ class DeviceRepo:
         (device_id, model, sku, market, key_type, public_key, activated_at, last_checkin_at,
          territory, since, warned_at, warned_rule, bootloader, claims, commands) = found[0]
         device = Device(device_id, model, sku, market, activated_at=activated_at)
-        claim_rows = sorted(_json_rows(claims), key=lambda r: (r[8], r[0]))
+        claim_rows = _json_rows(claims)
         command_rows = sorted(_json_rows(commands), key=lambda r: (r[3], r[0]))
         return StoredDevice(
             device, key_type, bytes(public_key), last_checkin_at,
             TerritoryState(territory, since, warned_at, warned_rule), bootloader,
-            tuple(map(_claim_from_tuple, claim_rows)),
+            tuple(sorted(map(_claim_from_tuple, claim_rows), key=claim_order)),
             tuple({"id": c, "type": k, **json.loads(b)} for c, k, b, _ in command_rows))
 
     def set_activated(self, device_id: str, at: int | None) -> None:
@@ -154,7 +154,8 @@ class ClaimRepo:
         self.conn = conn
 
     def active(self, device_id: str) -> tuple[Claim, ...]:
-        return tuple(map(_claim_from_tuple, ACTIVE_CLAIMS.rows(self.conn, device_id=device_id)))
+        rows = ACTIVE_CLAIMS.rows(self.conn, device_id=device_id)
+        return tuple(sorted(map(_claim_from_tuple, rows), key=claim_order))
 
     def active_for_devices(self, device_ids: Sequence[str]) -> dict[str, list[Claim]]:
         found: dict[str, list[Claim]] = {d: [] for d in device_ids}
@@ -170,7 +171,7 @@ class ClaimRepo:
         for row in rows:
             claim = _claim_from_tuple(tuple(row))
             found[claim.device_id].append(claim)
-        return found
+        return {device_id: sorted(claims, key=claim_order) for device_id, claims in found.items()}
 
     def add(self, claim: Claim) -> None:
         self.conn.execute(insert(t.claims).values(
