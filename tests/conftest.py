@@ -11,10 +11,10 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
-from tenure.services.runtime import Runtime
 from tenure.store.database import normalise_url
 from tenure.store.migrate import upgrade
 from tenure.store.tables import metadata
@@ -82,7 +82,7 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
-    rt = Runtime.build(settings, clock=clock)
+def runtime(settings: Settings, clock: FixedClock) -> Iterator[Services]:
+    rt = bootstrap(settings, clock=clock)
     yield rt
     rt.close()

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services
 from tenure.http.app import create_app
-from tenure.services.runtime import Runtime
 
 from .helpers import Accounts, Device, provision
 
@@ -26,7 +26,7 @@ def backend(database_url: str) -> str:
 
 
 @pytest.fixture
-def client(runtime: Runtime) -> Iterator[TestClient]:
+def client(runtime: Services) -> Iterator[TestClient]:
     test_client = TestClient(create_app(runtime))
     yield test_client
     test_client.close()
@@ -38,7 +38,7 @@ def accounts(client: TestClient) -> Accounts:
 
 
 @pytest.fixture
-def make_device(client: TestClient, runtime: Runtime) -> Callable[..., Device]:
+def make_device(client: TestClient, runtime: Services) -> Callable[..., Device]:
     """A device with a fresh key pair, provisioned unless `provisioned=False`."""
 
     def make(key_type: Any = "Ed25519", provisioned: bool = True, **kwargs: Any) -> Device:

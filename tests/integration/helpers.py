@@ -24,12 +24,12 @@ from starlette.testclient import TestClient
 
 from tenure.agent.device import random_imei
 from tenure.agent.records import pinned_keys, verify_record
+from tenure.bootstrap import Services
 from tenure.crypto.b64 import b64u_decode, b64u_encode
 from tenure.crypto.jws import sign_flattened
 from tenure.crypto.keys import KeyType, SigningKey
 from tenure.domain.masking import mask_email
-from tenure.services.provision import Importer, ImportReport
-from tenure.services.runtime import Runtime
+from tenure.services.provision import ImportReport
 from tenure.store import tables as t
 
 JOSE = "application/jose+json"
@@ -130,7 +130,7 @@ class Device:
     HEAD /v1/device/nonce when none is at hand, exactly as firmware does.
     """
 
-    def __init__(self, client: TestClient, runtime: Runtime, key_type: KeyType = "Ed25519",
+    def __init__(self, client: TestClient, runtime: Services, key_type: KeyType = "Ed25519",
                  device_id: str | None = None, imeis: int = 1, model: str = "Tenure Phone 1",
                  sku: str = "TP1-128-BLK", market: str = "global") -> None:
         self.client = client
@@ -227,13 +227,13 @@ def provisioning_jsonl(rows: Iterable[dict[str, Any] | str]) -> bytes:
     return "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows).encode()
 
 
-def import_file(runtime: Runtime, data: bytes, fmt: str = "csv",
+def import_file(runtime: Services, data: bytes, fmt: str = "csv",
                 skip_invalid: bool = False) -> ImportReport:
-    return Importer(runtime.uow, runtime.clock).run(io.BytesIO(data), fmt, actor="test",
+    return runtime.importer.run(io.BytesIO(data), fmt, actor="test",
                                                     skip_invalid=skip_invalid)
 
 
-def provision(runtime: Runtime, *devices: Device) -> ImportReport:
+def provision(runtime: Services, *devices: Device) -> ImportReport:
     report = import_file(runtime, provisioning_csv(d.row() for d in devices))
     assert report.committed and report.imported == len(devices), report.as_json()
     return report
@@ -321,7 +321,7 @@ def race(calls: list[Callable[[], Any]]) -> list[Any]:
 # --------------------------------------------------------------------------- store probes
 
 
-def rows(runtime: Runtime, table: Table, *where: Any, order_by: Any = None) -> list[Any]:
+def rows(runtime: Services, table: Table, *where: Any, order_by: Any = None) -> list[Any]:
     with runtime.uow(readonly=True) as tx:
         query = select(table).where(*where)
         if order_by is not None:
@@ -329,36 +329,36 @@ def rows(runtime: Runtime, table: Table, *where: Any, order_by: Any = None) -> l
         return list(tx.conn.execute(query))
 
 
-def count(runtime: Runtime, table: Table, *where: Any) -> int:
+def count(runtime: Services, table: Table, *where: Any) -> int:
     with runtime.uow(readonly=True) as tx:
         return int(tx.conn.execute(
             select(func.count()).select_from(table).where(*where)).scalar_one())
 
 
-def device_row(runtime: Runtime, device_id: str) -> Any:
+def device_row(runtime: Services, device_id: str) -> Any:
     found = rows(runtime, t.devices, t.devices.c.device_id == device_id)
     assert len(found) == 1, f"device {device_id} is not stored"
     return found[0]
 
 
-def claims(runtime: Runtime, device_id: str, active_only: bool = False) -> list[Any]:
+def claims(runtime: Services, device_id: str, active_only: bool = False) -> list[Any]:
     where = [t.claims.c.device_id == device_id]
     if active_only:
         where.append(t.claims.c.released_at.is_(None))
     return rows(runtime, t.claims, *where, order_by=t.claims.c.created_at)
 
 
-def audit(runtime: Runtime, stream: str | None = None) -> list[Any]:
+def audit(runtime: Services, stream: str | None = None) -> list[Any]:
     where = [] if stream is None else [t.audit_events.c.stream == stream]
     return rows(runtime, t.audit_events, *where, order_by=t.audit_events.c.seq)
 
 
-def outbox(runtime: Runtime, to: str | None = None) -> list[Any]:
+def outbox(runtime: Services, to: str | None = None) -> list[Any]:
     where = [] if to is None else [t.outbox.c.to_addr == to]
     return rows(runtime, t.outbox, *where, order_by=t.outbox.c.created_at)
 
 
-def dump(runtime: Runtime, exclude: Iterable[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
+def dump(runtime: Services, exclude: Iterable[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (small test databases): compare before/after a refusal."""
     skip = set(exclude)
     out = {}
@@ -375,7 +375,7 @@ def dump(runtime: Runtime, exclude: Iterable[str] = ()) -> dict[str, list[tuple[
 RESET_TOKEN = re.compile(r"^ {4}(\S+) *$", re.MULTILINE)
 
 
-def reset_tokens(runtime: Runtime, email: str) -> list[str]:
+def reset_tokens(runtime: Services, email: str) -> list[str]:
     """Every reset token mailed to `email`: the outbox is the only place a token exists."""
     found = []
     for mail in outbox(runtime, email):
@@ -386,7 +386,7 @@ def reset_tokens(runtime: Runtime, email: str) -> list[str]:
     return found
 
 
-def new_reset_token(runtime: Runtime, email: str, known: Iterable[str] = ()) -> str:
+def new_reset_token(runtime: Services, email: str, known: Iterable[str] = ()) -> str:
     """The one reset token mailed to `email` that is not among `known`."""
     fresh = [tok for tok in reset_tokens(runtime, email) if tok not in set(known)]
     assert len(fresh) == 1, f"expected one new reset mail to {email}, found {len(fresh)}"

@@ -10,9 +10,9 @@ from functools import partial
 import pytest
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services
 from tenure.clock import FixedClock
 from tenure.http.app import create_app
-from tenure.services.runtime import Runtime
 from tenure.store import tables as t
 
 from .helpers import (
@@ -33,7 +33,7 @@ from .helpers import (
 # ------------------------------------------------------------------------------ registration
 
 
-def test_register_creates_an_account(client: TestClient, runtime: Runtime) -> None:
+def test_register_creates_an_account(client: TestClient, runtime: Services) -> None:
     response = client.post("/v1/accounts", json={"email": "  New.Owner@Example.COM ",
                                                  "password": "Twelve-chars"})
     assert response.status_code == 201
@@ -53,7 +53,7 @@ def test_register_creates_an_account(client: TestClient, runtime: Runtime) -> No
     assert signed_in.headers.get("cache-control") == "no-store"
 
 
-def test_an_email_is_taken_whatever_its_case(client: TestClient, runtime: Runtime) -> None:
+def test_an_email_is_taken_whatever_its_case(client: TestClient, runtime: Services) -> None:
     first = client.post("/v1/accounts", json={"email": "Alice@Example.com",
                                               "password": "first-password-1"})
     assert first.status_code == 201
@@ -73,7 +73,7 @@ def test_an_email_is_taken_whatever_its_case(client: TestClient, runtime: Runtim
     "y" * 129,  # too long
 ], ids=["11-same", "11-mixed", "common", "common-other-case", "common-long", "two-chars",
         "129"])
-def test_weak_passwords_are_refused(client: TestClient, runtime: Runtime,
+def test_weak_passwords_are_refused(client: TestClient, runtime: Services,
                                     password: str) -> None:
     response = client.post("/v1/accounts", json={"email": "weak@example.com",
                                                  "password": password})
@@ -93,7 +93,7 @@ def test_password_length_limits_are_inclusive(client: TestClient) -> None:
     "no-at-sign.example.com", "two@@example.com", "nodomain@", "@example.com",
     "a b@example.com", "tld-less@example", "x" * 65 + "@example.com", 42, None, ["a@b.c"],
 ])
-def test_invalid_emails_are_refused(client: TestClient, runtime: Runtime,
+def test_invalid_emails_are_refused(client: TestClient, runtime: Services,
                                     email: object) -> None:
     response = client.post("/v1/accounts", json={"email": email,
                                                  "password": "a-good-password-9"})
@@ -126,7 +126,7 @@ def test_wrong_password_and_unknown_email_get_the_same_answer(
 
 
 def test_sign_in_is_paused_after_five_failures_and_the_owner_is_told(
-        client: TestClient, accounts: Accounts, runtime: Runtime, clock: FixedClock) -> None:
+        client: TestClient, accounts: Accounts, runtime: Services, clock: FixedClock) -> None:
     owner = accounts.register()
     wrong = {"email": owner.email, "password": "not-the-password"}
     right = {"email": owner.email, "password": owner.password}
@@ -160,7 +160,7 @@ def test_sign_in_is_paused_after_five_failures_and_the_owner_is_told(
 
 
 def test_unknown_emails_are_throttled_like_known_ones(client: TestClient,
-                                                      runtime: Runtime) -> None:
+                                                      runtime: Services) -> None:
     guess = {"email": "ghost@example.com", "password": "guessing-password"}
     for _ in range(5):
         assert_problem(client.post("/v1/sessions", json=guess), "invalid-credentials", 401)
@@ -171,7 +171,7 @@ def test_unknown_emails_are_throttled_like_known_ones(client: TestClient,
 
 
 def test_parallel_failures_are_all_counted(client: TestClient, accounts: Accounts,
-                                          runtime: Runtime, clock: FixedClock, backend: str,
+                                          runtime: Services, clock: FixedClock, backend: str,
                                           request: pytest.FixtureRequest) -> None:
     owner = accounts.register()
     wrong = {"email": owner.email, "password": "parallel-guess-1"}
@@ -195,14 +195,14 @@ def test_sign_in_input_is_checked(client: TestClient) -> None:
         assert_problem(client.post("/v1/sessions", json=body), "invalid-input", 422)
 
 
-def test_an_oversized_account_body_is_too_large(client: TestClient, runtime: Runtime) -> None:
+def test_an_oversized_account_body_is_too_large(client: TestClient, runtime: Services) -> None:
     body = json.dumps({"email": "big@example.com", "password": "p" * 70_000}).encode()
     assert_problem(client.post("/v1/accounts", content=body,
                                headers={"Content-Type": "application/json"}), "too-large", 413)
     assert count(runtime, t.accounts) == 0
 
 
-def test_sessions_expire(client: TestClient, accounts: Accounts, runtime: Runtime,
+def test_sessions_expire(client: TestClient, accounts: Accounts, runtime: Services,
                          clock: FixedClock) -> None:
     owner = accounts.new()
     assert client.get("/v1/me/devices", headers=bearer(owner.token)).status_code == 200
@@ -221,7 +221,7 @@ def test_me_devices_needs_a_bearer_token(client: TestClient) -> None:
 # ------------------------------------------------------------------------------ password reset
 
 
-def test_password_reset(client: TestClient, accounts: Accounts, runtime: Runtime,
+def test_password_reset(client: TestClient, accounts: Accounts, runtime: Services,
                         clock: FixedClock) -> None:
     owner = accounts.new()
     old_session = owner.token
@@ -256,7 +256,7 @@ def test_password_reset(client: TestClient, accounts: Accounts, runtime: Runtime
 
 
 def test_reset_tokens_expire_and_a_reset_voids_the_others(
-        client: TestClient, accounts: Accounts, runtime: Runtime, clock: FixedClock) -> None:
+        client: TestClient, accounts: Accounts, runtime: Services, clock: FixedClock) -> None:
     owner = accounts.register()
     client.post("/v1/password-resets", json={"email": owner.email})
     early = new_reset_token(runtime, owner.email)
@@ -281,7 +281,7 @@ def test_reset_tokens_expire_and_a_reset_voids_the_others(
 
 
 def test_a_weak_new_password_does_not_spend_the_token(client: TestClient, accounts: Accounts,
-                                                      runtime: Runtime) -> None:
+                                                      runtime: Services) -> None:
     owner = accounts.register()
     client.post("/v1/password-resets", json={"email": owner.email})
     token = new_reset_token(runtime, owner.email)
@@ -294,7 +294,7 @@ def test_a_weak_new_password_does_not_spend_the_token(client: TestClient, accoun
 
 
 def test_a_reset_clears_the_sign_in_pause(client: TestClient, accounts: Accounts,
-                                          runtime: Runtime) -> None:
+                                          runtime: Services) -> None:
     owner = accounts.register()
     for _ in range(5):
         client.post("/v1/sessions", json={"email": owner.email, "password": "wrong-password"})
@@ -312,7 +312,7 @@ def test_a_reset_clears_the_sign_in_pause(client: TestClient, accounts: Accounts
 
 def test_my_devices_lists_bound_devices_and_removal_releases_the_lock(
         client: TestClient, accounts: Accounts, device: Device, make_device: Callable[..., Device],
-        runtime: Runtime, clock: FixedClock) -> None:
+        runtime: Services, clock: FixedClock) -> None:
     owner, other = accounts.new(), accounts.new()
     theirs = make_device()
     for dev, acct in ((device, owner), (theirs, other)):
@@ -362,7 +362,7 @@ def test_my_devices_lists_bound_devices_and_removal_releases_the_lock(
 # ------------------------------------------------------------------------------ idempotency
 
 
-def test_idempotency_key_replays_registration(client: TestClient, runtime: Runtime) -> None:
+def test_idempotency_key_replays_registration(client: TestClient, runtime: Services) -> None:
     body = {"email": "idem@example.com", "password": "idempotent-pass-1"}
     key = {"Idempotency-Key": "create-idem-1"}
     first = client.post("/v1/accounts", json=body, headers=key)
@@ -381,7 +381,7 @@ def test_idempotency_key_replays_registration(client: TestClient, runtime: Runti
     assert_problem(client.post("/v1/accounts", json=body), "email-taken", 409)
 
 
-def test_idempotency_keys_are_bounded(client: TestClient, runtime: Runtime) -> None:
+def test_idempotency_keys_are_bounded(client: TestClient, runtime: Services) -> None:
     body = {"email": "bounded@example.com", "password": "idempotent-pass-1"}
     assert_problem(client.post("/v1/accounts", json=body, headers={"Idempotency-Key": "k" * 129}),
                    "invalid-input", 422)
@@ -415,7 +415,7 @@ ODD_TEXT = {
 
 
 @pytest.mark.parametrize("case", list(ODD_TEXT))
-def test_unencodable_text_gets_an_answer_not_a_500(runtime: Runtime, backend: str,
+def test_unencodable_text_gets_an_answer_not_a_500(runtime: Services, backend: str,
                                                    request: pytest.FixtureRequest,
                                                    case: str) -> None:
     path, body, acceptable = ODD_TEXT[case]
@@ -427,7 +427,7 @@ def test_unencodable_text_gets_an_answer_not_a_500(runtime: Runtime, backend: st
 
 
 def test_a_nul_in_a_device_path_is_not_found_not_a_crash(
-        runtime: Runtime, accounts: Accounts, backend: str,
+        runtime: Services, accounts: Accounts, backend: str,
         request: pytest.FixtureRequest) -> None:
     owner = accounts.new()
     safe = TestClient(create_app(runtime), raise_server_exceptions=False)

@@ -13,24 +13,24 @@ import pytest
 from sqlalchemy import event
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.http.app import create_app
-from tenure.services.runtime import Runtime
 
 from .helpers import Device, provision
 
 
 @pytest.fixture
-def always_refreshing(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
-    runtime = Runtime.build(dataclasses.replace(settings, policy_refresh_seconds=0),
+def always_refreshing(settings: Settings, clock: FixedClock) -> Iterator[Services]:
+    runtime = bootstrap(dataclasses.replace(settings, policy_refresh_seconds=0),
                             clock=clock)
     yield runtime
     runtime.close()
 
 
 def test_a_check_in_uses_one_connection_while_the_policy_refreshes(
-        always_refreshing: Runtime) -> None:
+        always_refreshing: Services) -> None:
     runtime = always_refreshing
     client = TestClient(create_app(runtime))
     device = Device(client, runtime)

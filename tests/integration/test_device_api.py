@@ -12,9 +12,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from tenure.agent.records import pinned_keys
+from tenure.bootstrap import Services
 from tenure.clock import FixedClock
 from tenure.domain.decide import OWNER_LOCK_MESSAGE
-from tenure.services.runtime import Runtime
 from tenure.store import tables as t
 
 from .helpers import (
@@ -52,7 +52,7 @@ def test_nonce_head_answers_204_without_a_body(client: TestClient) -> None:
     assert no_store(response), response.headers.get("cache-control")
 
 
-def test_nonce_issuing_writes_nothing(client: TestClient, runtime: Runtime) -> None:
+def test_nonce_issuing_writes_nothing(client: TestClient, runtime: Services) -> None:
     for _ in range(5):
         client.head(NONCE)
     assert count(runtime, t.used_nonces) == 0
@@ -77,7 +77,7 @@ def test_health_and_readiness(client: TestClient) -> None:
 
 
 @pytest.mark.parametrize("key_type", ["Ed25519", "P-256"])
-def test_activation_of_an_unbound_device(make_device: Callable[..., Device], runtime: Runtime,
+def test_activation_of_an_unbound_device(make_device: Callable[..., Device], runtime: Services,
                                          clock: FixedClock, key_type: str) -> None:
     device = make_device(key_type)
     reply = device.activate()
@@ -111,7 +111,7 @@ def test_eddsa_alg_name_is_accepted_for_an_ed25519_key(device: Device) -> None:
 
 
 def test_bind_sets_the_masked_owner_and_locks_the_next_activation(
-        device: Device, accounts: Accounts, runtime: Runtime, clock: FixedClock) -> None:
+        device: Device, accounts: Accounts, runtime: Services, clock: FixedClock) -> None:
     owner = accounts.new("Alice.Owner@Example.com")
     device.activate().record()
 
@@ -164,7 +164,7 @@ def test_only_the_owner_token_lifts_the_activation_lock(device: Device,
 
 
 def test_bind_by_another_account_is_refused_and_rebinding_is_a_noop(
-        device: Device, accounts: Accounts, runtime: Runtime) -> None:
+        device: Device, accounts: Accounts, runtime: Services) -> None:
     owner, other = accounts.new(), accounts.new()
     device.activate().record()
     device.bind(owner.token).record()
@@ -184,7 +184,7 @@ def test_bind_by_another_account_is_refused_and_rebinding_is_a_noop(
 
 
 def test_bind_before_activation_is_refused(device: Device, accounts: Accounts,
-                                           runtime: Runtime) -> None:
+                                           runtime: Services) -> None:
     owner = accounts.new()
     device.bind(owner.token).problem("not-activated", 409)
     assert claims(runtime, device.device_id) == []
@@ -193,7 +193,7 @@ def test_bind_before_activation_is_refused(device: Device, accounts: Accounts,
     assert device.bind(owner.token).record()["owner"] == {"hint": owner.hint}
 
 
-def test_bind_without_a_valid_session_is_refused(device: Device, runtime: Runtime) -> None:
+def test_bind_without_a_valid_session_is_refused(device: Device, runtime: Services) -> None:
     device.activate().record()
     device.bind("no-such-token").problem("unauthorized", 401)
     device.post("/v1/device/bind", {}).problem("malformed", 400)
@@ -204,7 +204,7 @@ def test_bind_without_a_valid_session_is_refused(device: Device, runtime: Runtim
 
 
 def test_unbind_needs_a_sign_in_of_the_last_five_minutes(
-        device: Device, accounts: Accounts, runtime: Runtime, clock: FixedClock) -> None:
+        device: Device, accounts: Accounts, runtime: Services, clock: FixedClock) -> None:
     owner = accounts.new()
     device.activate().record()
     device.bind(owner.token).record()
@@ -229,7 +229,7 @@ def test_unbind_needs_a_sign_in_of_the_last_five_minutes(
 
 
 def test_unbind_by_another_account_is_refused(device: Device, accounts: Accounts,
-                                              runtime: Runtime) -> None:
+                                              runtime: Services) -> None:
     owner, other = accounts.new(), accounts.new()
     device.activate().record()
     device.bind(owner.token).record()
@@ -245,7 +245,7 @@ def test_unbind_by_another_account_is_refused(device: Device, accounts: Accounts
 
 
 def test_checkin_answers_a_record_and_is_remembered(device: Device, accounts: Accounts,
-                                                    client: TestClient, runtime: Runtime,
+                                                    client: TestClient, runtime: Services,
                                                     clock: FixedClock) -> None:
     owner = accounts.new()
     device.activate().record()
@@ -280,7 +280,7 @@ def test_checkin_refuses_acks_that_are_not_strings(device: Device) -> None:
 
 
 def test_a_reset_password_lifts_the_lock_only_after_the_cool_down(
-        device: Device, accounts: Accounts, client: TestClient, runtime: Runtime,
+        device: Device, accounts: Accounts, client: TestClient, runtime: Services,
         clock: FixedClock) -> None:
     owner = accounts.new()
     old_token = owner.token
@@ -322,7 +322,7 @@ def test_a_reset_password_lifts_the_lock_only_after_the_cool_down(
 
 @pytest.mark.parametrize("where", ["portal", "device"])
 def test_a_reset_password_cannot_remove_the_lock_during_the_cool_down(
-        device: Device, accounts: Accounts, client: TestClient, runtime: Runtime,
+        device: Device, accounts: Accounts, client: TestClient, runtime: Services,
         clock: FixedClock, where: str) -> None:
     owner = accounts.new()
     device.activate().record()

@@ -13,10 +13,10 @@ import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from tenure.bootstrap import Services
 from tenure.clock import FixedClock
 from tenure.crypto.b64 import b64u_decode, b64u_encode
 from tenure.crypto.keys import SigningKey
-from tenure.services.runtime import Runtime
 from tenure.store import tables as t
 
 from .helpers import (
@@ -43,7 +43,7 @@ class Ctx:
     p256: Device  # provisioned P-256
     stranger: Device  # never provisioned
     clock: FixedClock
-    runtime: Runtime
+    runtime: Services
 
     def header(self, **changes: object) -> tuple[dict[str, object], str]:
         nonce = self.device.fresh_nonce()
@@ -54,7 +54,7 @@ class Ctx:
 
 
 @pytest.fixture
-def ctx(make_device: Callable[..., Device], clock: FixedClock, runtime: Runtime) -> Ctx:
+def ctx(make_device: Callable[..., Device], clock: FixedClock, runtime: Services) -> Ctx:
     return Ctx(make_device("Ed25519"), make_device("P-256"),
                make_device("Ed25519", provisioned=False), clock, runtime)
 
@@ -170,7 +170,7 @@ UNAUTHENTICATED: dict[str, tuple[str, int, Callable[[Ctx], Body]]] = {
 
 
 @pytest.mark.parametrize("case", list(UNAUTHENTICATED))
-def test_refused_before_authentication_writes_nothing(ctx: Ctx, runtime: Runtime,
+def test_refused_before_authentication_writes_nothing(ctx: Ctx, runtime: Services,
                                                       case: str) -> None:
     name, status, build = UNAUTHENTICATED[case]
     before = dump(runtime)
@@ -204,7 +204,7 @@ AUTHENTICATED: dict[str, tuple[str, int, Callable[[Ctx], Body]]] = {
 
 
 @pytest.mark.parametrize("case", list(AUTHENTICATED))
-def test_refused_after_authentication_burns_the_nonce_only(ctx: Ctx, runtime: Runtime,
+def test_refused_after_authentication_burns_the_nonce_only(ctx: Ctx, runtime: Services,
                                                            case: str) -> None:
     name, status, build = AUTHENTICATED[case]
     before = dump(runtime, exclude=["used_nonces"])
@@ -225,7 +225,7 @@ def test_wrong_content_type_leaves_the_nonce_usable(ctx: Ctx) -> None:
     assert ctx.device.send(ACTIVATION, jws, nonce=nonce).record()["nonce"] == nonce
 
 
-def test_a_nonce_is_single_use(ctx: Ctx, runtime: Runtime) -> None:
+def test_a_nonce_is_single_use(ctx: Ctx, runtime: Services) -> None:
     first = ctx.device.activate()
     first.record()
     events = audit(runtime)
@@ -244,7 +244,7 @@ def test_a_nonce_is_good_until_its_ttl(ctx: Ctx) -> None:
 
 
 def test_a_refused_bind_burns_its_nonce(ctx: Ctx, accounts: Accounts,
-                                        runtime: Runtime) -> None:
+                                        runtime: Services) -> None:
     owner = accounts.new()
     refused = ctx.device.bind(owner.token)
     refused.problem("not-activated", 409)
@@ -255,7 +255,7 @@ def test_a_refused_bind_burns_its_nonce(ctx: Ctx, accounts: Accounts,
 
 
 def test_a_refused_unbind_burns_its_nonce(ctx: Ctx, accounts: Accounts,
-                                          runtime: Runtime) -> None:
+                                          runtime: Services) -> None:
     owner = accounts.new()
     ctx.device.activate().record()
     ctx.device.bind(owner.token).record()
@@ -281,7 +281,7 @@ def test_a_body_of_exactly_64_kib_is_accepted(ctx: Ctx) -> None:
     assert ctx.device.send(ACTIVATION, body, nonce=nonce).record()["status"] == "activated"
 
 
-def test_a_body_over_64_kib_is_too_large(ctx: Ctx, runtime: Runtime) -> None:
+def test_a_body_over_64_kib_is_too_large(ctx: Ctx, runtime: Services) -> None:
     before = dump(runtime)
     body, nonce = _padded(ctx, 64 * 1024 + 1)
     ctx.device.send(ACTIVATION, body, nonce=nonce).problem("too-large", 413)
@@ -290,7 +290,7 @@ def test_a_body_over_64_kib_is_too_large(ctx: Ctx, runtime: Runtime) -> None:
 
 
 def test_a_streamed_body_without_length_over_64_kib_is_too_large(ctx: Ctx,
-                                                                 runtime: Runtime) -> None:
+                                                                 runtime: Services) -> None:
     before = dump(runtime)
     body, _ = _padded(ctx, 64 * 1024 + 1)
     chunks = [body[i:i + 8192] for i in range(0, len(body), 8192)]
@@ -306,7 +306,7 @@ def test_a_streamed_body_without_length_over_64_kib_is_too_large(ctx: Ctx,
 # ------------------------------------------------------------------------------ odd kids
 
 
-def test_a_very_long_kid_is_an_unknown_device(ctx: Ctx, runtime: Runtime) -> None:
+def test_a_very_long_kid_is_an_unknown_device(ctx: Ctx, runtime: Services) -> None:
     before = dump(runtime)
     body, nonce, _ = _signed(ctx, kid="D" * 5000)
     ctx.device.send(ACTIVATION, body, nonce=nonce).problem("unknown-device", 401)

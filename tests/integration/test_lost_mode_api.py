@@ -14,10 +14,10 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services
 from tenure.domain.masking import mask_email
 from tenure.domain.model import ClaimKind
 from tenure.http.app import create_app
-from tenure.services.runtime import Runtime
 
 from .test_unlock_api import Owner, Phone, Server, problem
 
@@ -26,7 +26,7 @@ CONTACT = "+351 555 0101"
 
 
 @pytest.fixture
-def server(runtime: Runtime) -> Iterator[Server]:
+def server(runtime: Services) -> Iterator[Server]:
     client = TestClient(create_app(runtime))
     yield Server(runtime, client)
     client.close()

@@ -14,10 +14,9 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
-from tenure.services import accounts
-from tenure.services.runtime import Runtime
 
 from .helpers import new_reset_token, outbox
 
@@ -70,17 +69,17 @@ def smtp_server() -> Iterator[SmtpServer]:
 
 @pytest.fixture
 def smtp_runtime(settings: Settings, clock: FixedClock,
-                 smtp_server: SmtpServer) -> Iterator[Runtime]:
-    rt = Runtime.build(dataclasses.replace(settings,
+                 smtp_server: SmtpServer) -> Iterator[Services]:
+    rt = bootstrap(dataclasses.replace(settings,
                                            smtp_url=f"smtp://127.0.0.1:{smtp_server.port}"),
                        clock=clock)
     yield rt
     rt.close()
 
 
-def ask_for_reset(rt: Runtime, email: str = "owner@example.com") -> str:
+def ask_for_reset(rt: Services, email: str = "owner@example.com") -> str:
     """An account that asked for a password reset; returns the token that was mailed."""
-    accounts.register(rt.uow, rt.clock, email, PASSWORD)
+    rt.register(email, PASSWORD)
     rt.password_reset.request(email)
     return new_reset_token(rt, email.lower())
 
@@ -91,7 +90,7 @@ def body_of(message: EmailMessage) -> str:
     return str(part.get_content())
 
 
-def test_file_sink_writes_private_eml_files(runtime: Runtime, settings: Settings,
+def test_file_sink_writes_private_eml_files(runtime: Services, settings: Settings,
                                             clock: FixedClock) -> None:
     token = ask_for_reset(runtime)
     assert not list(settings.outbox_dir.glob("*.eml"))  # nothing is sent before dispatch
@@ -113,7 +112,7 @@ def test_file_sink_writes_private_eml_files(runtime: Runtime, settings: Settings
     assert not [p for p in settings.outbox_dir.iterdir() if p.name.startswith(".")]
 
 
-def test_smtp_delivers_the_reset_token(smtp_runtime: Runtime, smtp_server: SmtpServer,
+def test_smtp_delivers_the_reset_token(smtp_runtime: Services, smtp_server: SmtpServer,
                                        settings: Settings, clock: FixedClock) -> None:
     smtp_server.start()
     token = ask_for_reset(smtp_runtime, "Reader@Example.com")
@@ -132,7 +131,7 @@ def test_smtp_delivers_the_reset_token(smtp_runtime: Runtime, smtp_server: SmtpS
     assert len(smtp_server.collector.envelopes) == 1
 
 
-def test_mail_waits_while_the_smtp_server_is_down(smtp_runtime: Runtime,
+def test_mail_waits_while_the_smtp_server_is_down(smtp_runtime: Services,
                                                   smtp_server: SmtpServer,
                                                   clock: FixedClock) -> None:
     token = ask_for_reset(smtp_runtime)

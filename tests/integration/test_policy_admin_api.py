@@ -18,12 +18,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from tenure.agent.device import random_imei
+from tenure.bootstrap import Services
 from tenure.crypto.keys import SigningKey
 from tenure.domain.in_use import TerritoryState
 from tenure.http.app import create_app
-from tenure.services.apikeys import create_key, revoke_key
-from tenure.services.provision import Importer
-from tenure.services.runtime import Runtime
 
 POLICY = "/v1/admin/policy"
 VERSIONS = "/v1/admin/policy/versions"
@@ -68,7 +66,7 @@ grace_hours = -5
 
 
 @pytest.fixture
-def api(runtime: Runtime) -> Iterator[TestClient]:
+def api(runtime: Services) -> Iterator[TestClient]:
     client = TestClient(create_app(runtime))
     yield client
     client.close()
@@ -79,8 +77,8 @@ def auth(key: str) -> dict[str, str]:
 
 
 @pytest.fixture
-def policy_key(runtime: Runtime) -> str:
-    return create_key(runtime.uow, runtime.clock, "policy", "t")
+def policy_key(runtime: Services) -> str:
+    return runtime.api_keys.create("policy", "t")
 
 
 @pytest.fixture
@@ -154,7 +152,7 @@ def test_an_oversize_policy_is_refused(api: TestClient, headers: dict[str, str])
     problem(api.post(VALIDATE, content=big.encode(), headers=headers), "too-large", 413)
 
 
-def test_a_bad_placeholder_is_an_invalid_policy_not_a_crash(runtime: Runtime,
+def test_a_bad_placeholder_is_an_invalid_policy_not_a_crash(runtime: Services,
                                                             headers: dict[str, str]) -> None:
     text = SANCTIONS + 'message = "Ask {maker.name}"\n'
     with TestClient(create_app(runtime), raise_server_exceptions=False) as client:
@@ -181,7 +179,7 @@ def test_apply_refuses_an_invalid_policy(api: TestClient, headers: dict[str, str
 
 
 def test_apply_creates_versions_and_rollback_restores(
-    api: TestClient, runtime: Runtime, policy_key: str, headers: dict[str, str]
+    api: TestClient, runtime: Services, policy_key: str, headers: dict[str, str]
 ) -> None:
     author = f"apikey:{key_id(policy_key)}"
     first = apply(api, headers, SANCTIONS, reason="initial export rules")
@@ -235,7 +233,7 @@ def test_rollback_body_must_be_json(api: TestClient, headers: dict[str, str]) ->
 # -- dry-run -------------------------------------------------------------------------------
 
 
-def seed_fleet(runtime: Runtime) -> None:
+def seed_fleet(runtime: Services) -> None:
     """Three phones in use: two in Iran (TP1, TP2), one in Crimea (TP1)."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -246,7 +244,7 @@ def seed_fleet(runtime: Runtime) -> None:
         der = SigningKey.generate().public().spki_der()
         writer.writerow([device_id, random_imei(), model, f"{model}-64", "eu",
                          base64.b64encode(der).decode()])
-    report = Importer(runtime.uow, runtime.clock).run(
+    report = runtime.importer.run(
         io.BytesIO(out.getvalue().encode()), "csv", actor="test")
     assert report.committed, report.as_json()
     now = runtime.clock.now()
@@ -257,7 +255,7 @@ def seed_fleet(runtime: Runtime) -> None:
 
 
 def test_dry_run_reports_the_impact_and_applies_nothing(
-    api: TestClient, runtime: Runtime, headers: dict[str, str]
+    api: TestClient, runtime: Services, headers: dict[str, str]
 ) -> None:
     seed_fleet(runtime)
     response = api.post(DRY_RUN, content=SANCTIONS.encode(), headers=headers)
@@ -292,9 +290,9 @@ ENDPOINTS = [
 
 
 @pytest.mark.parametrize(("method", "path", "content"), ENDPOINTS)
-def test_a_factory_key_is_forbidden(api: TestClient, runtime: Runtime, method: str, path: str,
+def test_a_factory_key_is_forbidden(api: TestClient, runtime: Services, method: str, path: str,
                                     content: bytes | None) -> None:
-    factory = create_key(runtime.uow, runtime.clock, "factory", "line 3")
+    factory = runtime.api_keys.create("factory", "line 3")
     response = api.request(method, path, content=content, headers=auth(factory))
     problem(response, "forbidden", 403)
     assert runtime.policies.history() == []
@@ -302,7 +300,7 @@ def test_a_factory_key_is_forbidden(api: TestClient, runtime: Runtime, method: s
 
 @pytest.mark.parametrize(("method", "path", "content"), ENDPOINTS)
 @pytest.mark.parametrize("presented", [None, "Bearer tnr_0000000000000000_nope", "Basic abc"])
-def test_without_a_valid_key_it_is_401(api: TestClient, runtime: Runtime, method: str,
+def test_without_a_valid_key_it_is_401(api: TestClient, runtime: Services, method: str,
                                        path: str, content: bytes | None,
                                        presented: str | None) -> None:
     headers = {} if presented is None else {"Authorization": presented}
@@ -310,16 +308,16 @@ def test_without_a_valid_key_it_is_401(api: TestClient, runtime: Runtime, method
     assert runtime.policies.history() == []
 
 
-def test_a_revoked_policy_key_is_refused(api: TestClient, runtime: Runtime, policy_key: str,
+def test_a_revoked_policy_key_is_refused(api: TestClient, runtime: Services, policy_key: str,
                                          headers: dict[str, str]) -> None:
     assert apply(api, headers, SANCTIONS).status_code == 201
-    assert revoke_key(runtime.uow, runtime.clock, key_id(policy_key))
+    assert runtime.api_keys.revoke(key_id(policy_key))
     problem(apply(api, headers, RELAXED), "unauthorized", 401)
     assert [v.version for v in runtime.policies.history()] == [1]
 
 
-def test_an_admin_key_may_change_the_policy(api: TestClient, runtime: Runtime) -> None:
-    admin = create_key(runtime.uow, runtime.clock, "admin", "ops")
+def test_an_admin_key_may_change_the_policy(api: TestClient, runtime: Services) -> None:
+    admin = runtime.api_keys.create("admin", "ops")
     response = apply(api, auth(admin), SANCTIONS, reason="by the operator")
     assert response.status_code == 201, response.text
     assert runtime.policies.history()[0].author == f"apikey:{key_id(admin)}"

@@ -19,6 +19,7 @@ import pytest
 from sqlalchemy import select
 
 from tenure.agent.device import random_imei
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.crypto.keys import SigningKey
@@ -27,8 +28,6 @@ from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim, ClaimKind
 from tenure.domain.policy import PolicyError
 from tenure.services.policy import Impact
-from tenure.services.provision import Importer
-from tenure.services.runtime import Runtime
 from tenure.store.audit import verify_chain
 from tenure.store.tables import metadata
 
@@ -88,15 +87,15 @@ territories = ["CU"]
 
 
 @pytest.fixture
-def fresh(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+def fresh(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     """A runtime that reads the active policy on every call (no refresh delay), as a
     second server replica would after its refresh interval."""
-    rt = Runtime.build(dataclasses.replace(settings, policy_refresh_seconds=0), clock=clock)
+    rt = bootstrap(dataclasses.replace(settings, policy_refresh_seconds=0), clock=clock)
     yield rt
     rt.close()
 
 
-def provision(runtime: Runtime, *devices: tuple[str, str, str, str]) -> None:
+def provision(runtime: Services, *devices: tuple[str, str, str, str]) -> None:
     """Import (device_id, model, sku, market) rows through the factory importer."""
     out = io.StringIO()
     writer = csv.writer(out)
@@ -105,12 +104,12 @@ def provision(runtime: Runtime, *devices: tuple[str, str, str, str]) -> None:
         der = SigningKey.generate().public().spki_der()
         writer.writerow([device_id, random_imei(), model, sku, market,
                          base64.b64encode(der).decode()])
-    report = Importer(runtime.uow, runtime.clock).run(
+    report = runtime.importer.run(
         io.BytesIO(out.getvalue().encode()), "csv", actor="test")
     assert report.committed and report.imported == len(devices), report.as_json()
 
 
-def place(runtime: Runtime, device_id: str, territory: str | None, activated: bool,
+def place(runtime: Services, device_id: str, territory: str | None, activated: bool,
           present_now: bool = True) -> None:
     """Give a device a last known territory (and optionally mark it activated)."""
     now = runtime.clock.now()
@@ -122,7 +121,7 @@ def place(runtime: Runtime, device_id: str, territory: str | None, activated: bo
             tx.devices.set_activated(device_id, now - 10 * 24 * HOUR)
 
 
-def lock(runtime: Runtime, device_id: str, territory: str, rule: str = "sanctions") -> None:
+def lock(runtime: Services, device_id: str, territory: str, rule: str = "sanctions") -> None:
     now = runtime.clock.now()
     with runtime.uow() as tx:
         tx.claims.add(Claim(secrets.token_hex(16), device_id, ClaimKind.TERRITORY,
@@ -130,7 +129,7 @@ def lock(runtime: Runtime, device_id: str, territory: str, rule: str = "sanction
                             territory=territory))
 
 
-def snapshot(runtime: Runtime) -> dict[str, list[tuple[Any, ...]]]:
+def snapshot(runtime: Services) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table, to prove that something changed nothing."""
     with runtime.uow(readonly=True) as tx:
         return {table.name: sorted((tuple(r) for r in tx.conn.execute(select(table))), key=repr)
@@ -145,7 +144,7 @@ def counts(found: Impact) -> dict[tuple[str, str], tuple[int, int, int]]:
 # -- versions ------------------------------------------------------------------------------
 
 
-def test_apply_numbers_versions_and_history_is_newest_first(runtime: Runtime,
+def test_apply_numbers_versions_and_history_is_newest_first(runtime: Services,
                                                             clock: FixedClock) -> None:
     first = runtime.policies.apply(SANCTIONS, "alice", "initial export rules")
     clock.advance(HOUR)
@@ -161,7 +160,7 @@ def test_apply_numbers_versions_and_history_is_newest_first(runtime: Runtime,
     assert runtime.policies.document(1).document == SANCTIONS
 
 
-def test_the_active_policy_is_the_newest_version(runtime: Runtime) -> None:
+def test_the_active_policy_is_the_newest_version(runtime: Services) -> None:
     assert runtime.policies.current().version == 0
     assert runtime.policies.current().policy.rules == ()
     runtime.policies.apply(SANCTIONS, "alice", "initial")
@@ -171,13 +170,13 @@ def test_the_active_policy_is_the_newest_version(runtime: Runtime) -> None:
 
 
 @pytest.mark.parametrize("reason", ["", "   "])
-def test_a_reason_is_required(runtime: Runtime, reason: str) -> None:
+def test_a_reason_is_required(runtime: Services, reason: str) -> None:
     with pytest.raises(InvalidInput):
         runtime.policies.apply(SANCTIONS, "alice", reason)
     assert runtime.policies.history() == []
 
 
-def test_an_invalid_document_is_refused_and_nothing_is_stored(runtime: Runtime) -> None:
+def test_an_invalid_document_is_refused_and_nothing_is_stored(runtime: Services) -> None:
     runtime.policies.apply(SANCTIONS, "alice", "initial")
     before = snapshot(runtime)
     broken = SANCTIONS.replace('"KP"]', '"KP", "XZ"]').replace("72", "-1")
@@ -188,14 +187,14 @@ def test_an_invalid_document_is_refused_and_nothing_is_stored(runtime: Runtime) 
     assert runtime.policies.current().version == 1
 
 
-def test_no_document_before_any_policy(runtime: Runtime) -> None:
+def test_no_document_before_any_policy(runtime: Services) -> None:
     with pytest.raises(NotFound):
         runtime.policies.document()
     with pytest.raises(NotFound):
         runtime.policies.rollback(1, "alice", "nothing to roll back to")
 
 
-def test_rollback_applies_the_old_document_as_a_new_version(runtime: Runtime) -> None:
+def test_rollback_applies_the_old_document_as_a_new_version(runtime: Services) -> None:
     runtime.policies.apply(SANCTIONS, "alice", "initial")
     runtime.policies.apply(CHANGED, "bob", "Iran: activation only")
     back = runtime.policies.rollback(1, "carol", "the Iran change was premature")
@@ -208,7 +207,7 @@ def test_rollback_applies_the_old_document_as_a_new_version(runtime: Runtime) ->
         runtime.policies.rollback(7, "carol", "no such version")
 
 
-def test_every_change_is_audited_with_author_and_reason(runtime: Runtime,
+def test_every_change_is_audited_with_author_and_reason(runtime: Services,
                                                         clock: FixedClock) -> None:
     runtime.policies.apply(SANCTIONS, "alice", "initial")
     clock.advance(60)
@@ -230,7 +229,7 @@ def test_every_change_is_audited_with_author_and_reason(runtime: Runtime,
     assert chain.events >= 3
 
 
-def test_another_replica_sees_a_new_version(runtime: Runtime, fresh: Runtime) -> None:
+def test_another_replica_sees_a_new_version(runtime: Services, fresh: Services) -> None:
     """Two servers on one database: a policy applied through one is active on the other
     once its refresh interval has passed (here: zero)."""
     assert fresh.policies.current().version == 0
@@ -245,7 +244,7 @@ def test_another_replica_sees_a_new_version(runtime: Runtime, fresh: Runtime) ->
 # -- dry-run -------------------------------------------------------------------------------
 
 
-def fleet(runtime: Runtime) -> None:
+def fleet(runtime: Services) -> None:
     """Phones of two models and two markets, last seen in various places."""
     provision(runtime,
               ("IR-TP1-A", "TP1", "TP1-64", "eu"), ("IR-TP1-B", "TP1", "TP1-64", "eu"),
@@ -269,7 +268,7 @@ def fleet(runtime: Runtime) -> None:
     place(runtime, "NOWHERE", None, activated=True)
 
 
-def test_dry_run_from_no_policy_counts_by_model_and_territory(runtime: Runtime) -> None:
+def test_dry_run_from_no_policy_counts_by_model_and_territory(runtime: Services) -> None:
     fleet(runtime)
     found = runtime.policies.preview(SANCTIONS)
     assert found.from_version == 0
@@ -288,7 +287,7 @@ def test_dry_run_from_no_policy_counts_by_model_and_territory(runtime: Runtime) 
     assert "Impact against active version 0" in text and "TP2" in text and "KP" in text
 
 
-def test_dry_run_of_a_change_reports_releases_and_new_refusals(runtime: Runtime) -> None:
+def test_dry_run_of_a_change_reports_releases_and_new_refusals(runtime: Services) -> None:
     fleet(runtime)
     runtime.policies.apply(SANCTIONS, "alice", "initial")
     lock(runtime, "IR-TP1-A", "IR")  # locked in use under version 1
@@ -306,7 +305,7 @@ def test_dry_run_of_a_change_reports_releases_and_new_refusals(runtime: Runtime)
     assert ("TP2", "KP") not in counts(found)
 
 
-def test_dry_run_of_the_active_policy_changes_nothing(runtime: Runtime) -> None:
+def test_dry_run_of_the_active_policy_changes_nothing(runtime: Services) -> None:
     fleet(runtime)
     runtime.policies.apply(SANCTIONS, "alice", "initial")
     lock(runtime, "IR-TP1-A", "IR")
@@ -315,7 +314,7 @@ def test_dry_run_of_the_active_policy_changes_nothing(runtime: Runtime) -> None:
     assert "(no device changes)" in found.render()
 
 
-def test_dry_run_changes_nothing_in_the_database(runtime: Runtime) -> None:
+def test_dry_run_changes_nothing_in_the_database(runtime: Services) -> None:
     fleet(runtime)
     runtime.policies.apply(SANCTIONS, "alice", "initial")
     lock(runtime, "IR-TP1-A", "IR")
@@ -326,6 +325,6 @@ def test_dry_run_changes_nothing_in_the_database(runtime: Runtime) -> None:
     assert runtime.policies.current().version == 1
 
 
-def test_dry_run_of_an_invalid_document_is_refused(runtime: Runtime) -> None:
+def test_dry_run_of_an_invalid_document_is_refused(runtime: Services) -> None:
     with pytest.raises(PolicyError):
         runtime.policies.preview('[[rules]]\nid = "x"\neffect = "allow"\nterritories = ["XZ"]\n')

@@ -12,9 +12,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services
 from tenure.clock import FixedClock
-from tenure.services.apikeys import create_key, revoke_key
-from tenure.services.runtime import Runtime
 from tenure.store import tables as t
 
 from .helpers import (
@@ -51,19 +50,19 @@ def bad_luhn(imei: str) -> str:
 
 
 @pytest.fixture
-def new(client: TestClient, runtime: Runtime) -> Callable[..., Device]:
+def new(client: TestClient, runtime: Services) -> Callable[..., Device]:
     """Devices that exist only at the factory so far (not provisioned)."""
     return lambda key_type="Ed25519", **kw: Device(client, runtime, key_type=key_type, **kw)
 
 
-def imported_ids(runtime: Runtime) -> set[str]:
+def imported_ids(runtime: Services) -> set[str]:
     return {r.device_id for r in rows(runtime, t.devices)}
 
 
 # ------------------------------------------------------------------------------ good files
 
 
-def test_csv_import(runtime: Runtime, new: Callable[..., Device], clock: FixedClock) -> None:
+def test_csv_import(runtime: Services, new: Callable[..., Device], clock: FixedClock) -> None:
     ed, es = new("Ed25519"), new("P-256", imeis=2, model="Tab 2", sku="T2", market="DE")
     data = provisioning_csv([ed.row(), es.row()])
     report = import_file(runtime, data)
@@ -84,7 +83,7 @@ def test_csv_import(runtime: Runtime, new: Callable[..., Device], clock: FixedCl
         assert dev.activate().record()["status"] == "activated"
 
 
-def test_jsonl_import(runtime: Runtime, new: Callable[..., Device]) -> None:
+def test_jsonl_import(runtime: Services, new: Callable[..., Device]) -> None:
     ed, es = new("Ed25519"), new("P-256", imeis=2)
     listed = {**es.row(), "imei": es.imeis}  # IMEIs as a JSON list
     data = provisioning_jsonl([ed.row(), "", listed])
@@ -94,7 +93,7 @@ def test_jsonl_import(runtime: Runtime, new: Callable[..., Device]) -> None:
     assert es.activate().record()["status"] == "activated"
 
 
-def test_a_pem_public_key_is_accepted(runtime: Runtime, new: Callable[..., Device]) -> None:
+def test_a_pem_public_key_is_accepted(runtime: Services, new: Callable[..., Device]) -> None:
     dev = new("P-256")
     pem = dev.key.key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
@@ -124,7 +123,7 @@ def mixed_csv(new: Callable[..., Device]) -> tuple[bytes, list[Device], list[int
     return provisioning_csv(lines), [a, b, d], [3, 4, 6, 7, 8, 9, 10]
 
 
-def test_a_file_with_bad_rows_imports_nothing(runtime: Runtime,
+def test_a_file_with_bad_rows_imports_nothing(runtime: Services,
                                               new: Callable[..., Device]) -> None:
     data, _, bad_lines = mixed_csv(new)
     report = import_file(runtime, data)
@@ -145,7 +144,7 @@ def test_a_file_with_bad_rows_imports_nothing(runtime: Runtime,
     assert audit(runtime) == []
 
 
-def test_skip_invalid_imports_the_valid_rows(runtime: Runtime,
+def test_skip_invalid_imports_the_valid_rows(runtime: Services,
                                              new: Callable[..., Device]) -> None:
     data, good, bad_lines = mixed_csv(new)
     report = import_file(runtime, data, skip_invalid=True)
@@ -157,7 +156,7 @@ def test_skip_invalid_imports_the_valid_rows(runtime: Runtime,
         assert dev.activate().record()["status"] == "activated"
 
 
-def test_jsonl_bad_lines_are_numbered(runtime: Runtime, new: Callable[..., Device]) -> None:
+def test_jsonl_bad_lines_are_numbered(runtime: Services, new: Callable[..., Device]) -> None:
     data = provisioning_jsonl([new().row(), "{not json", "[1, 2]",
                                {**new().row(), "model": None}, new().row()])
     report = import_file(runtime, data, "jsonl")
@@ -166,7 +165,7 @@ def test_jsonl_bad_lines_are_numbered(runtime: Runtime, new: Callable[..., Devic
     assert count(runtime, t.devices) == 0
 
 
-def test_reimporting_the_same_file_changes_nothing(runtime: Runtime,
+def test_reimporting_the_same_file_changes_nothing(runtime: Services,
                                                    new: Callable[..., Device],
                                                    clock: FixedClock) -> None:
     devices = [new(), new("P-256"), new()]
@@ -179,7 +178,7 @@ def test_reimporting_the_same_file_changes_nothing(runtime: Runtime,
     assert rows(runtime, t.devices) == first  # not even provisioned_at moved
 
 
-def test_a_known_device_id_with_another_key_is_an_error(runtime: Runtime,
+def test_a_known_device_id_with_another_key_is_an_error(runtime: Services,
                                                         new: Callable[..., Device]) -> None:
     dev = new()
     import_file(runtime, provisioning_csv([dev.row()]))
@@ -195,7 +194,7 @@ def test_a_known_device_id_with_another_key_is_an_error(runtime: Runtime,
     assert device_row(runtime, dev.device_id).public_key == dev.key.public().spki_der()
 
 
-def test_an_imei_of_another_device_is_an_error(runtime: Runtime,
+def test_an_imei_of_another_device_is_an_error(runtime: Services,
                                                new: Callable[..., Device]) -> None:
     first = new()
     import_file(runtime, provisioning_csv([first.row()]))
@@ -208,7 +207,7 @@ def test_an_imei_of_another_device_is_an_error(runtime: Runtime,
     assert imported_ids(runtime) == {first.device_id}
 
 
-def test_a_known_device_with_other_imeis_is_not_unchanged(runtime: Runtime,
+def test_a_known_device_with_other_imeis_is_not_unchanged(runtime: Services,
                                                           new: Callable[..., Device]) -> None:
     dev = new()
     import_file(runtime, provisioning_csv([dev.row()]))
@@ -219,7 +218,7 @@ def test_a_known_device_with_other_imeis_is_not_unchanged(runtime: Runtime,
     assert [line for line, _ in report.errors] == [2]
 
 
-def test_a_csv_without_the_header_is_refused(runtime: Runtime,
+def test_a_csv_without_the_header_is_refused(runtime: Services,
                                             new: Callable[..., Device]) -> None:
     from tenure.domain.errors import InvalidInput
 
@@ -233,11 +232,11 @@ def test_a_csv_without_the_header_is_refused(runtime: Runtime,
 
 
 @pytest.fixture
-def factory_key(runtime: Runtime) -> str:
-    return create_key(runtime.uow, runtime.clock, "factory", "test line")
+def factory_key(runtime: Services) -> str:
+    return runtime.api_keys.create("factory", "test line")
 
 
-def test_admin_import_with_a_factory_key(client: TestClient, runtime: Runtime,
+def test_admin_import_with_a_factory_key(client: TestClient, runtime: Services,
                                          factory_key: str, new: Callable[..., Device]) -> None:
     devices = [new(), new("P-256", imeis=2)]
     response = client.post(IMPORT, content=provisioning_csv([d.row() for d in devices]),
@@ -262,16 +261,16 @@ def test_admin_import_with_a_factory_key(client: TestClient, runtime: Runtime,
     assert sniffed.activate().record()["status"] == "activated"
 
 
-def test_admin_import_with_an_admin_key(client: TestClient, runtime: Runtime,
+def test_admin_import_with_an_admin_key(client: TestClient, runtime: Services,
                                         new: Callable[..., Device]) -> None:
-    key = create_key(runtime.uow, runtime.clock, "admin", "root")
+    key = runtime.api_keys.create("admin", "root")
     response = client.post(IMPORT, content=provisioning_csv([new().row()]),
                            headers={**bearer(key), "Content-Type": "text/csv"})
     assert response.status_code == 200 and response.json()["imported"] == 1
 
 
 def test_admin_import_refuses_missing_wrong_and_revoked_keys(
-        client: TestClient, runtime: Runtime, factory_key: str,
+        client: TestClient, runtime: Services, factory_key: str,
         new: Callable[..., Device]) -> None:
     data = provisioning_csv([new().row()])
     csv_type = {"Content-Type": "text/csv"}
@@ -280,10 +279,10 @@ def test_admin_import_refuses_missing_wrong_and_revoked_keys(
     for wrong in (f"tnr_{key_id}_{secret[:-1]}x", "tnr_0000000000000000_x", secret, "tnr_"):
         assert_problem(client.post(IMPORT, content=data, headers={**bearer(wrong), **csv_type}),
                        "unauthorized", 401)
-    policy = create_key(runtime.uow, runtime.clock, "policy", "policy team")
+    policy = runtime.api_keys.create("policy", "policy team")
     assert_problem(client.post(IMPORT, content=data, headers={**bearer(policy), **csv_type}),
                    "forbidden", 403)
-    assert revoke_key(runtime.uow, runtime.clock, key_id)
+    assert runtime.api_keys.revoke(key_id)
     assert_problem(client.post(IMPORT, content=data,
                                headers={**bearer(factory_key), **csv_type}),
                    "unauthorized", 401)
@@ -291,7 +290,7 @@ def test_admin_import_refuses_missing_wrong_and_revoked_keys(
 
 
 def test_admin_import_of_bad_rows_is_a_422_with_line_numbers(
-        client: TestClient, runtime: Runtime, factory_key: str,
+        client: TestClient, runtime: Services, factory_key: str,
         new: Callable[..., Device]) -> None:
     data, good, bad_lines = mixed_csv(new)
     headers = {**bearer(factory_key), "Content-Type": "text/csv"}
@@ -308,7 +307,7 @@ def test_admin_import_of_bad_rows_is_a_422_with_line_numbers(
     assert imported_ids(runtime) == {d.device_id for d in good}
 
 
-def test_admin_import_of_an_unreadable_file_is_a_problem(client: TestClient, runtime: Runtime,
+def test_admin_import_of_an_unreadable_file_is_a_problem(client: TestClient, runtime: Services,
                                                          factory_key: str) -> None:
     headers = {**bearer(factory_key), "Content-Type": "text/csv"}
     assert_problem(client.post(IMPORT, content=b"serial,imei\r\nA,1\r\n", headers=headers),

@@ -12,10 +12,10 @@ import pytest
 from sqlalchemy import func, select
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.http.app import create_app
-from tenure.services.runtime import Runtime
 from tenure.store import tables as t
 
 from .helpers import Device, provision
@@ -40,21 +40,21 @@ def redis_settings(settings: Settings) -> Settings:
 
 
 @pytest.fixture
-def replicas(redis_settings: Settings, clock: FixedClock) -> Iterator[tuple[Runtime, Runtime]]:
-    first = Runtime.build(redis_settings, clock=clock)
-    second = Runtime.build(redis_settings, clock=clock)
+def replicas(redis_settings: Settings, clock: FixedClock) -> Iterator[tuple[Services, Services]]:
+    first = bootstrap(redis_settings, clock=clock)
+    second = bootstrap(redis_settings, clock=clock)
     yield first, second
     first.close()
     second.close()
 
 
-def used_rows(runtime: Runtime) -> int:
+def used_rows(runtime: Services) -> int:
     with runtime.uow(readonly=True) as tx:
         return int(tx.conn.execute(select(func.count()).select_from(t.used_nonces)).scalar_one())
 
 
 def test_a_nonce_is_used_once_across_replicas_and_never_touches_the_table(
-        replicas: tuple[Runtime, Runtime]) -> None:
+        replicas: tuple[Services, Services]) -> None:
     first, second = replicas
     with TestClient(create_app(first)) as a, TestClient(create_app(second)) as b:
         device = Device(a, first)
@@ -70,7 +70,7 @@ def test_a_nonce_is_used_once_across_replicas_and_never_touches_the_table(
         assert used_rows(first) == 0
 
 
-def test_a_refused_request_still_used_its_nonce(replicas: tuple[Runtime, Runtime]) -> None:
+def test_a_refused_request_still_used_its_nonce(replicas: tuple[Services, Services]) -> None:
     first, _ = replicas
     with TestClient(create_app(first)) as client:
         device = Device(client, first)

@@ -13,12 +13,12 @@ from sqlalchemy import delete, update
 from sqlalchemy.exc import IntegrityError
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.domain.errors import BadNonce
 from tenure.domain.model import Claim, ClaimKind
 from tenure.http.app import create_app
-from tenure.services.runtime import Runtime
 from tenure.store import tables as t
 from tenure.store.audit import GENESIS, Verification, event_hash, verify_chain
 
@@ -38,7 +38,7 @@ from .helpers import (
 # ------------------------------------------------------------------------------ audit chain
 
 
-def record_events(runtime: Runtime, clock: FixedClock) -> None:
+def record_events(runtime: Services, clock: FixedClock) -> None:
     """Three streams: device:A (4 events), device:B (2), system (1)."""
     plan = [("device:A", "device.activated"), ("device:B", "device.activated"),
             ("device:A", "claim.owner.bound"), ("system", "apikey.created"),
@@ -51,12 +51,12 @@ def record_events(runtime: Runtime, clock: FixedClock) -> None:
                             note="ünïcode ✓")
 
 
-def verify(runtime: Runtime) -> Verification:
+def verify(runtime: Services) -> Verification:
     with runtime.uow(readonly=True) as tx:
         return verify_chain(tx.conn)
 
 
-def test_audit_events_chain_per_stream(runtime: Runtime, clock: FixedClock) -> None:
+def test_audit_events_chain_per_stream(runtime: Services, clock: FixedClock) -> None:
     record_events(runtime, clock)
     a = audit(runtime, "device:A")
     assert [e.seq for e in a] == [1, 2, 3, 4]
@@ -75,7 +75,7 @@ def test_audit_events_chain_per_stream(runtime: Runtime, clock: FixedClock) -> N
     ("data", '{"n":2,"note":"edited"}'), ("actor", "someone-else"), ("at", 1),
     ("action", "claim.owner.released"),
 ])
-def test_an_edited_event_breaks_the_chain_there(runtime: Runtime, clock: FixedClock,
+def test_an_edited_event_breaks_the_chain_there(runtime: Services, clock: FixedClock,
                                                 column: str, value: object) -> None:
     record_events(runtime, clock)
     with runtime.uow() as tx:
@@ -88,7 +88,7 @@ def test_an_edited_event_breaks_the_chain_there(runtime: Runtime, clock: FixedCl
     assert "edited" in str(result.broken)
 
 
-def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(runtime: Runtime,
+def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(runtime: Services,
                                                              clock: FixedClock) -> None:
     record_events(runtime, clock)
     [row] = [e for e in audit(runtime, "device:A") if e.seq == 2]
@@ -105,7 +105,7 @@ def test_an_edit_with_a_recomputed_hash_breaks_the_next_link(runtime: Runtime,
     assert "does not link" in str(result.broken)
 
 
-def test_a_deleted_event_breaks_the_chain(runtime: Runtime, clock: FixedClock) -> None:
+def test_a_deleted_event_breaks_the_chain(runtime: Services, clock: FixedClock) -> None:
     record_events(runtime, clock)
     with runtime.uow() as tx:
         tx.conn.execute(delete(t.audit_events).where(t.audit_events.c.stream == "device:A",
@@ -117,7 +117,7 @@ def test_a_deleted_event_breaks_the_chain(runtime: Runtime, clock: FixedClock) -
 
 
 def test_real_operations_leave_a_verifiable_chain(device: Device, accounts: Accounts,
-                                                  runtime: Runtime, clock: FixedClock) -> None:
+                                                  runtime: Services, clock: FixedClock) -> None:
     owner = accounts.new()
     device.activate().record()
     device.bind(owner.token).record()
@@ -141,7 +141,7 @@ def owner_claim(device_id: str, holder: str, at: int, kind: ClaimKind = ClaimKin
                  holder=holder, created_at=at, holder_hint="o***@e***.com")
 
 
-def test_one_active_owner_claim_per_device(device: Device, runtime: Runtime,
+def test_one_active_owner_claim_per_device(device: Device, runtime: Services,
                                            clock: FixedClock) -> None:
     first = owner_claim(device.device_id, "account-1", clock.now())
     with runtime.uow() as tx:
@@ -168,7 +168,7 @@ def test_one_active_owner_claim_per_device(device: Device, runtime: Runtime,
     assert len(claims(runtime, device.device_id)) == 3
 
 
-def test_a_claim_needs_a_provisioned_device(runtime: Runtime, clock: FixedClock) -> None:
+def test_a_claim_needs_a_provisioned_device(runtime: Services, clock: FixedClock) -> None:
     with pytest.raises(IntegrityError), runtime.uow() as tx:
         tx.claims.add(owner_claim("NEVER-PROVISIONED", "account-1", clock.now()))
 
@@ -177,15 +177,15 @@ def test_a_claim_needs_a_provisioned_device(runtime: Runtime, clock: FixedClock)
 
 
 @pytest.fixture
-def second_runtime(settings: Settings, clock: FixedClock) -> Iterator[Runtime]:
+def second_runtime(settings: Settings, clock: FixedClock) -> Iterator[Services]:
     """Another replica: same database, same key ring directory, its own engine."""
-    replica = Runtime.build(settings, clock=clock)
+    replica = bootstrap(settings, clock=clock)
     yield replica
     replica.close()
 
 
-def test_a_nonce_is_single_use_across_replicas(device: Device, runtime: Runtime,
-                                               second_runtime: Runtime) -> None:
+def test_a_nonce_is_single_use_across_replicas(device: Device, runtime: Services,
+                                               second_runtime: Services) -> None:
     replica = TestClient(create_app(second_runtime))
     nonce = device.fresh_nonce()  # issued by the first replica
     jws, _ = device.sign(ACTIVATION, {"signals": {}}, nonce=nonce)
@@ -201,7 +201,7 @@ def test_a_nonce_is_single_use_across_replicas(device: Device, runtime: Runtime,
 
 
 def test_nonce_service_refuses_a_second_use_on_another_runtime(
-        runtime: Runtime, second_runtime: Runtime) -> None:
+        runtime: Services, second_runtime: Services) -> None:
     nonce = runtime.nonces.issue()
     with second_runtime.uow() as tx:
         second_runtime.nonces.use(tx, nonce)
@@ -209,7 +209,7 @@ def test_nonce_service_refuses_a_second_use_on_another_runtime(
         runtime.nonces.use(tx, nonce)
 
 
-def test_purging_used_nonces_does_not_reopen_them(device: Device, runtime: Runtime,
+def test_purging_used_nonces_does_not_reopen_them(device: Device, runtime: Services,
                                                   clock: FixedClock) -> None:
     reply = device.activate()
     reply.record()
@@ -225,7 +225,7 @@ def test_purging_used_nonces_does_not_reopen_them(device: Device, runtime: Runti
 
 
 def test_two_accounts_binding_at_once_get_one_owner(device: Device, accounts: Accounts,
-                                                    runtime: Runtime) -> None:
+                                                    runtime: Services) -> None:
     first, second = accounts.new(), accounts.new()
     device.activate().record()
     bodies = [json.dumps(device.sign(BIND, {"account_token": acct.token})[0])
@@ -244,7 +244,7 @@ def test_two_accounts_binding_at_once_get_one_owner(device: Device, accounts: Ac
 
 
 def test_concurrent_activations_all_succeed_and_keep_the_chain(
-        make_device: Callable[..., Device], runtime: Runtime) -> None:
+        make_device: Callable[..., Device], runtime: Services) -> None:
     device = make_device()
     bodies = [json.dumps(device.sign(ACTIVATION, {"signals": {}})[0]) for _ in range(4)]
     clients = [TestClient(create_app(runtime)) for _ in bodies]

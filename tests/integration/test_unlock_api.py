@@ -26,6 +26,7 @@ from starlette.testclient import TestClient
 
 from tenure.agent.device import random_imei
 from tenure.agent.records import pinned_keys, verify_record
+from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.crypto.b64 import b64u_encode
@@ -35,8 +36,6 @@ from tenure.crypto.passwords import hash_password
 from tenure.domain.masking import mask_email
 from tenure.domain.model import Claim, ClaimKind
 from tenure.http.app import create_app
-from tenure.services.provision import Importer
-from tenure.services.runtime import Runtime
 from tenure.services.tokens import digest, new_token
 from tenure.store.audit import verify_chain
 
@@ -62,7 +61,7 @@ class Phone:
     """A provisioned device with a factory key pair, speaking the signed device protocol,
     and a bootloader that signs unlock-mode tokens with the same key."""
 
-    def __init__(self, client: TestClient, runtime: Runtime,
+    def __init__(self, client: TestClient, runtime: Services,
                  key_type: KeyType = "Ed25519") -> None:
         self.client = client
         self.runtime = runtime
@@ -78,7 +77,7 @@ class Phone:
         writer.writerow(["device_id", "imei", "model", "sku", "market", "public_key"])
         writer.writerow([self.device_id, random_imei(), "Tenure Phone 1", "TP1-128-BLK",
                          "global", base64.b64encode(self.key.public().spki_der()).decode()])
-        report = Importer(self.runtime.uow, self.runtime.clock).run(
+        report = self.runtime.importer.run(
             io.BytesIO(out.getvalue().encode()), "csv", actor="test")
         assert report.committed and report.imported == 1, report.as_json()
 
@@ -124,7 +123,7 @@ class Owner:
 class Server:
     """The app of one runtime, and what a test does through it."""
 
-    runtime: Runtime
+    runtime: Services
     client: TestClient
 
     @property
@@ -245,7 +244,7 @@ def make_server(settings: Settings, clock: FixedClock) -> Iterator[Callable[...,
     made: list[Server] = []
 
     def make(**changes: Any) -> Server:
-        runtime = Runtime.build(dataclasses.replace(settings, **changes), clock=clock)
+        runtime = bootstrap(dataclasses.replace(settings, **changes), clock=clock)
         server = Server(runtime, TestClient(create_app(runtime)))
         made.append(server)
         return server

@@ -8,16 +8,19 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenure.domain.errors import InvalidInput
 from tenure.domain.policy import PolicyError
 
+if TYPE_CHECKING:
+    from tenure.services.policy import PolicyStore
 
-def _store() -> Any:
-    from .server import _runtime
 
-    return _runtime().policies
+def _store() -> PolicyStore:
+    from .server import app_services
+
+    return app_services().policies
 
 
 def _read(path: str) -> str:

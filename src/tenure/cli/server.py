@@ -6,12 +6,15 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tenure.config import Settings, load_settings
 from tenure.crypto.keyring import KeyRing
 from tenure.domain.errors import InvalidInput
 from tenure.logs import configure_logging
+
+if TYPE_CHECKING:  # imported lazily: `tenure --help` stays fast
+    from tenure.bootstrap import Services
 
 
 def prepare(settings: Settings, quiet: bool = False) -> None:
@@ -109,21 +112,22 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0
 
 
-def _runtime() -> Any:
-    from tenure.services.runtime import Runtime
+def app_services() -> Services:
+    """The bound use cases, for a command that needs them (the one accessor)."""
+    from tenure.bootstrap import bootstrap
 
     settings = load_settings()
     prepare(settings, quiet=True)
-    return Runtime.build(settings)
+    return bootstrap(settings)
 
 
 def cmd_provision_import(args: argparse.Namespace) -> int:
-    from tenure.services.provision import Importer, detect_format
+    from tenure.services.provision import detect_format
 
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
-    rt = _runtime()
+    rt = app_services()
     size = max(1, path.stat().st_size)
     show = sys.stderr.isatty() or args.progress
 
@@ -136,7 +140,7 @@ def cmd_provision_import(args: argparse.Namespace) -> int:
     with path.open("rb") as handle:
         fmt = args.format or detect_format(path.name, handle.read(64))
         handle.seek(0)
-        report = Importer(rt.uow, rt.clock).run(
+        report = rt.importer.run(
             handle, fmt, actor=f"cli:{os.environ.get('USER', 'operator')}",
             skip_invalid=args.skip_invalid, source=path.name, progress=progress)
     if show:
@@ -157,31 +161,28 @@ def cmd_provision_import(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
-    from tenure.services import apikeys
-
-    rt = _runtime()
+    rt = app_services()
     if args.action == "create":
         if not args.role:
             raise InvalidInput("give a role: tenure apikey create --role factory")
-        key = apikeys.create_key(rt.uow, rt.clock, args.role, args.name or args.role)
+        key = rt.api_keys.create(args.role, args.name or args.role)
         print(key)
         print("(shown once: store it now)", file=sys.stderr)
     elif args.action == "revoke":
-        if not args.key_id or not apikeys.revoke_key(rt.uow, rt.clock, args.key_id):
+        if not args.key_id or not rt.api_keys.revoke(args.key_id):
             raise InvalidInput(f"no live API key {args.key_id!r}")
         print(f"revoked {args.key_id}")
     else:
-        with rt.uow(readonly=True) as tx:
-            for row in tx.api_keys.all():
-                state = "revoked" if row.revoked_at else "live"
-                print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
+        for row in rt.api_keys.all_keys():
+            state = "revoked" if row.revoked_at else "live"
+            print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
     return 0
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
     from tenure.store.audit import verify_chain
 
-    rt = _runtime()
+    rt = app_services()
     with rt.uow(readonly=True) as tx:
         result = verify_chain(tx.conn, progress=lambda n: print(f"{n:,} events checked",
                                                                 file=sys.stderr))
@@ -193,7 +194,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_mail_dispatch(args: argparse.Namespace) -> int:
-    rt = _runtime()
+    rt = app_services()
     print(f"sent {rt.mail.dispatch(limit=10_000)} messages")
     return 0
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from .model import Claim
 from .policy import Verdict
 from .territory import Presence
 
@@ -59,3 +60,52 @@ def plan_in_use(verdict: Verdict | None, state: TerritoryState, now: int) -> InU
 
 def warned(state: TerritoryState, verdict: Verdict, now: int) -> TerritoryState:
     return replace(state, warned_at=now, warned_rule=verdict.rule_id)
+
+
+# -- what follows for the device: exactly one outcome per request ---------------------------
+
+@dataclass(frozen=True, slots=True)
+class Unchanged:
+    """Nothing to store beyond the whereabouts."""
+
+
+@dataclass(frozen=True, slots=True)
+class Warn:
+    """Send the lock notice now; the lock follows at `lock_at` unless the device leaves."""
+
+    lock_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LockInUse:
+    """Make a territory claim: the grace (and notice) have run out."""
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """Release the territory claims held: the rule no longer locks the device here."""
+
+    claims: tuple[Claim, ...]
+
+
+TerritoryOutcome = Unchanged | Warn | LockInUse | Release
+
+
+def territory_outcome(verdict: Verdict | None, state: TerritoryState,
+                      held: tuple[Claim, ...], now: int, in_use: bool) -> TerritoryOutcome:
+    """What the verdict does to a device holding the territory claims `held`, given its
+    whereabouts `state` (after this request). At activation (`in_use` False) the verdict
+    refuses by itself, so only a stale lock is released. A warning and a release cannot
+    coincide (one needs a `lock_in_use` rule, the other its absence), nor a warning and a
+    lock (plan_in_use gives one or the other)."""
+    locking = verdict is not None and verdict.effect == "lock_in_use"
+    if held and not locking:
+        return Release(held)
+    if not in_use:
+        return Unchanged()
+    plan = plan_in_use(verdict, state, now)
+    if plan.warn:
+        return Warn(plan.lock_at if plan.lock_at is not None else now)
+    if plan.lock and not held:
+        return LockInUse()
+    return Unchanged()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -60,6 +61,17 @@ def claim_order(claim: Claim) -> tuple[int, int, str]:
     """Claims in the order they were made; within one second, in the order of
     ClaimKind (an owner binds before reporting the device lost), then by id."""
     return (claim.created_at, _KIND_RANK[claim.kind], claim.claim_id)
+
+
+def owner_claim(claims: Iterable[Claim]) -> Claim | None:
+    """The owner claim among a device's active claims (there is at most one)."""
+    return next((c for c in claims if c.kind is ClaimKind.OWNER), None)
+
+
+def owner_hint(claims: Iterable[Claim]) -> str | None:
+    """The masked owner identity a record shows, if the device is bound."""
+    owner = owner_claim(claims)
+    return owner.holder_hint if owner else None
 
 
 @dataclass(frozen=True, slots=True)

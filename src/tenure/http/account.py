@@ -8,34 +8,27 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tenure.domain.errors import InvalidInput
-from tenure.services import accounts, lost_mode, owner_devices
-from tenure.services.runtime import Runtime
 
 from .bodies import bearer, client_address, json_object, read_capped
+from .deps import app_services
 from .idempotency import idempotent
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
 async def register(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = app_services(request)
     body = await read_capped(request, rt.settings.max_body_bytes)
     data = json_object(body)
 
     async def produce() -> Response:
-        account_id = await run_in_threadpool(
-            accounts.register, rt.uow, rt.clock, data.get("email"), data.get("password"))
-        return JSONResponse({"account_id": account_id,
-                             "email": accounts.normalise_email(data.get("email"))},
+        account = await run_in_threadpool(rt.register, data.get("email"), data.get("password"))
+        return JSONResponse({"account_id": account.account_id, "email": account.email},
                             status_code=201)
 
-    return await idempotent(request, rt.uow, rt.clock.now(), "anonymous", body, produce)
+    return await idempotent(request, rt.idempotency, "anonymous", body, produce)
 
 
 async def sign_in(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     totp = data.get("totp")
     if totp is not None and not isinstance(totp, str):
@@ -47,14 +40,14 @@ async def sign_in(request: Request) -> Response:
 
 
 async def request_reset(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     await run_in_threadpool(rt.password_reset.request, data.get("email"))
     return Response(status_code=202)
 
 
 async def confirm_reset(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = app_services(request)
     body = await read_capped(request, rt.settings.max_body_bytes)
     data = json_object(body)
 
@@ -63,42 +56,40 @@ async def confirm_reset(request: Request) -> Response:
                                 data.get("new_password"))
         return Response(status_code=204)
 
-    return await idempotent(request, rt.uow, rt.clock.now(), "anonymous", body, produce)
+    return await idempotent(request, rt.idempotency, "anonymous", body, produce)
 
 
 async def my_devices(request: Request) -> Response:
-    rt = _runtime(request)
-    devices = await run_in_threadpool(owner_devices.list_devices, rt.uow, rt.clock,
-                                      bearer(request), rt.unlock.rules, rt.last_seen)
+    rt = app_services(request)
+    devices = await run_in_threadpool(rt.owner_devices.overview, bearer(request))
     return JSONResponse({"devices": devices}, headers={"Cache-Control": "no-store"})
 
 
 async def remove_my_device(request: Request) -> Response:
-    rt = _runtime(request)
-    await run_in_threadpool(owner_devices.remove_device, rt.uow, rt.clock, bearer(request),
-                            request.path_params["device_id"], rt.settings.reauth_seconds,
-                            rt.settings.credential_cooldown_seconds)
+    rt = app_services(request)
+    await run_in_threadpool(rt.owner_devices.remove, bearer(request),
+                            request.path_params["device_id"])
     return Response(status_code=204)
 
 
 async def report_lost(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
-    await run_in_threadpool(lost_mode.report_lost, rt.uow, rt.clock, bearer(request),
+    await run_in_threadpool(rt.lost_mode.report, bearer(request),
                             request.path_params["device_id"], data.get("message"),
                             data.get("contact"))
     return Response(status_code=204)
 
 
 async def report_found(request: Request) -> Response:
-    rt = _runtime(request)
-    await run_in_threadpool(lost_mode.found, rt.uow, rt.clock, bearer(request),
+    rt = app_services(request)
+    await run_in_threadpool(rt.lost_mode.found, bearer(request),
                             request.path_params["device_id"])
     return Response(status_code=204)
 
 
 async def unlock(request: Request) -> Response:
-    rt = _runtime(request)
+    rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
     token = await run_in_threadpool(rt.unlock, bearer(request), data.get("bootloader_token"))
     return JSONResponse({"unlock_token": token}, headers={"Cache-Control": "no-store"})

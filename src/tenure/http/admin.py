@@ -10,18 +10,17 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from tenure.domain.errors import TooLarge
-from tenure.services.apikeys import require_role
-from tenure.services.provision import Importer, detect_format
-from tenure.services.runtime import Runtime
+from tenure.services.provision import detect_format
 
 from .bodies import bearer
+from .deps import app_services
 
 MAX_IMPORT_BYTES = 2 * 1024**3
 
 
 async def import_devices(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
-    key = await run_in_threadpool(require_role, rt.uow, bearer(request), "factory")
+    rt = app_services(request)
+    key = await run_in_threadpool(rt.api_keys.require_role, bearer(request), "factory")
     skip_invalid = request.query_params.get("skip_invalid", "").lower() in ("1", "true", "yes")
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     with tempfile.SpooledTemporaryFile(max_size=8 * 1024**2) as spool:
@@ -36,7 +35,7 @@ async def import_devices(request: Request) -> Response:
         spool.seek(0)
         fmt = "jsonl" if "json" in media else "csv" if "csv" in media else detect_format("", head)
         report = await run_in_threadpool(
-            Importer(rt.uow, rt.clock).run, spool, fmt, f"apikey:{key.key_id}", skip_invalid,
+            rt.importer.run, spool, fmt, f"apikey:{key.key_id}", skip_invalid,
             "http")
     status = 200 if report.committed else 422
     body = report.as_json()
@@ -54,8 +53,8 @@ routes = [Route("/v1/admin/devices/import", import_devices, methods=["POST"])]
 # -- territory policy (role `policy`) ------------------------------------------------------
 
 async def _policy_key(request: Request) -> str:
-    rt: Runtime = request.app.state.runtime
-    key = await run_in_threadpool(require_role, rt.uow, bearer(request), "policy")
+    rt = app_services(request)
+    key = await run_in_threadpool(rt.api_keys.require_role, bearer(request), "policy")
     return f"apikey:{key.key_id}"
 
 
@@ -73,7 +72,7 @@ async def _text(request: Request) -> str:
 
 async def policy_active(request: Request) -> Response:
     await _policy_key(request)
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     entry = await run_in_threadpool(rt.policies.document, None)
     return JSONResponse({"version": entry.version, "document": entry.document,
                          "author": entry.author, "reason": entry.reason,
@@ -82,7 +81,7 @@ async def policy_active(request: Request) -> Response:
 
 async def policy_versions(request: Request) -> Response:
     await _policy_key(request)
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     entries = await run_in_threadpool(rt.policies.history)
     return JSONResponse({"versions": [
         {"version": e.version, "author": e.author, "reason": e.reason,
@@ -101,14 +100,14 @@ async def policy_validate(request: Request) -> Response:
 
 async def policy_dry_run(request: Request) -> Response:
     await _policy_key(request)
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     impact = await run_in_threadpool(rt.policies.preview, await _text(request))
     return JSONResponse(impact.as_json())
 
 
 async def policy_apply(request: Request) -> Response:
     author = await _policy_key(request)
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     text = await _text(request)
     reason = request.query_params.get("reason", "")
     entry = await run_in_threadpool(rt.policies.apply, text, author, reason)
@@ -117,7 +116,7 @@ async def policy_apply(request: Request) -> Response:
 
 async def policy_rollback(request: Request) -> Response:
     author = await _policy_key(request)
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     from .bodies import read_json_object
 
     data = await read_json_object(request, 64 * 1024)

@@ -16,8 +16,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from tenure.bootstrap import Services
 from tenure.domain.errors import TenureError
-from tenure.services.runtime import Runtime
 
 from . import account, admin, device, public
 from .addresses import ClientAddress
@@ -75,34 +75,27 @@ class AccessLog:
                      ms=round(elapsed * 1000, 2))
 
 
-async def _maintenance(runtime: Runtime, every: float) -> None:
+async def _maintenance(services: Services, every: float) -> None:
     """Write batched last-seen times, deliver mail, forget expired nonces."""
     while True:
         await asyncio.sleep(every)
         try:
-            await run_in_threadpool(runtime.last_seen.flush, runtime.uow)
-            await run_in_threadpool(runtime.mail.dispatch)
-
-            def purge() -> None:
-                with runtime.uow() as tx:
-                    tx.nonces.purge(runtime.clock.now())
-
-            await run_in_threadpool(purge)
+            await run_in_threadpool(services.maintenance)
         except Exception:  # noqa: BLE001 - keep the loop alive; the next round retries
             log.exception("maintenance_failed")
 
 
-def create_app(runtime: Runtime, maintenance_every: float = 1.0) -> Starlette:
+def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_maintenance(runtime, maintenance_every))
+        task = asyncio.create_task(_maintenance(services, maintenance_every))
         try:
             yield
         finally:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-            await run_in_threadpool(runtime.last_seen.flush, runtime.uow)
+            await run_in_threadpool(services.maintenance.flush_last_seen)
 
     app = Starlette(
         routes=[*device.routes, *account.routes, *admin.routes, *public.routes],
@@ -110,7 +103,7 @@ def create_app(runtime: Runtime, maintenance_every: float = 1.0) -> Starlette:
                             Exception: _crash},
         lifespan=lifespan,
     )
-    app.state.runtime = runtime
-    app.state.client_address = ClientAddress(runtime.settings.trusted_proxies)
+    app.state.services = services
+    app.state.client_address = ClientAddress(services.settings.trusted_proxies)
     app.add_middleware(AccessLog)
     return app

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from starlette.applications import Starlette
 
+from tenure.bootstrap import bootstrap
 from tenure.config import load_settings
 from tenure.logs import configure_logging
-from tenure.services.runtime import Runtime
 
 from .app import create_app
 
@@ -14,4 +14,4 @@ from .app import create_app
 def create() -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level)
-    return create_app(Runtime.build(settings))
+    return create_app(bootstrap(settings))

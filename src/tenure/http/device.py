@@ -11,47 +11,44 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tenure.bootstrap import Services
 from tenure.domain.errors import Malformed, TenureError
 from tenure.services.device_gateway import DeviceAction
-from tenure.services.runtime import Runtime
 
 from .bodies import client_address, read_capped
+from .deps import app_services
 from .problems import from_error, internal
 
 log = structlog.get_logger("tenure.device")
 JOSE = "application/jose+json"
 
 
-def _runtime(request: Request) -> Runtime:
-    return request.app.state.runtime  # type: ignore[no-any-return]
-
-
-def _fresh(runtime: Runtime) -> dict[str, str]:
-    return {"Replay-Nonce": runtime.nonces.issue(), "Cache-Control": "no-store"}
+def _fresh(services: Services) -> dict[str, str]:
+    return {"Replay-Nonce": services.nonces.issue(), "Cache-Control": "no-store"}
 
 
 async def nonce(request: Request) -> Response:
     status = 200 if request.method == "GET" else 204
-    return Response(status_code=status, headers=_fresh(_runtime(request)))
+    return Response(status_code=status, headers=_fresh(app_services(request)))
 
 
-def signed(pick: Callable[[Runtime], DeviceAction]) -> Callable[[Request], object]:
+def signed(pick: Callable[[Services], DeviceAction]) -> Callable[[Request], object]:
     async def endpoint(request: Request) -> Response:
-        runtime = _runtime(request)
-        inline = runtime.settings.device_work == "inline"
-        headers = _fresh(runtime)
+        services = app_services(request)
+        inline = services.settings.device_work == "inline"
+        headers = _fresh(services)
         try:
-            body = await read_capped(request, runtime.settings.max_body_bytes)
+            body = await read_capped(request, services.settings.max_body_bytes)
             media = request.headers.get("content-type", "").split(";")[0].strip().lower()
             if media != JOSE:
                 raise Malformed(f"Content-Type must be {JOSE}.")
-            args = (body, request.url.path, pick(runtime), client_address(request))
+            args = (body, request.url.path, pick(services), client_address(request))
             if inline:
                 # A device transaction is ~1 ms of mostly CPU; handing it to a thread
                 # costs ~200 us more (GIL and futex hand-offs). Workers scale it out.
-                record = runtime.gateway.handle(*args)
+                record = services.gateway.handle(*args)
             else:
-                record = await run_in_threadpool(runtime.gateway.handle, *args)
+                record = await run_in_threadpool(services.gateway.handle, *args)
         except TenureError as error:
             return from_error(error, headers)
         except Exception:

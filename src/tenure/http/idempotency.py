@@ -15,13 +15,13 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tenure.domain.errors import InvalidInput
-from tenure.store.credentials import StoredResponse
-from tenure.store.uow import UnitOfWork
+from tenure.services.idempotency import IdempotencyRecords
+from tenure.services.ports import StoredResponse
 
 from .problems import from_error
 
 
-async def idempotent(request: Request, uow: UnitOfWork, now: int, principal: str, body: bytes,
+async def idempotent(request: Request, records: IdempotencyRecords, principal: str, body: bytes,
                      produce: Callable[[], Awaitable[Response]]) -> Response:
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -31,11 +31,7 @@ async def idempotent(request: Request, uow: UnitOfWork, now: int, principal: str
     scope = f"{principal}:{request.method}:{request.url.path}"[:160]
     request_hash = hashlib.sha256(body).hexdigest()
 
-    def lookup() -> StoredResponse | None:
-        with uow(readonly=True) as tx:
-            return tx.idempotency.get(scope, key)
-
-    stored = await run_in_threadpool(lookup)
+    stored = await run_in_threadpool(records.find, scope, key)
     if stored is not None:
         if stored.request_hash != request_hash:
             return from_error(InvalidInput(
@@ -46,10 +42,5 @@ async def idempotent(request: Request, uow: UnitOfWork, now: int, principal: str
     if response.status_code < 500:
         record = StoredResponse(request_hash, response.status_code, bytes(response.body),
                                 response.media_type or "application/json")
-
-        def save() -> None:
-            with uow() as tx:
-                tx.idempotency.put(scope, key, record, now)
-
-        await run_in_threadpool(save)
+        await run_in_threadpool(records.remember, scope, key, record)
     return response

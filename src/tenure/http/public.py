@@ -8,18 +8,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tenure.services.runtime import Runtime
 from tenure.store.database import ping
 from tenure.store.migrate import pending
 
+from .deps import app_services
+
 
 async def keys(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     return JSONResponse(rt.keyring.jwks(), headers={"Cache-Control": "public, max-age=300"})
 
 
 async def healthz(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     try:
         await run_in_threadpool(ping, rt.uow.engine)
     except Exception as exc:  # noqa: BLE001 - any failure means "database not answering"
@@ -29,7 +30,7 @@ async def healthz(request: Request) -> Response:
 
 
 async def readyz(request: Request) -> Response:
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     try:
         behind = await run_in_threadpool(pending, rt.uow.engine,
                                          rt.settings.effective_database_url)

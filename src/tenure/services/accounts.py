@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass
 
 from tenure.clock import Clock
 from tenure.crypto.passwords import hash_password
 from tenure.domain.errors import EmailTaken, InvalidInput
 from tenure.domain.passwords import check_password, is_storable
-from tenure.store.uow import UnitOfWork
+
+from .ports import UnitOfWork
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s.\x00-\x1f\x7f]+"
                     r"(\.[^@\s.\x00-\x1f\x7f]+)+$")
@@ -22,17 +24,28 @@ def normalise_email(email: object) -> str:
     return email.strip().lower()
 
 
-def register(uow: UnitOfWork, clock: Clock, email: object, password: object) -> str:
-    address = normalise_email(email)
-    if not isinstance(password, str):
-        raise InvalidInput("'password' must be a string.")
-    check_password(password)
-    password_hash = hash_password(password)  # slow: before the transaction, not inside it
-    account_id = secrets.token_hex(16)
-    with uow() as tx:
-        now = clock.now()
-        if not tx.accounts.create(account_id, address, password_hash, now):
-            raise EmailTaken("An account with this email already exists.")
-        tx.audit.record(f"account:{account_id}", "account.created",
-                        actor=f"account:{account_id}", at=now)
-    return account_id
+@dataclass(frozen=True, slots=True)
+class NewAccount:
+    account_id: str
+    email: str  # as stored: trimmed and lower-cased
+
+
+class Registration:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
+
+    def __call__(self, email: object, password: object) -> NewAccount:
+        address = normalise_email(email)
+        if not isinstance(password, str):
+            raise InvalidInput("'password' must be a string.")
+        check_password(password)
+        password_hash = hash_password(password)  # slow: before the transaction, not in it
+        account_id = secrets.token_hex(16)
+        with self.uow() as tx:
+            now = self.clock.now()
+            if not tx.accounts.create(account_id, address, password_hash, now):
+                raise EmailTaken("An account with this email already exists.")
+            tx.audit.record(f"account:{account_id}", "account.created",
+                            actor=f"account:{account_id}", at=now)
+        return NewAccount(account_id, address)

@@ -4,18 +4,14 @@ from __future__ import annotations
 
 from tenure.clock import Clock
 from tenure.domain.decide import DecisionInput, decide
-from tenure.domain.model import Act, Claim, ClaimKind
-from tenure.store.uow import Tx
+from tenure.domain.model import Act, owner_hint
 
 from .authn import session_for
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals
+from .ports import Tx
 from .records import RecordSigner
 from .territory_check import TerritoryCheck
-
-
-def owner_hint(claims: tuple[Claim, ...]) -> str | None:
-    return next((c.holder_hint for c in claims if c.kind is ClaimKind.OWNER), None)
 
 
 class Activation:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from tenure.domain.decide import credential_accepted_from
 from tenure.domain.errors import CredentialCoolingDown, ReauthenticationRequired, Unauthorized
 from tenure.domain.model import Credential
-from tenure.store.uow import Tx
 
+from .ports import Tx
 from .tokens import digest
 
 

@@ -6,17 +6,16 @@ import secrets
 
 from tenure.clock import Clock
 from tenure.domain.decide import DecisionInput, decide
-from tenure.domain.errors import AlreadyBound, NotActivated, NotFound, ReauthenticationRequired
+from tenure.domain.errors import AlreadyBound, NotActivated, ReauthenticationRequired
 from tenure.domain.masking import mask_email
-from tenure.domain.model import Act, Claim, ClaimKind
-from tenure.domain.provisioning import is_device_id
-from tenure.store.uow import Tx
+from tenure.domain.model import Act, Claim, ClaimKind, owner_claim, owner_hint
 
 from . import notices
-from .activation import owner_hint
-from .authn import AccountSession, require_session, session_for
+from .authn import require_session, session_for
 from .device_auth import DeviceRequest
 from .device_payload import required_str
+from .ownership import release_owner
+from .ports import Tx
 from .records import RecordSigner
 
 
@@ -41,7 +40,7 @@ class Binding:
         device = request.device.device
         if device.activated_at is None:
             raise NotActivated("The device must be activated before it can be bound.")
-        owner = next((c for c in request.device.claims if c.kind is ClaimKind.OWNER), None)
+        owner = owner_claim(request.device.claims)
         if owner is not None and owner.holder != session.account_id:
             raise AlreadyBound("The device is bound to another account.")
         if owner is None:
@@ -64,34 +63,10 @@ class Binding:
                 "The account token is not valid; sign in again and retry.")
         session.require_fresh(now, self.reauth)
         session.require_settled(now, self.cooldown)
-        owner = next((c for c in request.device.claims if c.kind is ClaimKind.OWNER), None)
+        owner = owner_claim(request.device.claims)
         if owner is not None:
             if owner.holder != session.account_id:
                 raise ReauthenticationRequired(
                     "Only a fresh sign-in of the bound account can unbind this device.")
             release_owner(tx, owner, session, now, how="on the device")
         return self._answer(tx, request, now, changed=owner is not None)
-
-
-def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
-    """Release the owner claim: the same effect from the device and from the portal."""
-    tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
-    for claim in tx.claims.active(owner.device_id):
-        if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
-            # Nobody could release it once the account no longer owns the device.
-            tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")
-    tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
-                    actor=f"account:{session.account_id}", at=now, how=how,
-                    claim=owner.claim_id)
-    stored = tx.devices.get(owner.device_id)
-    model = stored.device.model if stored else "device"
-    notices.device_released(tx, session.email, owner.device_id, model, now, how)
-
-
-def owned_claim(tx: Tx, session: AccountSession, device_id: str) -> Claim:
-    claims = tx.claims.active(device_id) if is_device_id(device_id) else ()
-    owner = next((c for c in claims
-                  if c.kind is ClaimKind.OWNER and c.holder == session.account_id), None)
-    if owner is None:
-        raise NotFound(f"No device {device_id!r} is bound to your account.")
-    return owner

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from tenure.clock import Clock
 from tenure.domain.decide import DecisionInput, decide
-from tenure.domain.model import Act
-from tenure.store.uow import Tx
+from tenure.domain.model import Act, owner_hint
 
-from .activation import owner_hint
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals, string_list
 from .last_seen import LastSeen
+from .ports import Tx
 from .records import RecordSigner
 from .territory_check import TerritoryCheck
 

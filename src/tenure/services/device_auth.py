@@ -9,10 +9,9 @@ from tenure.crypto.jws import ALLOWED_ALGS, JWSError, parse_flattened
 from tenure.crypto.keys import load_spki_der
 from tenure.domain.errors import BadSignature, Malformed, UnknownDevice, UrlMismatch
 from tenure.domain.provisioning import is_device_id
-from tenure.store.rows import StoredDevice
-from tenure.store.uow import Tx
 
 from .nonces import NonceService
+from .ports import StoredDevice, Tx
 
 
 @dataclass(frozen=True, slots=True)

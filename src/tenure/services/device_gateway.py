@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from tenure.domain.errors import BadNonce, TenureError
-from tenure.store.uow import Tx, UnitOfWork
 
 from .device_auth import DeviceRequest, admit, verify
 from .nonces import NonceService
+from .ports import Tx, UnitOfWork
 
 DeviceAction = Callable[[Tx, DeviceRequest], str]
 

@@ -10,18 +10,7 @@ from __future__ import annotations
 
 import threading
 
-from sqlalchemy import bindparam, or_, update
-
-from tenure.store import tables as t
-from tenure.store.uow import UnitOfWork
-
-_FLUSH = (
-    update(t.devices)
-    .where(t.devices.c.device_id == bindparam("b_device_id"),
-           or_(t.devices.c.last_checkin_at.is_(None),
-               t.devices.c.last_checkin_at < bindparam("b_at")))
-    .values(last_checkin_at=bindparam("b_at"))
-)
+from .ports import UnitOfWork
 
 
 class LastSeen:
@@ -44,8 +33,7 @@ class LastSeen:
             return 0
         try:
             with uow() as tx:
-                tx.conn.execute(_FLUSH, [{"b_device_id": d, "b_at": at}
-                                         for d, at in batch.items()])
+                tx.devices.note_checkins(batch)
         except Exception:
             with self._lock:  # keep them for the next round, newer values winning
                 for device_id, at in batch.items():

@@ -11,43 +11,48 @@ import secrets
 from tenure.clock import Clock
 from tenure.domain.errors import InvalidInput
 from tenure.domain.model import Claim, ClaimKind
-from tenure.store.uow import Tx, UnitOfWork
 
 from .authn import require_session
-from .binding import owned_claim
+from .ownership import owned_claim
+from .ports import Tx, UnitOfWork
 
 
-def report_lost(uow: UnitOfWork, clock: Clock, token: str | None, device_id: str,
-                message: object, contact: object) -> None:
-    if not isinstance(message, str) or not 1 <= len(message.strip()) <= 500:
-        raise InvalidInput("'message' must be 1-500 characters to show on the device.")
-    if contact is not None and (not isinstance(contact, str) or len(contact) > 255):
-        raise InvalidInput("'contact' must be at most 255 characters.")
+class LostMode:
+    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+        self.uow = uow
+        self.clock = clock
 
-    def work(tx: Tx) -> None:
-        now = clock.now()
-        session = require_session(tx, token, now)
-        owned_claim(tx, session, device_id)
-        if any(c.kind is ClaimKind.LOST for c in tx.claims.active(device_id)):
-            return  # already lost: reporting again changes nothing
-        tx.claims.add(Claim(claim_id=secrets.token_hex(16), device_id=device_id,
-                            kind=ClaimKind.LOST, holder=session.account_id, created_at=now,
-                            message=message.strip(), contact=(contact or "").strip()))
-        tx.audit.record(f"device:{device_id}", "claim.lost.reported",
-                        actor=f"account:{session.account_id}", at=now)
+    def report(self, token: str | None, device_id: str, message: object,
+               contact: object) -> None:
+        if not isinstance(message, str) or not 1 <= len(message.strip()) <= 500:
+            raise InvalidInput("'message' must be 1-500 characters to show on the device.")
+        if contact is not None and (not isinstance(contact, str) or len(contact) > 255):
+            raise InvalidInput("'contact' must be at most 255 characters.")
+        text, reach = message.strip(), (contact or "").strip()
 
-    uow.run(work)
+        def work(tx: Tx) -> None:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            owned_claim(tx, session, device_id)
+            if any(c.kind is ClaimKind.LOST for c in tx.claims.active(device_id)):
+                return  # already lost: reporting again changes nothing
+            tx.claims.add(Claim(claim_id=secrets.token_hex(16), device_id=device_id,
+                                kind=ClaimKind.LOST, holder=session.account_id,
+                                created_at=now, message=text, contact=reach))
+            tx.audit.record(f"device:{device_id}", "claim.lost.reported",
+                            actor=f"account:{session.account_id}", at=now)
 
+        self.uow.run(work)
 
-def found(uow: UnitOfWork, clock: Clock, token: str | None, device_id: str) -> None:
-    def work(tx: Tx) -> None:
-        now = clock.now()
-        session = require_session(tx, token, now)
-        owned_claim(tx, session, device_id)  # 404 unless the device is this account's
-        for claim in tx.claims.active(device_id):
-            if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
-                tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")
-                tx.audit.record(f"device:{device_id}", "claim.lost.released",
-                                actor=f"account:{session.account_id}", at=now)
+    def found(self, token: str | None, device_id: str) -> None:
+        def work(tx: Tx) -> None:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            owned_claim(tx, session, device_id)  # 404 unless the device is this account's
+            for claim in tx.claims.active(device_id):
+                if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
+                    tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")
+                    tx.audit.record(f"device:{device_id}", "claim.lost.released",
+                                    actor=f"account:{session.account_id}", at=now)
 
-    uow.run(work)
+        self.uow.run(work)

@@ -5,7 +5,8 @@ answer (problems too) can carry a fresh one at no cost and unauthenticated traff
 cannot fill a table. Using one records it where every replica sees it: by default in
 `used_nonces`, in the request's own transaction (the primary key refuses a second
 use); with TENURE_REDIS_URL, as a Redis key set only if absent and expiring with the
-nonce, so that an ordinary check-in writes nothing to the database at all.
+nonce (an adapter in `tenure.adapters`), so that an ordinary check-in writes nothing
+to the database at all.
 """
 
 from __future__ import annotations
@@ -14,22 +15,16 @@ import hashlib
 import hmac
 import secrets
 import struct
-from typing import Protocol
 
 from tenure.clock import Clock
 from tenure.crypto.b64 import b64u_decode, b64u_encode
 from tenure.domain.errors import BadNonce
-from tenure.store.uow import Tx
+
+from .ports import Tx, UsedNonces
 
 _MAC_BYTES = 16
 _RANDOM_BYTES = 16
 _LENGTH = 8 + _RANDOM_BYTES + _MAC_BYTES
-
-
-class UsedNonces(Protocol):
-    transactional: bool  # True: the use is undone if the request's transaction rolls back
-
-    def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool: ...
 
 
 class DatabaseUsedNonces:
@@ -37,23 +32,6 @@ class DatabaseUsedNonces:
 
     def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool:
         return tx.nonces.use(nonce, expires_at)
-
-
-class RedisUsedNonces:
-    """SET key NX EX: atomic on the Redis server, shared by every replica using it. The
-    lifetime is relative (EX, from our clock), not absolute (EXAT would be read by the
-    Redis server's clock, and a skewed one would forget nonces early)."""
-
-    transactional = False
-    PREFIX = "tenure:nonce:"
-
-    def __init__(self, url: str) -> None:
-        import redis  # the `redis` extra; only needed when TENURE_REDIS_URL is set
-
-        self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-
-    def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool:
-        return bool(self.client.set(self.PREFIX + nonce, b"1", nx=True, ex=max(1, remaining)))
 
 
 class NonceService:

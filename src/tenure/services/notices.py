@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from tenure.store.uow import Tx
+from .ports import Tx
 
 
 def when(at: int) -> str:

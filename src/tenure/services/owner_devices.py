@@ -5,69 +5,75 @@ from __future__ import annotations
 from typing import Any
 
 from tenure.clock import Clock
-from tenure.domain.model import Claim, ClaimKind
+from tenure.domain.model import Claim
 from tenure.domain.unlock import BLOCKING, UnlockInput, UnlockRules, eligible_from, quota_left
-from tenure.store.uow import Tx, UnitOfWork
 
 from .authn import require_session
-from .binding import owned_claim, release_owner
 from .last_seen import LastSeen
-
-
-def _unlock_view(tx: Tx, account_id: str, device_id: str, claims: list[Claim], now: int,
-                 rules: UnlockRules) -> dict[str, Any]:
-    """When a bootloader unlock becomes possible, how much quota is left, what blocks it."""
-    owner = next(c for c in claims if c.kind is ClaimKind.OWNER)
-    given = UnlockInput(account_id, tuple(claims),
-                        tx.unlocks.grants_of(account_id, now - rules.quota_seconds),
-                        device_id, now, rules)
-    left, frees_at = quota_left(given)
-    return {
-        "eligible_from": eligible_from(owner.created_at, rules),
-        "quota_left": left,
-        "quota_frees_at": frees_at if left == 0 else None,
-        "blocked_by": [c.kind.value for c in claims if c.kind in BLOCKING],
-        "bootloader": tx.unlocks.bootloader(device_id) or "unknown",
-    }
+from .ownership import owned_claim, release_owner
+from .ports import OwnedDevice, Tx, UnitOfWork
 
 
 def _latest(*times: int | None) -> int | None:
     return max((t for t in times if t is not None), default=None)
 
 
-def list_devices(uow: UnitOfWork, clock: Clock, token: str | None,
-                 rules: UnlockRules, last_seen: LastSeen | None = None) -> list[dict[str, Any]]:
-    with uow(readonly=True) as tx:
-        now = clock.now()
-        session = require_session(tx, token, now)
-        ids = tx.claims.active_device_ids_held_by(session.account_id, ClaimKind.OWNER)
-        claims = tx.claims.active_for_devices(ids)
-        out = []
-        for device_id in ids:
-            stored = tx.devices.get(device_id)
-            if stored is None:
-                continue
-            out.append({
-                "device_id": device_id,
-                "model": stored.device.model,
-                "claims": [{"kind": c.kind.value, "since": c.created_at,
-                            **({"message": c.message} if c.message else {})}
-                           for c in claims[device_id]],
-                "last_checkin": _latest(stored.last_checkin_at,
-                                        last_seen.pending(device_id) if last_seen else None),
-                "unlock": _unlock_view(tx, session.account_id, device_id, claims[device_id],
-                                       now, rules),
-            })
-        return out
+class OwnerDevices:
+    def __init__(self, uow: UnitOfWork, clock: Clock, rules: UnlockRules,
+                 reauth_seconds: int, cooldown_seconds: int,
+                 last_seen: LastSeen | None = None) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.rules = rules
+        self.reauth = reauth_seconds
+        self.cooldown = cooldown_seconds
+        self.last_seen = last_seen
 
+    def overview(self, token: str | None) -> list[dict[str, Any]]:
+        """Three reads whatever the number of devices: the devices, their claims, and
+        the account's recent unlock grants."""
+        with self.uow(readonly=True) as tx:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            owned = tx.devices.owned_by(session.account_id)
+            claims = tx.claims.active_for_devices([d.device_id for d in owned])
+            grants = (tx.unlocks.grants_of(session.account_id, now - self.rules.quota_seconds)
+                      if owned else ())
+        return [self._view(session.account_id, d, claims[d.device_id], grants, now)
+                for d in owned]
 
-def remove_device(uow: UnitOfWork, clock: Clock, token: str | None, device_id: str,
-                  reauth_seconds: int, cooldown_seconds: int) -> None:
-    def work(tx: Tx) -> None:
-        now = clock.now()
-        session = require_session(tx, token, now)
-        session.require_fresh(now, reauth_seconds)
-        session.require_settled(now, cooldown_seconds)
-        release_owner(tx, owned_claim(tx, session, device_id), session, now, how="in the portal")
+    def _view(self, account_id: str, owned: OwnedDevice, claims: list[Claim],
+              grants: tuple[tuple[str, int], ...], now: int) -> dict[str, Any]:
+        pending = self.last_seen.pending(owned.device_id) if self.last_seen else None
+        return {
+            "device_id": owned.device_id,
+            "model": owned.model,
+            "claims": [{"kind": c.kind.value, "since": c.created_at,
+                        **({"message": c.message} if c.message else {})} for c in claims],
+            "last_checkin": _latest(owned.last_checkin_at, pending),
+            "unlock": self._unlock_view(account_id, owned, claims, grants, now),
+        }
 
-    uow.run(work)
+    def _unlock_view(self, account_id: str, owned: OwnedDevice, claims: list[Claim],
+                     grants: tuple[tuple[str, int], ...], now: int) -> dict[str, Any]:
+        """When a bootloader unlock becomes possible, how much quota is left, what blocks it."""
+        given = UnlockInput(account_id, tuple(claims), grants, owned.device_id, now, self.rules)
+        left, frees_at = quota_left(given)
+        return {
+            "eligible_from": eligible_from(owned.owned_since, self.rules),
+            "quota_left": left,
+            "quota_frees_at": frees_at if left == 0 else None,
+            "blocked_by": [c.kind.value for c in claims if c.kind in BLOCKING],
+            "bootloader": owned.bootloader or "unknown",
+        }
+
+    def remove(self, token: str | None, device_id: str) -> None:
+        def work(tx: Tx) -> None:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            session.require_fresh(now, self.reauth)
+            session.require_settled(now, self.cooldown)
+            release_owner(tx, owned_claim(tx, session, device_id), session, now,
+                          how="in the portal")
+
+        self.uow.run(work)

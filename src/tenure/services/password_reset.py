@@ -11,10 +11,10 @@ from tenure.clock import Clock
 from tenure.crypto.passwords import hash_password
 from tenure.domain.errors import InvalidInput, InvalidToken
 from tenure.domain.passwords import check_password
-from tenure.store.uow import Tx, UnitOfWork
 
 from . import notices
 from .accounts import normalise_email
+from .ports import Tx, UnitOfWork
 from .tokens import digest, new_token
 
 

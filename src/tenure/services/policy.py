@@ -21,8 +21,8 @@ from tenure.domain.model import Device
 from tenure.domain.policy import Policy, PolicyError, parse_policy, verdict
 from tenure.domain.territory import Presence
 from tenure.geo.territories import normalise_territory
-from tenure.store.territory_repo import PolicyVersion
-from tenure.store.uow import Tx, UnitOfWork
+
+from .ports import PolicyVersion, Tx, UnitOfWork
 
 EMPTY = Policy()
 

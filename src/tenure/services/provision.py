@@ -21,7 +21,8 @@ from tenure.clock import Clock
 from tenure.crypto.keys import KeyError_, load_public_key_der
 from tenure.domain.errors import InvalidInput
 from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
-from tenure.store.uow import Tx, UnitOfWork
+
+from .ports import Tx, UnitOfWork
 
 BATCH = 5_000
 MAX_REPORTED = 1_000

@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from tenure.clock import Clock
 from tenure.crypto.passwords import hash_password, needs_rehash, verify_password
 from tenure.domain.errors import InvalidCredentials, InvalidInput, TooManyAttempts
-from tenure.store.uow import Tx, UnitOfWork
 
 from . import notices
 from .accounts import normalise_email
+from .ports import Tx, UnitOfWork
 from .tokens import digest, new_token
 
 ACCOUNT_THRESHOLD = 5

@@ -19,9 +19,9 @@ from tenure.crypto.keys import load_spki_der
 from tenure.domain.errors import Malformed, UnlockNotPermitted
 from tenure.domain.provisioning import is_device_id
 from tenure.domain.unlock import UnlockDecision, UnlockInput, UnlockRules, decide_unlock
-from tenure.store.uow import Tx, UnitOfWork
 
 from .authn import AccountSession, require_session
+from .ports import Tx, UnitOfWork
 
 BL_TYP = "tenure-bl-token+jwt"
 UNLOCK_TYP = "tenure-unlock+jwt"

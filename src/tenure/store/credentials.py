@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from sqlalchemy import Connection, delete, insert, select, update
+
+from tenure.services.ports.rows import ApiKeyRow, StoredResponse
 
 from . import tables as t
 from .repositories import insert_ignoring_duplicates
-
-
-@dataclass(frozen=True, slots=True)
-class ApiKeyRow:
-    key_id: str
-    secret_hash: str
-    role: str
-    name: str
-    revoked_at: int | None
 
 
 class ApiKeyRepo:
@@ -41,14 +32,6 @@ class ApiKeyRepo:
             update(t.api_keys).where(t.api_keys.c.key_id == key_id,
                                      t.api_keys.c.revoked_at.is_(None))
             .values(revoked_at=now)).rowcount == 1
-
-
-@dataclass(frozen=True, slots=True)
-class StoredResponse:
-    request_hash: str
-    status: int
-    body: bytes
-    content_type: str
 
 
 class IdempotencyRepo:

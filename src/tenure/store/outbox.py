@@ -6,8 +6,9 @@ import secrets
 
 from sqlalchemy import Connection, insert, select, update
 
+from tenure.services.ports.rows import OutboxMessage
+
 from . import tables as t
-from .rows import OutboxMessage
 
 
 class Outbox:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -16,6 +16,7 @@ from sqlalchemy import (
     delete,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -23,10 +24,16 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim, ClaimKind, Device, claim_order
+from tenure.services.ports.rows import (
+    AccountRow,
+    OwnedDevice,
+    SessionRow,
+    StoredDevice,
+    ThrottleRow,
+)
 
 from . import tables as t
 from .driver_sql import ACTIVE_CLAIMS, DEVICE, USE_NONCE
-from .rows import AccountRow, SessionRow, StoredDevice, ThrottleRow
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
@@ -49,6 +56,14 @@ def _among(conn: Connection, column: Any, values: Sequence[str]) -> Any:
         return column == any_(bindparam(None, list(values), type_=postgresql.ARRAY(String)))
     return column.in_(values)
 
+
+_NOTE_CHECKIN = (
+    update(t.devices)
+    .where(t.devices.c.device_id == bindparam("b_device_id"),
+           or_(t.devices.c.last_checkin_at.is_(None),
+               t.devices.c.last_checkin_at < bindparam("b_at")))
+    .values(last_checkin_at=bindparam("b_at"))
+)
 
 DEVICE_COLUMNS = ("device_id", "model", "sku", "market", "key_type", "public_key",
                   "provisioned_at")
@@ -130,6 +145,26 @@ class DeviceRepo:
                         "INSERT INTO device_imeis (imei, device_id) VALUES (?, ?)", imeis)
         finally:
             cursor.close()
+
+    def owned_by(self, account_id: str) -> list[OwnedDevice]:
+        """The devices this account owns, with what the portal lists: one query."""
+        d, c, b = t.devices, t.claims, t.device_bootloader
+        rows = self.conn.execute(
+            select(d.c.device_id, d.c.model, d.c.last_checkin_at, b.c.state,
+                   c.c.created_at)
+            .select_from(c.join(d, d.c.device_id == c.c.device_id)
+                         .outerjoin(b, b.c.device_id == d.c.device_id))
+            .where(c.c.holder == account_id, c.c.kind == ClaimKind.OWNER.value,
+                   c.c.released_at.is_(None))
+            .order_by(c.c.created_at, c.c.claim_id))
+        return [OwnedDevice(r.device_id, r.model, r.last_checkin_at, r.state, r.created_at)
+                for r in rows]
+
+    def note_checkins(self, seen: Mapping[str, int]) -> None:
+        """Write batched last check-in times; an older time never overwrites a newer one."""
+        if seen:
+            self.conn.execute(_NOTE_CHECKIN, [{"b_device_id": d, "b_at": at}
+                                              for d, at in seen.items()])
 
     def count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.devices)).scalar_one())

@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import json
 import secrets
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from tenure.domain.in_use import TerritoryState
+from tenure.services.ports.rows import PolicyVersion
 
 from . import tables as t
 from .driver_sql import PENDING_COMMANDS
-
-
-@dataclass(frozen=True, slots=True)
-class PolicyVersion:
-    version: int
-    document: str
-    sha256: str
-    author: str
-    reason: str
-    created_at: int
-    rollback_of: int | None
 
 
 def _version(row: Any) -> PolicyVersion:

@@ -1,4 +1,8 @@
-"""Row shapes the repositories return where a domain entity is not the right shape."""
+"""Values the store hands to use cases where a domain entity is not the right shape.
+
+Plain frozen data: the SQL adapters build them from rows, the in-memory fakes of the
+unit tests build them from dicts, and the use cases read them without knowing which.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,17 @@ class StoredDevice:
     bootloader: str | None = None  # as the device last reported it
     claims: tuple[Claim, ...] = ()  # active, read with the device
     commands: tuple[dict[str, Any], ...] = ()  # pending, read with the device
+
+
+@dataclass(frozen=True, slots=True)
+class OwnedDevice:
+    """One line of an owner's device list: what the portal shows, read in one query."""
+
+    device_id: str
+    model: str
+    last_checkin_at: int | None
+    bootloader: str | None
+    owned_since: int  # when the owner claim was made
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,3 +67,31 @@ class OutboxMessage:
     subject: str
     body: str
     attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRow:
+    key_id: str
+    secret_hash: str
+    role: str
+    name: str
+    revoked_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    request_hash: str
+    status: int
+    body: bytes
+    content_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyVersion:
+    version: int
+    document: str
+    sha256: str
+    author: str
+    reason: str
+    created_at: int
+    rollback_of: int | None

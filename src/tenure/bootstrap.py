@@ -1,0 +1,126 @@
+"""The composition root: the one place that picks adapters and binds the use cases.
+
+Everything settings-derived (cool-downs, re-authentication windows, TTLs, the unlock
+rules) is bound here, once, into the use-case objects; routers and CLI commands take
+the objects from the container and pass only what the request carries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from tenure.adapters.mail import make_sink
+from tenure.adapters.redis_nonces import RedisUsedNonces
+from tenure.clock import Clock, OffsetFileClock, SystemClock
+from tenure.config import Settings
+from tenure.crypto.keyring import KeyRing
+from tenure.domain.unlock import UnlockRules
+from tenure.geo.ip import locator_from_settings
+from tenure.services.accounts import Registration
+from tenure.services.activation import Activation
+from tenure.services.apikeys import ApiKeys
+from tenure.services.binding import Binding
+from tenure.services.checkin import CheckIn
+from tenure.services.device_gateway import DeviceGateway
+from tenure.services.idempotency import IdempotencyRecords
+from tenure.services.last_seen import LastSeen
+from tenure.services.lost_mode import LostMode
+from tenure.services.mail import MailDispatcher
+from tenure.services.maintenance import Maintenance
+from tenure.services.nonces import NonceService
+from tenure.services.owner_devices import OwnerDevices
+from tenure.services.password_reset import PasswordReset
+from tenure.services.policy import PolicyStore
+from tenure.services.provision import Importer
+from tenure.services.records import RecordSigner
+from tenure.services.sessions import SignIn
+from tenure.services.territory_check import TerritoryCheck
+from tenure.services.unlock import UnlockAuthorization, rules_from
+from tenure.store.database import make_engine
+from tenure.store.uow import UnitOfWork
+
+
+def clock_for(settings: Settings) -> Clock:
+    if settings.clock_offset_file:
+        return OffsetFileClock(Path(settings.clock_offset_file))
+    return SystemClock()
+
+
+def unlock_rules(settings: Settings) -> UnlockRules:
+    return rules_from(settings.unlock_wait_hours, settings.unlock_quota,
+                      settings.unlock_quota_days, settings.unlock_valid_days)
+
+
+@dataclass
+class Services:
+    """Every use case, bound; plus what the HTTP and CLI edges need of the process
+    (settings for request limits, the key set to publish, the SQL unit of work for
+    health checks, migrations and audit verification)."""
+
+    settings: Settings
+    uow: UnitOfWork  # the SQL adapter itself: edges may need its engine
+    keyring: KeyRing
+    clock: Clock
+    nonces: NonceService
+    gateway: DeviceGateway
+    activation: Activation
+    binding: Binding
+    checkin: CheckIn
+    register: Registration
+    sign_in: SignIn
+    password_reset: PasswordReset
+    owner_devices: OwnerDevices
+    lost_mode: LostMode
+    unlock: UnlockAuthorization
+    api_keys: ApiKeys
+    importer: Importer
+    policies: PolicyStore
+    idempotency: IdempotencyRecords
+    mail: MailDispatcher
+    last_seen: LastSeen
+    maintenance: Maintenance
+
+    def close(self) -> None:
+        self.maintenance.flush_last_seen()
+        self.uow.engine.dispose()
+
+
+def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
+    clock = clock or clock_for(settings)
+    uow = UnitOfWork(make_engine(settings.effective_database_url))
+    keyring = KeyRing.load(settings.keys_dir)
+    used = RedisUsedNonces(settings.redis_url) if settings.redis_url else None
+    nonces = NonceService(keyring.nonce_secret, clock, settings.nonce_ttl_seconds, used)
+    signer = RecordSigner(keyring, clock, settings.issuer, settings.record_ttl_seconds,
+                          settings.next_checkin_seconds)
+    cooldown = settings.credential_cooldown_seconds
+    reauth = settings.reauth_seconds
+    rules = unlock_rules(settings)
+    policies = PolicyStore(uow, clock, settings.policy_refresh_seconds)
+    last_seen = LastSeen()
+    territory = TerritoryCheck(policies, locator_from_settings(settings.geoip_db), clock)
+    mail = MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
+                          settings.mail_from)
+    return Services(
+        settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
+        gateway=DeviceGateway(uow, nonces),
+        activation=Activation(signer, clock, cooldown, territory),
+        binding=Binding(signer, clock, cooldown, reauth),
+        checkin=CheckIn(signer, clock, cooldown, territory, last_seen),
+        register=Registration(uow, clock),
+        sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600)),
+        password_reset=PasswordReset(uow, clock, settings.password_reset_ttl_minutes,
+                                     settings.credential_cooldown_hours),
+        owner_devices=OwnerDevices(uow, clock, rules, reauth, cooldown, last_seen),
+        lost_mode=LostMode(uow, clock),
+        unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, rules, reauth,
+                                   cooldown),
+        api_keys=ApiKeys(uow, clock),
+        importer=Importer(uow, clock),
+        policies=policies,
+        idempotency=IdempotencyRecords(uow, clock),
+        mail=mail,
+        last_seen=last_seen,
+        maintenance=Maintenance(uow, clock, last_seen, mail),
+    )

@@ -1,0 +1,36 @@
+"""Owning a device: the claim checks and the release shared by the device's unbind,
+the portal's removal and lost mode."""
+
+from __future__ import annotations
+
+from tenure.domain.errors import NotFound
+from tenure.domain.model import Claim, ClaimKind
+from tenure.domain.provisioning import is_device_id
+
+from . import notices
+from .authn import AccountSession
+from .ports import Tx
+
+
+def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
+    """Release the owner claim: the same effect from the device and from the portal."""
+    tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
+    for claim in tx.claims.active(owner.device_id):
+        if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
+            # Nobody could release it once the account no longer owns the device.
+            tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")
+    tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
+                    actor=f"account:{session.account_id}", at=now, how=how,
+                    claim=owner.claim_id)
+    stored = tx.devices.get(owner.device_id)
+    model = stored.device.model if stored else "device"
+    notices.device_released(tx, session.email, owner.device_id, model, now, how)
+
+
+def owned_claim(tx: Tx, session: AccountSession, device_id: str) -> Claim:
+    claims = tx.claims.active(device_id) if is_device_id(device_id) else ()
+    owner = next((c for c in claims
+                  if c.kind is ClaimKind.OWNER and c.holder == session.account_id), None)
+    if owner is None:
+        raise NotFound(f"No device {device_id!r} is bound to your account.")
+    return owner

@@ -1,0 +1,113 @@
+"""Ports: what the use cases need from the outside world, as small Protocols.
+
+Use cases import only these (and the domain, clock, crypto and geo); adapters satisfy
+them structurally: the SQL unit of work and repositories in `tenure.store`, Redis and
+mail in `tenure.adapters`, in-memory fakes in the unit tests. `tenure.bootstrap` picks
+the adapters and hands them to the use cases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from email.message import EmailMessage
+from typing import Protocol, TypeVar
+
+from .repositories import (
+    Accounts,
+    ApiKeys,
+    Audit,
+    Claims,
+    Commands,
+    Devices,
+    Idempotency,
+    Nonces,
+    Outbox,
+    Policies,
+    Resets,
+    Sessions,
+    Territory,
+    Throttle,
+    Unlocks,
+)
+from .rows import (
+    AccountRow,
+    ApiKeyRow,
+    OutboxMessage,
+    OwnedDevice,
+    PolicyVersion,
+    SessionRow,
+    StoredDevice,
+    StoredResponse,
+    ThrottleRow,
+)
+
+T = TypeVar("T")
+
+
+class Tx(Protocol):
+    """Every repository, on one transaction."""
+
+    @property
+    def devices(self) -> Devices: ...
+    @property
+    def claims(self) -> Claims: ...
+    @property
+    def accounts(self) -> Accounts: ...
+    @property
+    def sessions(self) -> Sessions: ...
+    @property
+    def nonces(self) -> Nonces: ...
+    @property
+    def throttle(self) -> Throttle: ...
+    @property
+    def resets(self) -> Resets: ...
+    @property
+    def audit(self) -> Audit: ...
+    @property
+    def outbox(self) -> Outbox: ...
+    @property
+    def api_keys(self) -> ApiKeys: ...
+    @property
+    def idempotency(self) -> Idempotency: ...
+    @property
+    def policies(self) -> Policies: ...
+    @property
+    def territory(self) -> Territory: ...
+    @property
+    def commands(self) -> Commands: ...
+    @property
+    def unlocks(self) -> Unlocks: ...
+
+
+class UnitOfWork(Protocol):
+    """`with uow() as tx:` commits when the block ends and rolls back on an exception;
+    `run(work)` does the same, again from the start when the transaction lost a race
+    (a unique-key collision or a serialization failure)."""
+
+    def __call__(self, readonly: bool = False) -> AbstractContextManager[Tx]: ...
+    def run(self, work: Callable[[Tx], T], attempts: int = 4) -> T: ...
+
+
+class MailSink(Protocol):
+    """Delivers one message now; raises OSError (SMTP errors are OSErrors too) when it
+    could not, so the dispatcher retries later."""
+
+    def send(self, mail: EmailMessage) -> None: ...
+
+
+class UsedNonces(Protocol):
+    """Where used replay nonces are remembered, shared by every replica."""
+
+    transactional: bool  # True: a use is undone if the request's transaction rolls back
+
+    def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool: ...
+
+
+__all__ = [
+    "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "Claims", "Commands",
+    "Devices", "Idempotency", "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice",
+    "Policies", "PolicyVersion", "Resets", "SessionRow", "Sessions", "StoredDevice",
+    "StoredResponse", "Territory", "Throttle", "ThrottleRow", "Tx", "UnitOfWork", "Unlocks",
+    "UsedNonces",
+]
