@@ -13,8 +13,18 @@ import tomllib
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure.domain.in_use import TerritoryState, plan_in_use, track, warned
-from tenure.domain.model import Device
+from tenure.domain.in_use import (
+    LockInUse,
+    Release,
+    TerritoryState,
+    Unchanged,
+    Warn,
+    plan_in_use,
+    territory_outcome,
+    track,
+    warned,
+)
+from tenure.domain.model import Claim, ClaimKind, Device
 from tenure.domain.policy import Verdict, parse_policy, verdict
 from tenure.domain.territory import Presence
 from tenure.geo.territories import normalise_territory
@@ -235,3 +245,36 @@ def test_checkins_never_lock_before_grace_and_notice(
             return
         if not here:
             warned_at = None
+
+
+# -- one outcome per request ----------------------------------------------------------------
+
+
+def territory_claim() -> Claim:
+    return Claim("c1", "SN-1", ClaimKind.TERRITORY, "policy:sanctions", T0, territory="IR")
+
+
+def test_outcome_is_a_warning_when_the_notice_is_due() -> None:
+    found = restriction(grace=72, notice=24)
+    now = T0 + 48 * HOUR
+    assert territory_outcome(found, staying(), (), now, in_use=True) == Warn(T0 + 72 * HOUR)
+
+
+def test_outcome_locks_once_grace_is_over_and_not_twice() -> None:
+    found = restriction(grace=72)
+    now = T0 + 72 * HOUR
+    assert territory_outcome(found, staying(), (), now, in_use=True) == LockInUse()
+    held = (territory_claim(),)
+    assert territory_outcome(found, staying(), held, now, in_use=True) == Unchanged()
+
+
+def test_outcome_releases_a_lock_the_policy_no_longer_backs() -> None:
+    held = (territory_claim(),)
+    assert territory_outcome(None, staying(), held, T0, in_use=True) == Release(held)
+    deny = restriction(effect="deny_activation")
+    assert territory_outcome(deny, staying(), held, T0, in_use=False) == Release(held)
+
+
+def test_activation_neither_warns_nor_locks_in_use() -> None:
+    found = restriction(grace=0)
+    assert territory_outcome(found, staying(), (), T0 + HOUR, in_use=False) == Unchanged()
