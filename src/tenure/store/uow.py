@@ -1,4 +1,7 @@
-"""The unit of work: one transaction, every repository on it, retried on a lost race."""
+"""The unit of work: one transaction, every repository on it, retried on a lost race.
+
+The SQL adapter of the `UnitOfWork` and `Tx` ports (tenure.services.ports): it
+satisfies them structurally, and mypy checks that where tenure.bootstrap wires it in."""
 
 from __future__ import annotations
 
