@@ -131,6 +131,8 @@ class TerritoryCheck:
                now: int) -> None:
         """Store the outcome: the notice, the claim made, or the claims released."""
         outcome, found = assessment.outcome, assessment.verdict
+        if isinstance(outcome, Unchanged):
+            return  # the usual check-in: nothing more to write
         context = {"evidence": assessment.presence.explain(),
                    "policy_version": assessment.policy_version}
         if isinstance(outcome, Warn) and found is not None:
