@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tenure.crypto.jws import parse_compact, sign_compact
-from tenure.crypto.keyring import KeyRing, KeyRingError
+from tenure.crypto.keyring import KeyRing, KeyRingError, key_type_named
 from tenure.crypto.keys import verifying_key_from_jwk
 
 
@@ -28,7 +28,8 @@ def keys_dir(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def ring(keys_dir: Path) -> KeyRing:
-    return KeyRing.create(keys_dir)
+    """An Ed25519 ring, as every ring made before ES256 became the default."""
+    return KeyRing.create(keys_dir, "Ed25519")
 
 
 def signed_by(ring: KeyRing) -> str:
@@ -74,6 +75,7 @@ def test_rotate_signs_with_new_key_and_keeps_old_verifying(ring: KeyRing, keys_d
     old_kid, old_token = ring.active.kid, signed_by(ring)
     rotated = ring.rotate()
     assert rotated.active.kid != old_kid
+    assert rotated.active.key.key_type == "Ed25519"  # a rotation keeps the ring's type
     assert {k["kid"] for k in rotated.jwks()["keys"]} == {old_kid, rotated.active.kid}
     old_key = rotated.verifying_key(old_kid)
     assert old_key is not None and parse_compact(old_token).verify_with(old_key)
@@ -156,3 +158,113 @@ def test_jwks_holds_no_private_material(ring: KeyRing) -> None:
     rotated = ring.rotate("P-256")
     text = json.dumps(rotated.jwks())
     assert '"d"' not in text
+
+
+# -- ES256 by default, publishing ahead of use, rotation across types (decision 0012) ----
+
+
+def test_new_rings_sign_es256_by_default(keys_dir: Path) -> None:
+    """A fresh ring signs what every JOSE library verifies: ES256 with a P-256 key."""
+    ring = KeyRing.create(keys_dir)
+    (entry,) = ring.jwks()["keys"]
+    assert (entry["kty"], entry["crv"], entry["alg"]) == ("EC", "P-256", "ES256")
+    assert parse_compact(signed_by(ring)).header["alg"] == "ES256"
+    assert ring.integrator_key is ring.active
+    assert KeyRing.load(keys_dir).active.key.key_type == "P-256"
+
+
+@pytest.mark.parametrize(("name", "key_type"), [
+    ("ES256", "P-256"), ("es256", "P-256"), ("P-256", "P-256"),
+    ("Ed25519", "Ed25519"), ("EdDSA", "Ed25519")])
+def test_key_type_names(name: str, key_type: str) -> None:
+    assert key_type_named(name) == key_type
+
+
+def test_unknown_key_type_name_is_refused() -> None:
+    with pytest.raises(KeyRingError, match="ES256 or Ed25519"):
+        key_type_named("RS256")
+
+
+def test_published_key_is_in_jwks_but_does_not_sign_records(ring: KeyRing, keys_dir: Path
+                                                             ) -> None:
+    """Devices made from now on can pin the new key while records keep the old one,
+    which the fleet in the field pinned."""
+    old_kid = ring.active.kid
+    added = ring.add("P-256")
+    new = added.keys[-1]
+    assert (new.state, new.key.key_type) == ("published", "P-256")
+    assert added.active.kid == old_kid
+    assert {k["kid"] for k in added.jwks()["keys"]} == {old_kid, new.kid}
+    assert added.verifying_key(new.kid) is not None
+    reloaded = KeyRing.load(keys_dir)
+    assert reloaded.active.kid == old_kid
+    assert [k.state for k in reloaded.keys] == ["active", "published"]
+
+
+def test_ed25519_ring_signs_third_party_tokens_with_its_published_p256_key(ring: KeyRing
+                                                                         ) -> None:
+    """Statements and webhooks go to PyJWT and Authlib, which cannot verify `Ed25519`:
+    once a P-256 key is published, it signs them, without touching what devices verify."""
+    assert ring.integrator_key is ring.active  # nothing better yet
+    added = ring.add("P-256").add("P-256")
+    assert added.integrator_key is added.keys[-1]
+    assert added.integrator_key.key.alg == "ES256"
+    assert added.active.key.key_type == "Ed25519"
+    assert added.retire(added.keys[-1].kid).integrator_key.kid == added.keys[1].kid
+
+
+def test_activate_switches_signing_across_types(ring: KeyRing, keys_dir: Path) -> None:
+    """After the fleet pinned the published key, it signs; the Ed25519 key keeps verifying
+    (records it signed stay valid until they expire) until retired."""
+    old_kid, old_token = ring.active.kid, signed_by(ring)
+    added = ring.add("P-256")
+    activated = added.activate(added.keys[-1].kid)
+    assert activated.active.kid == added.keys[-1].kid
+    assert parse_compact(signed_by(activated)).header["alg"] == "ES256"
+    old = activated.verifying_key(old_kid)
+    assert old is not None and parse_compact(old_token).verify_with(old)
+    assert {k.kid: k.state for k in KeyRing.load(keys_dir).keys} == {
+        old_kid: "verifying", activated.active.kid: "active"}
+    # ... and back, if devices must return to the Ed25519 key
+    back = activated.activate(old_kid)
+    assert back.active.kid == old_kid
+    assert back.integrator_key.kid == old_kid  # a demoted P-256 key no longer signs
+
+
+def test_activate_refuses_retired_and_unknown_keys(ring: KeyRing) -> None:
+    old_kid = ring.active.kid
+    rotated = ring.rotate().retire(old_kid)
+    with pytest.raises(KeyRingError, match="retired"):
+        rotated.activate(old_kid)
+    with pytest.raises(KeyRingError, match="no key nope"):
+        rotated.activate("nope")
+    assert rotated.activate(rotated.active.kid).active.kid == rotated.active.kid
+
+
+def test_rotate_across_types(ring: KeyRing) -> None:
+    rotated = ring.rotate("P-256")
+    assert rotated.active.key.alg == "ES256"
+    assert rotated.rotate().active.key.alg == "ES256"
+
+
+def test_load_refuses_an_unknown_state(ring: KeyRing, keys_dir: Path) -> None:
+    """A typo in ring.json must not leave a key half-trusted."""
+    meta = json.loads((keys_dir / "ring.json").read_text())
+    meta["keys"][0]["state"] = "actve"
+    (keys_dir / "ring.json").write_text(json.dumps(meta))
+    with pytest.raises(KeyRingError, match="actve"):
+        KeyRing.load(keys_dir)
+
+
+def test_pyjwt_keeps_every_es256_key_of_the_jwks(ring: KeyRing) -> None:
+    """PyJWT drops JWKS entries it cannot use, silently; the ES256 keys a verifier needs
+    must survive it with their kid and algorithm (Ed25519 ones it drops: decision 0012)."""
+    jwt = pytest.importorskip("jwt")
+    ring = ring.add("P-256").rotate("P-256")
+    es_kids = {k.kid for k in ring.keys if k.key.key_type == "P-256"}
+    kept = jwt.PyJWKSet.from_dict(ring.jwks()).keys
+    assert {k.key_id for k in kept} == es_kids
+    assert {k.algorithm_name for k in kept} == {"ES256"}
+    token = sign_compact({"kid": ring.active.kid}, {"sub": "SN-0001"}, ring.active.key)
+    key = jwt.PyJWKSet.from_dict(ring.jwks())[ring.active.kid]
+    assert jwt.decode(token, key, algorithms=["ES256"]) == {"sub": "SN-0001"}

@@ -94,21 +94,34 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
 
 
 def cmd_keys(args: argparse.Namespace) -> int:
+    from tenure.crypto.keyring import DEFAULT_KEY_TYPE, key_type_named
+
     settings = load_settings()
+    key_type = key_type_named(args.alg) if args.alg else None
+    if args.action in ("activate", "retire") and not args.kid:
+        raise InvalidInput(f"give the kid: tenure keys {args.action} KID")
     if args.action == "init":
-        ring = KeyRing.load_or_create(settings.keys_dir)
+        ring = KeyRing.load_or_create(settings.keys_dir, key_type or DEFAULT_KEY_TYPE)
     elif args.action == "rotate":
-        ring = KeyRing.load(settings.keys_dir).rotate(args.type)
+        ring = KeyRing.load(settings.keys_dir).rotate(key_type)
         print(f"new signing key {ring.active.kid}; older keys keep verifying until retired")
+    elif args.action == "add":
+        ring = KeyRing.load(settings.keys_dir).add(key_type or DEFAULT_KEY_TYPE)
+        print(f"published {ring.keys[-1].kid} in /v1/keys; it signs device tokens after "
+              f"`tenure keys activate {ring.keys[-1].kid}`")
+    elif args.action == "activate":
+        ring = KeyRing.load(settings.keys_dir).activate(args.kid)
+        print(f"{args.kid} signs from now on (restart or reload the servers)")
     elif args.action == "retire":
-        if not args.kid:
-            raise InvalidInput("give the kid to retire: tenure keys retire KID")
         ring = KeyRing.load(settings.keys_dir).retire(args.kid)
         print(f"retired {args.kid}: no longer published in /v1/keys")
     else:
         ring = KeyRing.load(settings.keys_dir)
     for key in ring.keys:
-        print(f"{key.kid}\t{key.key.key_type}\t{key.state}")
+        signs = ("records, unlock tokens" if key is ring.active else "")
+        if key is ring.integrator_key:
+            signs = f"{signs}, statements, webhooks" if signs else "statements, webhooks"
+        print(f"{key.kid}\t{key.key.key_type}\t{key.state}\t{key.key.alg}\t{signs}".rstrip())
     return 0
 
 
@@ -214,11 +227,14 @@ def register(commands: Any) -> None:
     p.set_defaults(handler=cmd_db_upgrade)
 
     p = commands.add_parser("keys", help="the server's signing key ring")
-    p.add_argument("action", choices=["init", "list", "rotate", "retire"],
-                   help="init: create if missing; rotate: new signing key; retire KID")
-    p.add_argument("kid", nargs="?", help="key id (for retire)")
-    p.add_argument("--type", choices=["Ed25519", "P-256"], default="Ed25519",
-                   help="key type for rotate (default Ed25519)")
+    p.add_argument("action", choices=["init", "list", "rotate", "add", "activate", "retire"],
+                   help="init: create if missing; rotate: new signing key now; add: publish "
+                        "a key ahead of use; activate KID: make it sign; retire KID")
+    p.add_argument("kid", nargs="?", help="key id (for activate and retire)")
+    p.add_argument("--alg", choices=["ES256", "Ed25519"],
+                   help="key algorithm: init and add default to ES256, rotate to the "
+                        "active key's")
+    p.add_argument("--type", dest="alg", choices=["P-256", "Ed25519"], help=argparse.SUPPRESS)
     p.set_defaults(handler=cmd_keys)
 
     p = commands.add_parser("provision", help="import devices from the factory")

@@ -4,6 +4,11 @@ Layout under `<data dir>/keys/`: `ring.json` (kids, types, states, which one sig
 one `<kid>.pem` per key, and `nonce.secret` (the MAC key of stateless nonces).
 Replicas share these files; rotation adds a key that signs from then on, while the
 older keys stay published (devices in the field pinned them) until retired.
+
+New rings sign with ES256 (P-256), which every common JOSE library verifies out of the
+box; Ed25519 rings keep working, and a P-256 key can be *published* in one of them
+ahead of use, so devices can pin it before it signs their records (and it signs, at
+once, the tokens third parties verify): docs/decisions/0012-es256-server-keys.md.
 """
 
 from __future__ import annotations
@@ -23,12 +28,42 @@ class KeyRingError(RuntimeError):
     pass
 
 
+# What a key does, by state. "active": signs (one key; `integrator_key` says which key
+# signs third parties' tokens); "published": in the JWKS ahead of use, signs nothing a
+# device verifies; "verifying": a former active key kept for devices that pinned it;
+# "retired": gone from the JWKS and from verification.
+STATES = ("active", "published", "verifying", "retired")
+
+# New rings: ES256 verifies in every JOSE library integrators use; `Ed25519` (RFC 9864)
+# is still unknown to PyJWT and Authlib (decision 0012).
+DEFAULT_KEY_TYPE: KeyType = "P-256"
+
+# Names an operator may give: the JWS alg or the curve.
+_KEY_TYPE_NAMES: dict[str, KeyType] = {
+    "es256": "P-256", "p-256": "P-256", "p256": "P-256",
+    "ed25519": "Ed25519", "eddsa": "Ed25519",
+}
+
+
+def key_type_named(name: str) -> KeyType:
+    """`ES256`/`P-256` or `Ed25519`/`EdDSA` (any case) as the ring's key type."""
+    try:
+        return _KEY_TYPE_NAMES[name.strip().lower()]
+    except KeyError:
+        raise KeyRingError(f"unknown key algorithm {name!r}: use ES256 or Ed25519") from None
+
+
 @dataclass(frozen=True)
 class RingKey:
     kid: str
     key: SigningKey
-    state: str  # "active" (signs and verifies), "verifying" (verifies), "retired"
+    state: str  # one of STATES
     created: int
+
+
+def _demoted(state: str) -> str:
+    """What a key becomes when another key is made active."""
+    return "verifying" if state == "active" else state
 
 
 def write_secret_file(path: Path, data: bytes) -> None:
@@ -53,6 +88,18 @@ class KeyRing:
             raise KeyRingError(f"{directory}: the ring must have exactly one active key")
         self.active = active[0]
         self._verifying = {k.kid: k.key.public() for k in keys if k.state != "retired"}
+        self.integrator_key = self._integrator_key()
+
+    def _integrator_key(self) -> RingKey:
+        """The key for tokens that third parties verify with stock JOSE libraries (public
+        status statements, webhook events) rather than devices with pinned keys: the
+        active key when it is P-256, else the newest published P-256 key, so an Ed25519
+        ring can serve PyJWT and Authlib before its devices pin the new key."""
+        if self.active.key.key_type == "P-256":
+            return self.active
+        published = [k for k in self.keys if k.state == "published"
+                     and k.key.key_type == "P-256"]
+        return published[-1] if published else self.active  # keys are kept in order made
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -60,7 +107,7 @@ class KeyRing:
         return (directory / "ring.json").exists()
 
     @classmethod
-    def create(cls, directory: Path, key_type: KeyType = "Ed25519") -> KeyRing:
+    def create(cls, directory: Path, key_type: KeyType = DEFAULT_KEY_TYPE) -> KeyRing:
         directory.mkdir(parents=True, exist_ok=True)
         os.chmod(directory, 0o700)
         if cls.exists(directory):
@@ -82,6 +129,8 @@ class KeyRing:
                 )
                 for entry in meta["keys"]
             ]
+            if unknown := {k.state for k in keys} - set(STATES):
+                raise ValueError(f"unknown key state {sorted(unknown)[0]!r}")
             nonce_secret = (directory / "nonce.secret").read_bytes()
         except FileNotFoundError as exc:
             raise KeyRingError(
@@ -95,38 +144,61 @@ class KeyRing:
         return cls(directory, keys, nonce_secret)
 
     @classmethod
-    def load_or_create(cls, directory: Path) -> KeyRing:
-        return cls.load(directory) if cls.exists(directory) else cls.create(directory)
+    def load_or_create(cls, directory: Path, key_type: KeyType = DEFAULT_KEY_TYPE) -> KeyRing:
+        return cls.load(directory) if cls.exists(directory) else cls.create(directory, key_type)
 
     # -- changes -------------------------------------------------------------------------
     @classmethod
-    def _with_new_key(cls, directory: Path, keys: list[RingKey], key_type: KeyType) -> KeyRing:
+    def _with_new_key(cls, directory: Path, keys: list[RingKey], key_type: KeyType,
+                      state: str = "active") -> KeyRing:
         new = SigningKey.generate(key_type)
         kid = f"{time.strftime('%Y%m%d', time.gmtime())}-{secrets.token_hex(4)}"
         write_secret_file(directory / f"{kid}.pem", new.to_pem())
-        demoted = [
-            RingKey(k.kid, k.key, "verifying" if k.state == "active" else k.state, k.created)
-            for k in keys
-        ]
-        ring = cls(directory, [*demoted, RingKey(kid, new, "active", int(time.time()))],
+        kept = [RingKey(k.kid, k.key, _demoted(k.state) if state == "active" else k.state,
+                        k.created) for k in keys]
+        ring = cls(directory, [*kept, RingKey(kid, new, state, int(time.time()))],
                    (directory / "nonce.secret").read_bytes())
         ring._save()
         return ring
 
-    def rotate(self, key_type: KeyType = "Ed25519") -> KeyRing:
-        """Make a new signing key; the previous ones keep verifying until retired."""
-        return self._with_new_key(self.directory, self.keys, key_type)
+    def rotate(self, key_type: KeyType | None = None) -> KeyRing:
+        """Make a new signing key at once (by default of the active key's type); the
+        previous ones keep verifying until retired. Devices that pinned only the old
+        keys refuse the new key's records: publish it first (`add`) where that matters."""
+        return self._with_new_key(self.directory, self.keys, key_type or self.active.key.key_type)
+
+    def add(self, key_type: KeyType = DEFAULT_KEY_TYPE) -> KeyRing:
+        """Publish a new key without making it sign device tokens: devices built (or
+        updated) from now on pin it, and `activate` switches to it once the fleet has it."""
+        return self._with_new_key(self.directory, self.keys, key_type, state="published")
+
+    def activate(self, kid: str) -> KeyRing:
+        """Make a published (or former) key the signing key; the current one keeps verifying."""
+        target = self._get(kid)
+        if target.state == "active":
+            return self
+        if target.state == "retired":
+            raise KeyRingError(f"{kid} is retired (no longer published); add a new key instead")
+        keys = [RingKey(k.kid, k.key, "active" if k.kid == kid else _demoted(k.state), k.created)
+                for k in self.keys]
+        ring = KeyRing(self.directory, keys, self.nonce_secret)
+        ring._save()
+        return ring
 
     def retire(self, kid: str) -> KeyRing:
-        if kid == self.active.kid:
+        if self._get(kid).state == "active":
             raise KeyRingError("the active key cannot be retired; rotate first")
-        if kid not in {k.kid for k in self.keys}:
-            raise KeyRingError(f"no key {kid} in the ring")
         keys = [RingKey(k.kid, k.key, "retired" if k.kid == kid else k.state, k.created)
                 for k in self.keys]
         ring = KeyRing(self.directory, keys, self.nonce_secret)
         ring._save()
         return ring
+
+    def _get(self, kid: str) -> RingKey:
+        for key in self.keys:
+            if key.kid == kid:
+                return key
+        raise KeyRingError(f"no key {kid} in the ring")
 
     def _save(self) -> None:
         meta = {"keys": [{"kid": k.kid, "type": k.key.key_type, "state": k.state,
