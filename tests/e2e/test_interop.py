@@ -20,6 +20,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,15 +83,22 @@ class Device:
         return self.identity.device_id
 
 
+def load_library(name: str) -> Library:
+    """Run the library's snippet of docs/integrations.md; its two functions."""
+    namespace: dict[str, Any] = {}
+    with warnings.catch_warnings():
+        # importing authlib.jose warns that it is deprecated, through a filter of its own
+        import authlib.deprecate  # noqa: F401
+        warnings.simplefilter("ignore", DeprecationWarning)
+        code = compile(snippet(name), f"docs/integrations.md ({name})", "exec")
+        exec(code, namespace)  # noqa: S102 - the documentation's code is what is tested
+    return Library(name, namespace["verify"], namespace["sign_device_request"],
+                   ERRORS[name](namespace))
+
+
 @pytest.fixture(scope="module", params=LIBRARIES)
 def lib(request: pytest.FixtureRequest) -> Library:
-    namespace: dict[str, Any] = {}
-    with warnings.catch_warnings():  # importing authlib.jose warns that it is deprecated
-        warnings.simplefilter("ignore", DeprecationWarning)
-        exec(compile(snippet(request.param), f"docs/integrations.md ({request.param})",  # noqa: S102
-                     "exec"), namespace)
-    return Library(request.param, namespace["verify"], namespace["sign_device_request"],
-                   ERRORS[request.param](namespace))
+    return load_library(request.param)
 
 
 @pytest.fixture(scope="module")
@@ -217,6 +225,23 @@ def test_library_verifies_statements_and_webhook_events_of_the_key_ring(
 # -- an Ed25519 ring, moved to ES256 without stranding pinned devices --------------------
 
 
+@contextmanager
+def ed25519_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server whose ring was made with Ed25519, as every install before ES256 became
+    the default (or one made with `tenure keys init --alg Ed25519`)."""
+    data = tmp_path / "var"
+    data.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
+    env.update({"TENURE_DATA_DIR": str(data), "TENURE_LOG_LEVEL": "warning"})
+    server = ServerProcess(data, env)
+    server.cli("keys", "init", "--alg", "Ed25519")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 def test_ed25519_ring_moves_to_es256_without_stranding_pinned_devices(tmp_path: Path) -> None:
     """An install from before ES256 became the default keeps signing `Ed25519`. It
     publishes an ES256 key first (PyJWT keeps it from the JWKS at once), devices made from
@@ -225,18 +250,21 @@ def test_ed25519_ring_moves_to_es256_without_stranding_pinned_devices(tmp_path: 
     for publishing ahead of use."""
     import jwt
 
-    data = tmp_path / "var"
-    data.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
-    env.update({"TENURE_DATA_DIR": str(data), "TENURE_LOG_LEVEL": "warning"})
-    server = ServerProcess(data, env)
-    server.cli("keys", "init", "--alg", "Ed25519")
-    try:
-        url = server.start()
+    with ed25519_server(tmp_path) as server:
+        url = server.url
         old = DeviceAgent.init(tmp_path / "old", url, key_type="Ed25519")
         import_agents(server, old)
         assert old.activate()["status"] == "activated"
-        assert header(old.last_record()["record"])["alg"] == "Ed25519"  # type: ignore[index]
+        record = old.last_record()["record"]  # type: ignore[index]
+        assert header(record)["alg"] == "Ed25519"
+        # what integrations.md says of Ed25519 records, library by library
+        for name in ("joserfc", "jwcrypto"):
+            assert load_library(name).verify(record, f"{url}/v1/keys", RECORD,
+                                             "tenure")["sub"] == old.device_id
+        for name in ("pyjwt", "authlib"):
+            library = load_library(name)
+            with pytest.raises(library.error):  # if this fails, update integrations.md
+                library.verify(record, f"{url}/v1/keys", RECORD, "tenure")
 
         server.cli("keys", "add", "--alg", "ES256")
         url = restart(server)
@@ -250,7 +278,7 @@ def test_ed25519_ring_moves_to_es256_without_stranding_pinned_devices(tmp_path: 
         old.http = httpx.Client(base_url=url, timeout=30)
         assert old.checkin()["status"] == "activated"  # records are still Ed25519
 
-        new = DeviceAgent.init(tmp_path / "new", url, key_type="ES256")
+        new = DeviceAgent.init(tmp_path / "new", url, key_type="P-256")
         import_agents(server, new)
         server.cli("keys", "activate", new_kid)
         url = restart(server)
@@ -262,8 +290,6 @@ def test_ed25519_ring_moves_to_es256_without_stranding_pinned_devices(tmp_path: 
         assert jwt.decode(record, key, algorithms=["ES256"])["sub"] == new.device_id
         with pytest.raises(RecordRejected, match="not pinned"):
             old.checkin()
-    finally:
-        server.stop()
 
 
 def import_agents(server: ServerProcess, *agents: DeviceAgent) -> None:
@@ -287,8 +313,8 @@ def restart(server: ServerProcess) -> str:
 # -- npm jose (optional: needs node and `npm ci --prefix tests/e2e/node`) ---------------
 
 
-def test_npm_jose_signs_device_requests_and_verifies_records(
-        server: ServerProcess, devices: dict[tuple[str, str], Device], tmp_path: Path) -> None:
+def jose_caller(tmp_path: Path) -> Callable[..., Any]:
+    """Call a function of the npm jose snippet in node; skip when node or jose is missing."""
     node = shutil.which("node")
     if node is None:
         pytest.skip("node is not installed")
@@ -307,6 +333,13 @@ def test_npm_jose_signs_device_requests_and_verifies_records(
             raise ValueError(answer["error"])
         return answer["ok"]
 
+    return call
+
+
+def test_npm_jose_signs_device_requests_and_verifies_records(
+        server: ServerProcess, devices: dict[tuple[str, str], Device], tmp_path: Path) -> None:
+    call = jose_caller(tmp_path)
+
     def sign(pem: bytes, *args: Any) -> dict[str, str]:
         return dict(call("signDeviceRequest", pem.decode(), *args))
 
@@ -320,3 +353,17 @@ def test_npm_jose_signs_device_requests_and_verifies_records(
             call("verify", record, keys_url, EVENT, "tenure", None)
         with pytest.raises(ValueError, match="iss"):
             call("verify", record, keys_url, RECORD, "another-issuer", None)
+
+
+def test_npm_jose_verifies_ed25519_records(tmp_path: Path) -> None:
+    """Rings made with Ed25519 sign `Ed25519` records, which jose 6 verifies."""
+    call = jose_caller(tmp_path)
+    with ed25519_server(tmp_path) as server:
+        url = server.url
+        agent = DeviceAgent.init(tmp_path / "device", url, key_type="Ed25519")
+        import_agents(server, agent)
+        agent.activate()
+        record = agent.last_record()["record"]  # type: ignore[index]
+        assert header(record)["alg"] == "Ed25519"
+        assert call("verify", record, f"{url}/v1/keys", RECORD, "tenure", None)["sub"] \
+            == agent.device_id
