@@ -35,8 +35,11 @@ def test_publish_then_activate_across_types(keys_dir: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """The documented path from an Ed25519 ring to ES256 (operator guide)."""
     assert main(["keys", "init", "--alg", "Ed25519"]) == 0
+    assert "tenure keys add --alg ES256" in capsys.readouterr().err
     assert main(["keys", "add"]) == 0
-    listing = rows(capsys.readouterr().out)[-2:]
+    out, err = capsys.readouterr()
+    assert err == ""
+    listing = rows(out)[-2:]
     assert [(r[1], r[2], r[4]) for r in listing] == [
         ("Ed25519", "active", "records, unlock tokens"),
         ("P-256", "published", "statements, webhooks")]

@@ -122,6 +122,10 @@ def cmd_keys(args: argparse.Namespace) -> int:
         if key is ring.integrator_key:
             signs = f"{signs}, statements, webhooks" if signs else "statements, webhooks"
         print(f"{key.kid}\t{key.key.key_type}\t{key.state}\t{key.key.alg}\t{signs}".rstrip())
+    if ring.integrator_key.key.key_type == "Ed25519":
+        print("note: PyJWT and Authlib cannot verify Ed25519 statements and webhooks; "
+              "`tenure keys add --alg ES256` publishes a key that signs them "
+              "(docs/integrations.md)", file=sys.stderr)
     return 0
 
 
