@@ -1,4 +1,4 @@
-"""Public router: the key set devices pin, health, readiness and metrics."""
+"""Public router: the key set devices pin, health, readiness, metrics and the API contract."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from starlette.routing import Route
 from tenure.store.database import ping
 from tenure.store.migrate import pending
 
+from . import apidocs
 from .deps import app_services
 
 
@@ -52,4 +53,5 @@ routes = [
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),
+    *apidocs.routes,
 ]

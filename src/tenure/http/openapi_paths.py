@@ -1,0 +1,290 @@
+"""The operations of the OpenAPI document (see openapi.py), one entry per route.
+
+Each operation lists its successful responses under `responses` and, under `problems`,
+the problem `type` names it can answer per status (404/405 for routing are added to
+every one). Keep this in step with the routers and docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+JSON = "application/json"
+SIGNED_PROBLEMS = {"400": ["malformed", "bad-nonce", "url-mismatch"],
+                   "401": ["unknown-device", "bad-signature"], "413": ["too-large"]}
+NONCE_HEADERS = {
+    "Replay-Nonce": {"description": "A fresh nonce for the next signed request.",
+                     "required": True, "schema": {"type": "string"}},
+    "Cache-Control": {"schema": {"const": "no-store"}},
+}
+ACCOUNT = [{"accountToken": []}]
+API_KEY = [{"apiKey": []}]
+DEVICE_ID = {"name": "device_id", "in": "path", "required": True,
+             "schema": {"type": "string"}}
+IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
+                   "description": "Retrying with the same key and body replays the first "
+                                  "answer instead of doing the work twice.",
+                   "schema": {"type": "string", "minLength": 1, "maxLength": 128}}
+
+
+def _obj(properties: dict[str, Any], required: tuple[str, ...] = ()) -> dict[str, Any]:
+    return {"type": "object", "properties": properties, "required": list(required)}
+
+
+def _json(schema: dict[str, Any], required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {JSON: {"schema": schema}}}
+
+
+def _ok(description: str, schema: dict[str, Any] | None = None, media: str = JSON,
+        headers: dict[str, Any] | None = None) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description}
+    if schema is not None:
+        response["content"] = {media: {"schema": schema}}
+    if headers:
+        response["headers"] = headers
+    return response
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _signed(op_id: str, summary: str, payload: str,
+            extra: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    problems = {k: list(v) for k, v in SIGNED_PROBLEMS.items()}
+    for status, codes in (extra or {}).items():
+        problems.setdefault(status, []).extend(codes)
+    return {
+        "operationId": op_id, "tags": ["device"], "summary": summary,
+        "description": f"Signed request (docs/protocol.md). Payload: {payload}. Every "
+                       "answer, success or problem, carries a fresh Replay-Nonce.",
+        "requestBody": {"required": True,
+                        "content": {"application/jose+json": {"schema": _ref("JWS")}}},
+        "responses": {"200": _ok("A signed record.", _ref("Record"), headers=NONCE_HEADERS)},
+        "problems": problems,
+    }
+
+
+EMAIL = {"type": "string", "format": "email"}
+PASSWORD = {"type": "string", "minLength": 12, "maxLength": 128}
+TOML = {"type": "string", "description": "A territory policy document (docs/policy.md)."}
+POLICY_KEY = "API key with the role `policy`."
+
+PATHS: dict[str, dict[str, dict[str, Any]]] = {
+    # -- device (docs/protocol.md, signed) -------------------------------------------
+    "/v1/device/nonce": {
+        "get": {"operationId": "getNonce", "tags": ["device"], "summary": "A fresh nonce",
+                "responses": {"200": _ok("Nonce in Replay-Nonce.", headers=NONCE_HEADERS)}},
+        "head": {"operationId": "headNonce", "tags": ["device"], "summary": "A fresh nonce",
+                 "responses": {"204": _ok("Nonce in Replay-Nonce.", headers=NONCE_HEADERS)}},
+    },
+    "/v1/device/activation": {"post": _signed(
+        "activate", "Activate: apply claims and territory policy",
+        '{"signals"?, "account_token"?, "bypass_code"?}', {"400": ["unknown-territory"]})},
+    "/v1/device/bind": {"post": _signed(
+        "bind", "Bind the device to an account (owner claim)", '{"account_token"}',
+        {"401": ["unauthorized"], "409": ["already-bound", "not-activated"]})},
+    "/v1/device/unbind": {"post": _signed(
+        "unbind", "Release the owner claim from the device", '{"account_token"} (fresh)',
+        {"401": ["reauthentication-required"], "403": ["credential-cooldown"]})},
+    "/v1/device/checkin": {"post": _signed(
+        "checkin", "Check in: status, pending commands", '{"signals"?, "acks"?}',
+        {"400": ["unknown-territory"]})},
+    # -- accounts --------------------------------------------------------------------
+    "/v1/accounts": {"post": {
+        "operationId": "register", "tags": ["account"], "summary": "Create an account",
+        "parameters": [IDEMPOTENCY_KEY],
+        "requestBody": _json(_obj({"email": EMAIL, "password": PASSWORD},
+                                  ("email", "password"))),
+        "responses": {"201": _ok("Created.", _obj(
+            {"account_id": {"type": "string"}, "email": {"type": "string"}},
+            ("account_id", "email")))},
+        "problems": {"400": ["malformed"], "409": ["email-taken"], "413": ["too-large"],
+                     "422": ["weak-password", "invalid-input"]},
+    }},
+    "/v1/sessions": {"post": {
+        "operationId": "signIn", "tags": ["account"], "summary": "Sign in",
+        "requestBody": _json(_obj({"email": EMAIL, "password": {"type": "string",
+                                                                "minLength": 1},
+                                   "totp": {"type": "string"}}, ("email", "password"))),
+        "responses": {"201": _ok("A session.", _obj(
+            {"token": {"type": "string"}, "expires_at": {"type": "integer"}},
+            ("token", "expires_at")))},
+        "problems": {"400": ["malformed"], "401": ["invalid-credentials"],
+                     "413": ["too-large"], "422": ["invalid-input"],
+                     "429": ["too-many-attempts"]},
+    }},
+    "/v1/password-resets": {"post": {
+        "operationId": "requestPasswordReset", "tags": ["account"],
+        "summary": "Mail a reset token (always 202)",
+        "requestBody": _json(_obj({"email": EMAIL}, ("email",))),
+        "responses": {"202": _ok("Accepted, whether or not the account exists.")},
+        "problems": {"400": ["malformed"], "413": ["too-large"], "422": ["invalid-input"]},
+    }},
+    "/v1/password-resets/confirm": {"post": {
+        "operationId": "confirmPasswordReset", "tags": ["account"],
+        "summary": "Set a new password with the mailed token",
+        "parameters": [IDEMPOTENCY_KEY],
+        "requestBody": _json(_obj({"token": {"type": "string"}, "new_password": PASSWORD},
+                                  ("token", "new_password"))),
+        "responses": {"204": _ok("Changed; every session of the account ended.")},
+        "problems": {"400": ["malformed", "invalid-token"], "413": ["too-large"],
+                     "422": ["weak-password", "invalid-input"]},
+    }},
+    "/v1/me/devices": {"get": {
+        "operationId": "listMyDevices", "tags": ["account"], "security": ACCOUNT,
+        "summary": "The devices the account holds an owner claim on",
+        "responses": {"200": _ok("The devices.", _obj(
+            {"devices": {"type": "array", "items": _ref("OwnedDevice")}}, ("devices",)))},
+        "problems": {"401": ["unauthorized"]},
+    }},
+    "/v1/me/devices/{device_id}": {"delete": {
+        "operationId": "removeMyDevice", "tags": ["account"], "security": ACCOUNT,
+        "summary": "Release the owner claim (fresh token)", "parameters": [DEVICE_ID],
+        "responses": {"204": _ok("Released.")},
+        "problems": {"401": ["unauthorized", "reauthentication-required"],
+                     "403": ["credential-cooldown"], "404": ["not-found"]},
+    }},
+    "/v1/me/devices/{device_id}/lost": {
+        "post": {
+            "operationId": "reportLost", "tags": ["account"], "security": ACCOUNT,
+            "summary": "Report the device lost", "parameters": [DEVICE_ID],
+            "requestBody": _json(_obj({"message": {"type": "string", "minLength": 1,
+                                                   "maxLength": 500},
+                                       "contact": {"type": "string", "maxLength": 255}},
+                                      ("message",))),
+            "responses": {"204": _ok("The device shows message and contact.")},
+            "problems": {"400": ["malformed"], "401": ["unauthorized"],
+                         "404": ["not-found"], "413": ["too-large"],
+                         "422": ["invalid-input"]},
+        },
+        "delete": {
+            "operationId": "reportFound", "tags": ["account"], "security": ACCOUNT,
+            "summary": "Lift lost mode", "parameters": [DEVICE_ID],
+            "responses": {"204": _ok("Lifted.")},
+            "problems": {"401": ["unauthorized"], "404": ["not-found"]},
+        },
+    },
+    "/v1/unlocks": {"post": {
+        "operationId": "unlockBootloader", "tags": ["account"], "security": ACCOUNT,
+        "summary": "Bootloader unlock for the bound owner (fresh token)",
+        "requestBody": _json(_obj({"bootloader_token": {"type": "string"}},
+                                  ("bootloader_token",))),
+        "responses": {"200": _ok("Granted.", _obj({"unlock_token": {"type": "string"}},
+                                                  ("unlock_token",)))},
+        "problems": {"400": ["malformed"],
+                     "401": ["unauthorized", "reauthentication-required"],
+                     "403": ["unlock-not-permitted", "credential-cooldown"],
+                     "413": ["too-large"]},
+    }},
+    # -- admin (API keys) ------------------------------------------------------------
+    "/v1/admin/devices/import": {"post": {
+        "operationId": "importDevices", "tags": ["admin"], "security": API_KEY,
+        "summary": "Factory import (role `factory`), CSV or JSON lines, all or nothing",
+        "parameters": [{"name": "skip_invalid", "in": "query", "required": False,
+                        "schema": {"enum": ["1", "true", "yes", "0", "false", "no"]}}],
+        "requestBody": {"required": True, "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/jsonl": {"schema": {"type": "string"}}}},
+        "responses": {"200": _ok("Imported.", _ref("ImportReport"))},
+        "problems": {"401": ["unauthorized"], "403": ["forbidden"], "413": ["too-large"],
+                     "422": ["invalid-rows"]},
+    }},
+    "/v1/admin/policy": {
+        "get": {
+            "operationId": "getPolicy", "tags": ["admin"], "security": API_KEY,
+            "summary": "The active territory policy", "description": POLICY_KEY,
+            "responses": {"200": _ok("The policy in force.", _obj(
+                {"version": {"type": "integer"}, "document": {"type": "string"},
+                 "author": {"type": "string"}, "reason": {"type": "string"},
+                 "created_at": {"type": "integer"}},
+                ("version", "document", "author", "reason", "created_at")))},
+            "problems": {"401": ["unauthorized"], "403": ["forbidden"],
+                         "404": ["not-found"]},
+        },
+        "post": {
+            "operationId": "applyPolicy", "tags": ["admin"], "security": API_KEY,
+            "summary": "Apply a new territory policy", "description": POLICY_KEY,
+            "parameters": [{"name": "reason", "in": "query", "required": True,
+                            "schema": {"type": "string", "minLength": 1}}],
+            "requestBody": {"required": True,
+                            "content": {"application/toml": {"schema": TOML}}},
+            "responses": {"201": _ok("Applied.", _obj(
+                {"version": {"type": "integer"}, "sha256": {"type": "string"}},
+                ("version", "sha256")))},
+            "problems": {"400": ["malformed"], "401": ["unauthorized"],
+                         "403": ["forbidden"], "413": ["too-large"],
+                         "422": ["invalid-policy", "invalid-input"]},
+        },
+    },
+    "/v1/admin/policy/versions": {"get": {
+        "operationId": "policyVersions", "tags": ["admin"], "security": API_KEY,
+        "summary": "Every policy version", "description": POLICY_KEY,
+        "responses": {"200": _ok("Oldest first.", _obj(
+            {"versions": {"type": "array", "items": {"type": "object"}}}, ("versions",)))},
+        "problems": {"401": ["unauthorized"], "403": ["forbidden"]},
+    }},
+    "/v1/admin/policy/validate": {"post": {
+        "operationId": "validatePolicy", "tags": ["admin"], "security": API_KEY,
+        "summary": "Check a policy document", "description": POLICY_KEY,
+        "requestBody": {"required": True,
+                        "content": {"application/toml": {"schema": TOML}}},
+        "responses": {"200": _ok("Valid.", _obj(
+            {"valid": {"const": True}, "rules": {"type": "integer"},
+             "markets": {"type": "array", "items": {"type": "string"}},
+             "evidence": {}}, ("valid", "rules", "markets")))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
+                     "413": ["too-large"], "422": ["invalid-policy"]},
+    }},
+    "/v1/admin/policy/dry-run": {"post": {
+        "operationId": "dryRunPolicy", "tags": ["admin"], "security": API_KEY,
+        "summary": "What a policy would change", "description": POLICY_KEY,
+        "requestBody": {"required": True,
+                        "content": {"application/toml": {"schema": TOML}}},
+        "responses": {"200": _ok("The impact.", _ref("PolicyImpact"))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
+                     "413": ["too-large"], "422": ["invalid-policy"]},
+    }},
+    "/v1/admin/policy/rollback": {"post": {
+        "operationId": "rollbackPolicy", "tags": ["admin"], "security": API_KEY,
+        "summary": "Make an earlier version the active one", "description": POLICY_KEY,
+        "requestBody": _json(_obj({"version": {"type": "integer", "minimum": 1},
+                                   "reason": {"type": "string"}}, ("version",))),
+        "responses": {"201": _ok("Rolled back.", _obj(
+            {"version": {"type": "integer"}, "rollback_of": {"type": "integer"}},
+            ("version", "rollback_of")))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
+                     "404": ["not-found"], "413": ["too-large"],
+                     "422": ["invalid-input", "invalid-policy"]},
+    }},
+    # -- public ----------------------------------------------------------------------
+    "/v1/keys": {"get": {
+        "operationId": "serverKeys", "tags": ["public"], "summary": "The server's JWKS",
+        "responses": {"200": _ok("Keys devices pin.", _ref("Jwks"))}}},
+    "/healthz": {"get": {
+        "operationId": "healthz", "tags": ["operations"], "summary": "Database answers",
+        "responses": {
+            "200": _ok("Healthy.", _obj({"status": {"const": "ok"}}, ("status",))),
+            "503": _ok("The database does not answer.", _obj(
+                {"status": {"const": "unavailable"}, "database": {"type": "string"}},
+                ("status",)))}}},
+    "/readyz": {"get": {
+        "operationId": "readyz", "tags": ["operations"],
+        "summary": "Database answers and is migrated",
+        "responses": {
+            "200": _ok("Ready.", _obj({"status": {"const": "ready"}}, ("status",))),
+            "503": _ok("Not ready.", _obj(
+                {"status": {"const": "not ready"}, "reason": {"type": "string"}},
+                ("status",)))}}},
+    "/metrics": {"get": {
+        "operationId": "metrics", "tags": ["operations"], "summary": "Prometheus metrics",
+        "responses": {"200": _ok("Text exposition format.", {"type": "string"},
+                                 "text/plain")}}},
+    "/openapi.json": {"get": {
+        "operationId": "openapi", "tags": ["public"], "summary": "This document",
+        "responses": {"200": _ok("OpenAPI 3.1.", {"type": "object"})}}},
+    "/docs": {"get": {
+        "operationId": "apiDocs", "tags": ["public"],
+        "summary": "This document as a readable page",
+        "responses": {"200": _ok("HTML, no script.", {"type": "string"}, "text/html")}}},
+}
