@@ -17,8 +17,8 @@ NONCE_HEADERS = {
                      "required": True, "schema": {"type": "string"}},
     "Cache-Control": {"schema": {"const": "no-store"}},
 }
-ACCOUNT = [{"accountToken": []}]
-API_KEY = [{"apiKey": []}]
+ACCOUNT: list[dict[str, list[str]]] = [{"accountToken": []}]
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 DEVICE_ID = {"name": "device_id", "in": "path", "required": True,
              "schema": {"type": "string"}}
 IDEMPOTENCY_KEY = {"name": "Idempotency-Key", "in": "header", "required": False,
