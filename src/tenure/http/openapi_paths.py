@@ -188,7 +188,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "application/jsonl": {"schema": {"type": "string"}}}},
         "responses": {"200": _ok("Imported.", _ref("ImportReport"))},
         "problems": {"401": ["unauthorized"], "403": ["forbidden"], "413": ["too-large"],
-                     "422": ["invalid-rows"]},
+                     "422": ["invalid-rows", "invalid-input"]},
     }},
     "/v1/admin/policy": {
         "get": {

@@ -33,6 +33,10 @@ def parse_document(text: str) -> Policy:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError([f"not valid TOML: {exc}"]) from exc
+    except RecursionError as exc:  # arrays or tables nested a few thousand deep
+        raise PolicyError(["not valid TOML: nested too deeply"]) from exc
+    except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
+        raise PolicyError([f"not valid TOML: {exc}"]) from exc
     return parse_policy(doc, normalise_territory)
 
 

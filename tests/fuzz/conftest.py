@@ -1,0 +1,88 @@
+"""Fuzzing fixtures: a real `tenure serve` on each backend, credentials for every audience,
+and a fingerprint of the database to prove that a refused request changed nothing."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+
+from tenure.store.database import normalise_url
+from tenure.store.tables import metadata
+from tests.e2e.conftest import ServerProcess, _backend_url, _server
+
+# Rows a refused (4xx) request writes on purpose, so the fingerprint leaves them out:
+# - login_throttle: a wrong password is counted before it is refused (the throttle);
+# - idempotency_keys: a 4xx sent with an Idempotency-Key is stored so a retry replays it;
+# - audit events of refusals the audit trail exists to show (a paused sign-in, a refused
+#   bootloader unlock) and the mail telling an owner their sign-in is paused;
+# - outbox delivery columns, which the background dispatcher updates at any time.
+BY_DESIGN_TABLES = {"login_throttle", "idempotency_keys"}
+BY_DESIGN_AUDIT = {"account.sign_in_paused", "bootloader.unlock_refused"}
+BY_DESIGN_MAIL = {"Failed sign-in attempts on your account"}
+DELIVERY_COLUMNS = {"sent_at", "attempts", "next_attempt_at", "last_error"}
+
+
+class Fingerprint:
+    """A digest per table of every row a refused request must leave as it was."""
+
+    def __init__(self, database_url: str) -> None:
+        self.engine: Engine = create_engine(normalise_url(database_url))
+
+    def __call__(self) -> dict[str, str]:
+        digests = {}
+        with self.engine.connect() as conn:
+            for table in metadata.sorted_tables:
+                if table.name in BY_DESIGN_TABLES:
+                    continue
+                columns = [c for c in table.columns
+                           if not (table.name == "outbox" and c.name in DELIVERY_COLUMNS)]
+                query = select(*columns)
+                if table.name == "audit_events":
+                    query = query.where(table.c.action.not_in(BY_DESIGN_AUDIT))
+                if table.name == "outbox":
+                    query = query.where(table.c.subject.not_in(BY_DESIGN_MAIL))
+                rows = sorted(json.dumps([repr(v) for v in row]) for row in conn.execute(query))
+                digests[table.name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+        return digests
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+@dataclass
+class FuzzTarget:
+    server: ServerProcess
+    database_url: str
+    credentials: dict[str, str]  # audience -> bearer token
+    fingerprint: Fingerprint
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fuzz_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FuzzTarget]:
+    """A server with an account (fresh session), a factory key and a policy key."""
+    backend_url = _backend_url(request)
+    for server in _server(tmp_path, backend_url):
+        database_url = backend_url or f"sqlite:///{(server.data_dir / 'tenure.db').resolve()}"
+        credentials = {role: server.cli("apikey", "create", "--role", role).stdout.strip()
+                       for role in ("factory", "policy")}
+        account = {"email": "fuzz-owner@example.com", "password": "a long fuzzing password"}
+        assert httpx.post(f"{server.url}/v1/accounts", json=account).status_code == 201
+        session = httpx.post(f"{server.url}/v1/sessions", json=account)
+        credentials["account"] = session.json()["token"]
+        fingerprint = Fingerprint(database_url)
+        try:
+            yield FuzzTarget(server, database_url, credentials, fingerprint)
+        finally:
+            fingerprint.close()

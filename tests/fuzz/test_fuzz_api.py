@@ -1,0 +1,140 @@
+"""Schemathesis against a running `tenure serve`, from the document the server itself serves.
+
+Every generated request, well-formed (positive) or breaking the schema (negative), with
+and without the audience's credential, must get an answer that the document allows
+(status, content type, headers, body schema — for problems, one of the listed `type`s),
+never a 5xx; and a 4xx must leave the database exactly as it was (see conftest.py for the
+few rows a refusal writes on purpose). Failures are collected, not shrunk, so one run
+lists them all with a curl line to reproduce each.
+
+Bounded for CI (TENURE_FUZZ_EXAMPLES examples per operation and mode, default 8);
+`make fuzz` runs a larger budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, Phase, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import Unsatisfiable
+from schemathesis import Case, GenerationMode
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tenure.http.openapi import operations as documented_operations
+
+from .conftest import FuzzTarget
+
+pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
+
+EXAMPLES = int(os.environ.get("TENURE_FUZZ_EXAMPLES", "8"))
+STATEFUL_EXAMPLES = int(os.environ.get("TENURE_FUZZ_STATEFUL_EXAMPLES", "10"))
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
+          response_headers_conformance, response_schema_conformance]
+
+
+@schemathesis.serializer("application/toml", "text/csv", "application/jsonl")
+def text_body(_: schemathesis.SerializationContext, value: Any) -> dict[str, Any]:
+    """Text bodies (policy TOML, import files) go out as they were generated, lone
+    surrogates included (as the invalid UTF-8 a hostile client would send)."""
+    if isinstance(value, bytes):
+        return {"data": value}
+    if isinstance(value, str):
+        return {"data": value.encode("utf-8", "surrogatepass")}
+    return {"data": json.dumps(value).encode()}
+
+
+def audience(path: str) -> str | None:
+    """Which credential an operation takes (conftest.py makes one of each)."""
+    if path.startswith(("/v1/me/", "/v1/unlocks")) or path == "/v1/me":
+        return "account"
+    if path.startswith("/v1/admin/devices"):
+        return "factory"
+    if path.startswith("/v1/admin/policy"):
+        return "policy"
+    return None
+
+
+@dataclass
+class Findings:
+    items: list[str] = field(default_factory=list)
+    calls: int = 0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    def add(self, case: Case, what: str) -> None:
+        curl = case.as_curl_command()
+        self.items.append(f"{case.method} {case.path}: {what}\n    {curl}")
+
+    def report(self) -> str:
+        unique = sorted(set(self.items))
+        return f"{len(unique)} findings in {self.calls} requests:\n" + "\n".join(unique)
+
+
+def exercise(target: FuzzTarget, case: Case, with_credential: bool, found: Findings) -> None:
+    """Send one case; record any answer the contract does not allow."""
+    token = target.credentials.get(audience(case.path) or "")
+    headers = {"Authorization": f"Bearer {token}"} if token and with_credential else {}
+    before = target.fingerprint()
+    response = case.call(base_url=target.url, headers=headers, timeout=30)
+    found.calls += 1
+    found.statuses[response.status_code] = found.statuses.get(response.status_code, 0) + 1
+    try:
+        case.validate_response(response, checks=CHECKS, headers=headers)
+    except (AssertionError, BaseExceptionGroup) as exc:
+        failures = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+        titles = "; ".join(str(getattr(f, "title", f)) for f in failures)
+        found.add(case, f"{response.status_code} {titles}: {response.text[:160]!r}")
+    if 400 <= response.status_code < 500:
+        after = target.fingerprint()
+        changed = sorted(name for name in after if after[name] != before.get(name))
+        if changed:
+            found.add(case, f"{response.status_code} changed tables {changed}")
+
+
+def _fuzz_operation(strategy: Any, run: Callable[[Case, bool], None]) -> None:
+    @settings(max_examples=EXAMPLES, deadline=None, database=None, derandomize=False,
+              phases=[Phase.explicit, Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(case=strategy, with_credential=st.booleans())
+    def fuzz(case: Case, with_credential: bool) -> None:
+        run(case, with_credential)
+
+    fuzz()
+
+
+def test_stateless_fuzzing_finds_no_5xx_no_contract_breach_no_change_on_4xx(
+        fuzz_target: FuzzTarget) -> None:
+    schema = schemathesis.openapi.from_url(f"{fuzz_target.url}/openapi.json")
+    found = Findings()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    # Schemathesis leaves out the endpoint it loaded the document from.
+    assert ({(op.method.upper(), op.path) for op in operations}
+            == documented_operations() - {("GET", "/openapi.json")})
+    for operation in operations:
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            try:
+                strategy = operation.as_strategy(generation_mode=mode)
+            except Exception as exc:  # noqa: BLE001 - some operations have no negative form
+                if mode is GenerationMode.NEGATIVE:
+                    continue
+                raise AssertionError(f"{operation.label}: {exc}") from exc
+            try:
+                _fuzz_operation(strategy, lambda case, cred: exercise(fuzz_target, case, cred,
+                                                                      found))
+            except Unsatisfiable:
+                # Nothing in this operation can break the schema (no body, no parameter).
+                assert mode is GenerationMode.NEGATIVE, operation.label
+    assert found.calls >= len(operations) * EXAMPLES
+    assert not found.items, found.report()
