@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test install install-dev lint typecheck clean help bench bench-quick
+.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -46,6 +46,11 @@ bench: install-dev $(VENV)/.installed-bench  ## full benchmark, 1 M devices (Pos
 
 bench-quick: install-dev $(VENV)/.installed-bench  ## ~2-minute smoke run of the benchmark (10 k devices); writes bench/out/
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+FUZZ_EXAMPLES ?= 200
+fuzz: install-dev  ## schemathesis against real servers (SQLite; PostgreSQL with TENURE_TEST_POSTGRES_URL), FUZZ_EXAMPLES per operation (default 200)
+	TENURE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENURE_FUZZ_STATEFUL_EXAMPLES=$(FUZZ_EXAMPLES) \
+	  $(BIN)/python -m pytest -p no:cacheprovider -rxX tests/fuzz $(PYTEST_ARGS)
 
 clean:  ## remove the virtual environment (keeps ./var)
 	rm -rf $(VENV) build src/*.egg-info

@@ -7,8 +7,8 @@ never a 5xx; and a 4xx must leave the database exactly as it was (see conftest.p
 few rows a refusal writes on purpose). Failures are collected, not shrunk, so one run
 lists them all with a curl line to reproduce each.
 
-Bounded for CI (TENURE_FUZZ_EXAMPLES examples per operation and mode, default 8);
-`make fuzz` runs a larger budget.
+Bounded for CI (TENURE_FUZZ_EXAMPLES examples per operation and mode, default 8;
+TENURE_FUZZ_STATEFUL_EXAMPLES sequences, default 10); `make fuzz` runs a larger budget.
 """
 
 from __future__ import annotations
@@ -138,3 +138,47 @@ def test_stateless_fuzzing_finds_no_5xx_no_contract_breach_no_change_on_4xx(
                 assert mode is GenerationMode.NEGATIVE, operation.label
     assert found.calls >= len(operations) * EXAMPLES
     assert not found.items, found.report()
+
+
+def test_stateful_fuzzing_along_links_finds_nothing(fuzz_target: FuzzTarget) -> None:
+    """Sequences that follow the document's links (create an account, then sign in with
+    it or ask for its password reset), mixed with every other operation."""
+    schema = schemathesis.openapi.from_url(f"{fuzz_target.url}/openapi.json")
+    found = Findings()
+    seen: dict[tuple[str, str, int], int] = {}
+
+    class Workflow(schema.as_state_machine()):  # type: ignore[misc]
+        def get_call_kwargs(self, case: Case) -> dict[str, Any]:
+            token = fuzz_target.credentials.get(audience(case.path) or "")
+            return {"base_url": fuzz_target.url, "timeout": 30,
+                    "headers": {"Authorization": f"Bearer {token}"} if token else {}}
+
+        def before_call(self, case: Case) -> None:
+            self._before = fuzz_target.fingerprint()
+
+        def after_call(self, response: Any, case: Case) -> None:
+            key = (case.method, case.path, response.status_code)
+            seen[key] = seen.get(key, 0) + 1
+            found.calls += 1
+            if 400 <= response.status_code < 500:
+                after = fuzz_target.fingerprint()
+                changed = sorted(n for n in after if after[n] != self._before.get(n))
+                if changed:
+                    found.add(case, f"{response.status_code} changed tables {changed}")
+
+        def validate_response(self, response: Any, case: Case,
+                              additional_checks: Any = None, **kwargs: Any) -> None:
+            try:
+                case.validate_response(response, checks=CHECKS,
+                                       headers=kwargs.get("headers"))
+            except (AssertionError, BaseExceptionGroup) as exc:
+                failures = exc.exceptions if isinstance(exc, BaseExceptionGroup) else (exc,)
+                titles = "; ".join(str(getattr(f, "title", f)) for f in failures)
+                found.add(case, f"{response.status_code} {titles}: {response.text[:160]!r}")
+
+    Workflow.run(settings=settings(
+        max_examples=STATEFUL_EXAMPLES, stateful_step_count=6, deadline=None,
+        database=None, suppress_health_check=list(HealthCheck)))
+    assert not found.items, found.report()
+    # The links were followed: only an account made in the same sequence can sign in.
+    assert seen.get(("POST", "/v1/sessions", 201), 0) > 0, sorted(seen.items())

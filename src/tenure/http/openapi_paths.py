@@ -65,6 +65,13 @@ def _signed(op_id: str, summary: str, payload: str,
     }
 
 
+# What a client does next with a new account (OpenAPI links; stateful fuzzing follows them).
+REGISTERED_LINKS = {
+    "SignIn": {"operationId": "signIn", "requestBody": {
+        "email": "$request.body#/email", "password": "$request.body#/password"}},
+    "RequestPasswordReset": {"operationId": "requestPasswordReset",
+                             "requestBody": {"email": "$request.body#/email"}},
+}
 EMAIL = {"type": "string", "format": "email"}
 PASSWORD = {"type": "string", "minLength": 12, "maxLength": 128}
 TOML = {"type": "string", "description": "A territory policy document (docs/policy.md)."}
@@ -96,9 +103,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "parameters": [IDEMPOTENCY_KEY],
         "requestBody": _json(_obj({"email": EMAIL, "password": PASSWORD},
                                   ("email", "password"))),
-        "responses": {"201": _ok("Created.", _obj(
+        "responses": {"201": {**_ok("Created.", _obj(
             {"account_id": {"type": "string"}, "email": {"type": "string"}},
-            ("account_id", "email")))},
+            ("account_id", "email"))), "links": REGISTERED_LINKS}},
         "problems": {"400": ["malformed"], "409": ["email-taken"], "413": ["too-large"],
                      "422": ["weak-password", "invalid-input"]},
     }},
