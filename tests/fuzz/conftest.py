@@ -7,7 +7,6 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
@@ -69,11 +68,14 @@ class FuzzTarget:
         return self.server.url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def fuzz_target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[FuzzTarget]:
-    """A server with an account (fresh session), a factory key and a policy key."""
+@pytest.fixture(params=["sqlite", "postgresql"], scope="module")
+def fuzz_target(request: pytest.FixtureRequest,
+                tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
+    """A server with an account (fresh session), a factory key and a policy key; one per
+    module and backend (starting one costs seconds; every check compares against the
+    state just before its own request, so tests do not depend on each other)."""
     backend_url = _backend_url(request)
-    for server in _server(tmp_path, backend_url):
+    for server in _server(tmp_path_factory.mktemp("fuzz"), backend_url):
         database_url = backend_url or f"sqlite:///{(server.data_dir / 'tenure.db').resolve()}"
         credentials = {role: server.cli("apikey", "create", "--role", role).stdout.strip()
                        for role in ("factory", "policy")}

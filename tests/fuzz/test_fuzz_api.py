@@ -7,7 +7,7 @@ never a 5xx; and a 4xx must leave the database exactly as it was (see conftest.p
 few rows a refusal writes on purpose). Failures are collected, not shrunk, so one run
 lists them all with a curl line to reproduce each.
 
-Bounded for CI (TENURE_FUZZ_EXAMPLES examples per operation and mode, default 8;
+Bounded for CI (TENURE_FUZZ_EXAMPLES examples per operation and mode, default 6;
 TENURE_FUZZ_STATEFUL_EXAMPLES sequences, default 10); `make fuzz` runs a larger budget.
 """
 
@@ -39,7 +39,7 @@ from .conftest import FuzzTarget
 
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 
-EXAMPLES = int(os.environ.get("TENURE_FUZZ_EXAMPLES", "8"))
+EXAMPLES = int(os.environ.get("TENURE_FUZZ_EXAMPLES", "6"))
 STATEFUL_EXAMPLES = int(os.environ.get("TENURE_FUZZ_STATEFUL_EXAMPLES", "10"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]

@@ -16,6 +16,7 @@ from .bodies import bearer
 from .deps import app_services
 
 MAX_IMPORT_BYTES = 2 * 1024**3
+MAX_POLICY_VERSION = 2**31 - 1  # policy_versions.version is a 32-bit INTEGER
 
 
 async def import_devices(request: Request) -> Response:
@@ -125,6 +126,11 @@ async def policy_rollback(request: Request) -> Response:
         from tenure.domain.errors import InvalidInput
 
         raise InvalidInput("'version' must be the number of an earlier policy version.")
+    if not 1 <= version <= MAX_POLICY_VERSION:
+        # Past what the column holds no version exists; asking the database would fail.
+        from tenure.domain.errors import NotFound
+
+        raise NotFound(f"there is no policy version {version}")
     raw_reason = data.get("reason")
     reason = raw_reason if isinstance(raw_reason, str) else ""
     entry = await run_in_threadpool(rt.policies.rollback, version, author, reason)
