@@ -13,9 +13,8 @@ from collections.abc import Iterator
 import pytest
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services
 from tenure.http.app import create_app
-from tenure.services.apikeys import create_key
-from tenure.services.runtime import Runtime
 
 HOSTILE = {
     "deep-array": "x = " + "[" * 5000 + "]" * 5000,
@@ -25,8 +24,8 @@ HOSTILE = {
 
 
 @pytest.fixture
-def admin(runtime: Runtime) -> Iterator[TestClient]:
-    key = create_key(runtime.uow, runtime.clock, "policy", "compliance")
+def admin(runtime: Services) -> Iterator[TestClient]:
+    key = runtime.api_keys.create("policy", "compliance")
     with TestClient(create_app(runtime), headers={"Authorization": f"Bearer {key}"}) as client:
         yield client
 
