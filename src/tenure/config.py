@@ -2,6 +2,11 @@
 
 Precedence: environment variable `TENURE_<NAME>` > `[tenure]` table of the file named
 by `TENURE_CONFIG` > default. Names are the field names below in upper case.
+
+This module is the only place that reads the environment: the server's settings
+(`Settings`) and the reference device agent's (`AgentSettings`, which a device maker's
+own agent would not have). Everything else takes values from these objects, so a test
+or an embedding application can pass them explicitly.
 """
 
 from __future__ import annotations
@@ -16,6 +21,10 @@ from typing import Any
 
 class ConfigError(ValueError):
     pass
+
+
+DEVICE_WORK = ("inline", "threads")
+LOG_FORMATS = ("console", "json")
 
 
 @dataclass(frozen=True)
@@ -44,7 +53,17 @@ class Settings:
     device_work: str = "inline"  # inline: device transactions on the event loop; threads
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
+    log_format: str = "console"  # console: key=value lines; json: one JSON object per line
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        """Refuse values that would only fail later, deep inside a request."""
+        choices = {"device_work": DEVICE_WORK, "log_format": LOG_FORMATS}
+        for name, allowed in choices.items():
+            value = getattr(self, name)
+            if value not in allowed:
+                raise ConfigError(f"TENURE_{name.upper()} must be "
+                                  f"{' or '.join(repr(a) for a in allowed)}, got {value!r}")
 
     @property
     def effective_database_url(self) -> str:
@@ -97,3 +116,25 @@ def load_settings(environ: dict[str, str] | None = None, **overrides: Any) -> Se
             f"unknown settings in {env['TENURE_CONFIG']}: {', '.join(sorted(unknown))}")
     values.update(overrides)
     return Settings(**values)
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    """The reference device agent's environment (`tenure device ...`): defaults for its
+    options, and the testing clock shared with a test server."""
+
+    state: Path = Path("./device")
+    server_url: str = "http://127.0.0.1:8080"
+    password: str = ""
+    clock_offset_file: str = ""
+
+
+def load_agent_settings(environ: dict[str, str] | None = None) -> AgentSettings:
+    env = os.environ if environ is None else environ
+    defaults = AgentSettings()
+    return AgentSettings(
+        state=Path(env.get("TENURE_DEVICE_STATE") or defaults.state),
+        server_url=env.get("TENURE_SERVER_URL") or defaults.server_url,
+        password=env.get("TENURE_PASSWORD", ""),
+        clock_offset_file=env.get("TENURE_CLOCK_OFFSET_FILE", ""),
+    )

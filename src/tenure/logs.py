@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 import structlog
 
 
-def configure_logging(level: str = "info") -> None:
+def configure_logging(level: str = "info", fmt: str | None = None) -> None:
+    """`fmt` is `Settings.log_format`; callers that pass only the level get the format
+    from the settings (the environment is read in one place, tenure.config)."""
+    if fmt is None:
+        from tenure.config import load_settings
+
+        fmt = load_settings().log_format
     numeric = getattr(logging, level.upper(), logging.INFO)
-    renderer = (structlog.processors.JSONRenderer() if os.environ.get("TENURE_LOG_FORMAT") == "json"
+    renderer = (structlog.processors.JSONRenderer() if fmt == "json"
                 else structlog.dev.ConsoleRenderer(colors=False))
     structlog.configure(
         processors=[

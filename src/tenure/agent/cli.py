@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
+from tenure.config import load_agent_settings
 from tenure.crypto.keys import KeyError_
 
 from .device import DeviceAgent, ProtocolError
@@ -23,7 +23,7 @@ def _agent(args: argparse.Namespace) -> DeviceAgent:
 
 def _token(agent: DeviceAgent, args: argparse.Namespace, required: bool) -> str | None:
     if getattr(args, "email", None):
-        password = args.password or os.environ.get("TENURE_PASSWORD")
+        password = args.password or load_agent_settings().password
         if not password:
             raise SystemExit(
                 "tenure: error: --password (or TENURE_PASSWORD) is needed with --email")
@@ -146,9 +146,11 @@ def _run(handler: Any) -> Any:
 
 
 def register(commands: Any) -> None:
+    env = load_agent_settings()
     device = commands.add_parser("device", help="the reference device agent (a simulated device)")
-    device.add_argument("--state", default=os.environ.get("TENURE_DEVICE_STATE", "./device"),
-                        help="the device's state directory (default ./device)")
+    device.add_argument("--state", default=str(env.state),
+                        help="the device's state directory (default $TENURE_DEVICE_STATE "
+                             "or ./device)")
     sub = device.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def account_options(p: argparse.ArgumentParser) -> None:
@@ -157,7 +159,7 @@ def register(commands: Any) -> None:
 
     p = sub.add_parser(
         "init", help="make the device key, pin server keys, print the provisioning row")
-    p.add_argument("--server", default=os.environ.get("TENURE_SERVER_URL", "http://127.0.0.1:8080"),
+    p.add_argument("--server", default=env.server_url,
                    help="server URL (default $TENURE_SERVER_URL or http://127.0.0.1:8080)")
     p.add_argument("--id", help="device id (default: random TN...)")
     p.add_argument("--model", default="Tenure Phone 1")

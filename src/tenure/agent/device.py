@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 
 from tenure.clock import Clock, OffsetFileClock, SystemClock
+from tenure.config import load_agent_settings
 from tenure.crypto.b64 import b64u_encode
 from tenure.crypto.jws import sign_flattened
 from tenure.crypto.keyring import write_secret_file
@@ -33,11 +33,12 @@ class ProtocolError(Exception):
         super().__init__(f"{status} {self.type}: {problem.get('detail', '')}")
 
 
-def device_clock() -> Clock:
+def device_clock(offset_file: str | None = None) -> Clock:
     """The device's clock: the system's, or (testing) shifted like the server's by
     TENURE_CLOCK_OFFSET_FILE, so that a simulated device and a test server agree."""
-    path = os.environ.get("TENURE_CLOCK_OFFSET_FILE")
-    return OffsetFileClock(Path(path)) if path else SystemClock()
+    if offset_file is None:
+        offset_file = load_agent_settings().clock_offset_file
+    return OffsetFileClock(Path(offset_file)) if offset_file else SystemClock()
 
 
 def luhn_digit(body: str) -> str:

@@ -9,6 +9,13 @@ New rings sign with ES256 (P-256), which every common JOSE library verifies out 
 box; Ed25519 rings keep working, and a P-256 key can be *published* in one of them
 ahead of use, so devices can pin it before it signs their records (and it signs, at
 once, the tokens third parties verify): docs/decisions/0012-es256-server-keys.md.
+
+A ring read with `KeyRing.load` follows later changes to its directory: at most once per
+`RELOAD_CHECK_SECONDS` it compares the identity of `ring.json` (inode, size, mtime; a
+`stat`, no read) with the one it loaded, and re-reads the ring when it differs. So a
+`tenure keys rotate`, `activate` or `retire` reaches running servers within seconds,
+without a restart; a ring that cannot be read at that moment (damaged, half-copied) is
+ignored and the keys in use are kept until a readable one appears.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ import json
 import os
 import secrets
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,28 +86,89 @@ def write_secret_file(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
-class KeyRing:
-    def __init__(self, directory: Path, keys: list[RingKey], nonce_secret: bytes) -> None:
-        self.directory = directory
-        self.keys = keys
-        self.nonce_secret = nonce_secret
+RELOAD_CHECK_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class _View:
+    """One consistent reading of the ring, swapped as a whole on reload (no lock: a
+    request sees either the old ring or the new one, never a mix)."""
+
+    keys: list[RingKey]
+    active: RingKey
+    verifying: dict[str, VerifyingKey]
+    integrator_key: RingKey
+
+    @classmethod
+    def of(cls, directory: Path, keys: list[RingKey]) -> _View:
         active = [k for k in keys if k.state == "active"]
         if len(active) != 1:
             raise KeyRingError(f"{directory}: the ring must have exactly one active key")
-        self.active = active[0]
-        self._verifying = {k.kid: k.key.public() for k in keys if k.state != "retired"}
-        self.integrator_key = self._integrator_key()
+        return cls(keys, active[0],
+                   {k.kid: k.key.public() for k in keys if k.state != "retired"},
+                   _integrator_key(keys, active[0]))
 
-    def _integrator_key(self) -> RingKey:
-        """The key for tokens that third parties verify with stock JOSE libraries (public
-        status statements, webhook events) rather than devices with pinned keys: the
-        active key when it is P-256, else the newest published P-256 key, so an Ed25519
-        ring can serve PyJWT and Authlib before its devices pin the new key."""
-        if self.active.key.key_type == "P-256":
-            return self.active
-        published = [k for k in self.keys if k.state == "published"
-                     and k.key.key_type == "P-256"]
-        return published[-1] if published else self.active  # keys are kept in order made
+
+def _integrator_key(keys: list[RingKey], active: RingKey) -> RingKey:
+    """The key for tokens that third parties verify with stock JOSE libraries (public
+    status statements, webhook events) rather than devices with pinned keys: the
+    active key when it is P-256, else the newest published P-256 key, so an Ed25519
+    ring can serve PyJWT and Authlib before its devices pin the new key."""
+    if active.key.key_type == "P-256":
+        return active
+    published = [k for k in keys if k.state == "published" and k.key.key_type == "P-256"]
+    return published[-1] if published else active  # keys are kept in order made
+
+
+def _stamp(directory: Path) -> tuple[int, int, int] | None:
+    try:
+        st = (directory / "ring.json").stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+class KeyRing:
+    def __init__(self, directory: Path, keys: list[RingKey], nonce_secret: bytes, *,
+                 follow: bool = False, check_seconds: float = RELOAD_CHECK_SECONDS,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self.directory = directory
+        self.nonce_secret = nonce_secret
+        self._view = _View.of(directory, keys)
+        self._follow = follow
+        self._check_seconds = check_seconds
+        self._monotonic = monotonic
+        self._stamp = _stamp(directory) if follow else None
+        self._checked = monotonic()
+
+    @property
+    def keys(self) -> list[RingKey]:
+        return self._current().keys
+
+    @property
+    def active(self) -> RingKey:
+        return self._current().active
+
+    @property
+    def integrator_key(self) -> RingKey:
+        return self._current().integrator_key
+
+    def _current(self) -> _View:
+        """The ring as it is on disk, checked at most every `check_seconds`."""
+        if not self._follow:
+            return self._view
+        now = self._monotonic()
+        if now - self._checked < self._check_seconds:
+            return self._view
+        self._checked = now
+        stamp = _stamp(self.directory)
+        if stamp is not None and stamp != self._stamp:
+            try:
+                fresh = KeyRing.load(self.directory, follow=False)
+            except KeyRingError:
+                return self._view  # mid-copy or damaged: keep signing with what works
+            self._view, self._stamp = fresh._view, stamp
+        return self._view
 
     # -- loading -------------------------------------------------------------------------
     @classmethod
@@ -117,7 +186,10 @@ class KeyRing:
         return ring
 
     @classmethod
-    def load(cls, directory: Path) -> KeyRing:
+    def load(cls, directory: Path, follow: bool = True,
+             check_seconds: float = RELOAD_CHECK_SECONDS) -> KeyRing:
+        """Read the ring; with `follow`, it re-reads itself when the files change."""
+        stamp = _stamp(directory)
         try:
             meta = json.loads((directory / "ring.json").read_text())
             keys = [
@@ -141,7 +213,9 @@ class KeyRing:
         for path in directory.iterdir():
             if path.stat().st_mode & 0o077:
                 raise KeyRingError(f"{path} is readable by others; run: chmod 600 {path}")
-        return cls(directory, keys, nonce_secret)
+        ring = cls(directory, keys, nonce_secret, follow=follow, check_seconds=check_seconds)
+        ring._stamp = stamp if follow else None  # the files read, not a later write
+        return ring
 
     @classmethod
     def load_or_create(cls, directory: Path, key_type: KeyType = DEFAULT_KEY_TYPE) -> KeyRing:
@@ -207,7 +281,7 @@ class KeyRing:
 
     # -- use -----------------------------------------------------------------------------
     def verifying_key(self, kid: str) -> VerifyingKey | None:
-        return self._verifying.get(kid)
+        return self._current().verifying.get(kid)
 
     def jwks(self) -> dict[str, Any]:
         keys = []

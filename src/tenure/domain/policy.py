@@ -199,108 +199,170 @@ def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
     return tuple(value)
 
 
+_TOP_LEVEL = frozenset({"maker", "contact", "evidence", "markets", "rules", "description"})
+_RULE_KEYS = frozenset({"id", "effect", "territories", "match", "message", "contact",
+                        "grace_hours", "notice_hours"})
+_MATCH_KEYS = ("models", "skus", "markets")
+
+
+class _Reader:
+    """Collects every problem of one document while its parts are read, so an operator
+    sees them all at once instead of fixing one per run."""
+
+    def __init__(self, territory: Callable[[str], str]) -> None:
+        self.territory = territory
+        self.problems: list[str] = []
+
+    def code(self, value: str, where: str) -> str:
+        try:
+            return self.territory(value)
+        except ValueError as exc:
+            self.problems.append(f"{where}: {exc}")
+            return value
+
+    def strings(self, value: Any, where: str) -> tuple[str, ...]:
+        return _strings(value, where, self.problems)
+
+
+def _read_settings(doc: Mapping[str, Any], r: _Reader) -> str:
+    """Unknown top-level keys; returns the evidence mode."""
+    for key in doc:
+        if key not in _TOP_LEVEL:
+            r.problems.append(f"{key}: unknown setting (known: {', '.join(sorted(_TOP_LEVEL))})")
+    evidence = doc.get("evidence", "corroborated")
+    if evidence not in MODES:
+        r.problems.append(f"evidence: must be one of {', '.join(MODES)}, not {evidence!r}")
+    return str(evidence)
+
+
+def _read_markets(doc: Mapping[str, Any], r: _Reader) -> dict[str, tuple[str, ...]]:
+    raw = doc.get("markets", {})
+    if not isinstance(raw, dict):
+        r.problems.append("markets: must be a table of name = [territories]")
+        return {}
+    return {name: tuple(r.code(v, f"markets.{name}") for v in r.strings(members, f"markets.{name}"))
+            for name, members in raw.items()}
+
+
+def _read_rule_id(raw: Mapping[str, Any], index: int, seen: set[str], r: _Reader) -> str:
+    rule_id = raw.get("id")
+    if not isinstance(rule_id, str) or not rule_id:
+        r.problems.append(f"rules[{index}]: needs an id")
+        rule_id = f"#{index}"
+    elif rule_id in seen:
+        r.problems.append(f"rules[{index}]: id {rule_id!r} is used twice")
+    seen.add(rule_id)
+    return rule_id
+
+
+def _read_effect(raw: Mapping[str, Any], where: str, r: _Reader) -> str:
+    effect = raw.get("effect")
+    if effect not in EFFECTS:
+        r.problems.append(f"{where}: effect must be one of {', '.join(EFFECTS)}")
+        return "deny_activation"
+    return str(effect)
+
+
+def _read_territories(raw: Mapping[str, Any], where: str, markets: Mapping[str, Any],
+                      r: _Reader) -> tuple[str, ...]:
+    entries = r.strings(raw.get("territories"), f"{where}.territories")
+    if not entries:
+        r.problems.append(f"{where}: needs at least one territory")
+    territories = []
+    for entry in entries:
+        if entry == "*":
+            territories.append(entry)
+        elif entry.startswith("@"):
+            if entry[1:] not in markets:
+                r.problems.append(f"{where}.territories: no market named {entry[1:]!r}")
+            territories.append(entry)
+        else:
+            territories.append(r.code(entry, f"{where}.territories"))
+    return tuple(territories)
+
+
+def _read_match(raw: Mapping[str, Any], where: str, r: _Reader) -> Match:
+    raw_match = raw.get("match", {})
+    if not isinstance(raw_match, dict) or set(raw_match) - set(_MATCH_KEYS):
+        r.problems.append(f"{where}.match: may only have models, skus and markets")
+        raw_match = {}
+    return Match(*(r.strings(raw_match.get(k), f"{where}.match.{k}") for k in _MATCH_KEYS))
+
+
+def _read_hours(raw: Mapping[str, Any], where: str, effect: str,
+                r: _Reader) -> dict[str, float]:
+    hours = {}
+    for name in ("grace_hours", "notice_hours"):
+        value = raw.get(name, 0)
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+            r.problems.append(f"{where}.{name}: must be a number of hours ≥ 0")
+            value = 0
+        elif value and effect != "lock_in_use":
+            r.problems.append(f"{where}.{name}: only applies to lock_in_use rules")
+        hours[name] = float(value)
+    return hours
+
+
+def _read_texts(raw: Mapping[str, Any], where: str, r: _Reader) -> dict[str, str]:
+    texts = {}
+    for name in ("message", "contact"):
+        value = raw.get(name, "")
+        if not isinstance(value, str):
+            r.problems.append(f"{where}.{name}: must be a string")
+            value = ""
+        texts[name] = value
+    for problem in _placeholder_problems(texts["message"]):
+        r.problems.append(f"{where}.message: {problem}; only {{maker}}, {{contact}} and "
+                          "{territory} may be used")
+    return texts
+
+
+def _read_rule(raw: Mapping[str, Any], index: int, seen: set[str],
+               markets: Mapping[str, Any], r: _Reader) -> Rule:
+    rule_id = _read_rule_id(raw, index, seen, r)
+    where = f"rules[{index}] ({rule_id})"
+    extra = set(raw) - _RULE_KEYS
+    if extra:
+        r.problems.append(f"{where}: unknown keys {', '.join(sorted(extra))}")
+    effect = _read_effect(raw, where, r)
+    territories = _read_territories(raw, where, markets, r)
+    match = _read_match(raw, where, r)
+    hours = _read_hours(raw, where, effect, r)
+    texts = _read_texts(raw, where, r)
+    return Rule(rule_id, effect, territories, match, texts["message"], texts["contact"],
+                hours["grace_hours"], hours["notice_hours"])
+
+
+def _read_rules(doc: Mapping[str, Any], markets: Mapping[str, Any],
+                r: _Reader) -> tuple[Rule, ...]:
+    raw_rules = doc.get("rules", [])
+    if not isinstance(raw_rules, list):
+        r.problems.append("rules: must be an array of tables ([[rules]])")
+        return ()
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        if not isinstance(raw, dict):
+            r.problems.append(f"rules[{index}]: must be a table")
+            continue
+        rules.append(_read_rule(raw, index, seen, markets, r))
+    return tuple(rules)
+
+
 def parse_policy(doc: Mapping[str, Any], territory: Callable[[str], str]) -> Policy:
     """Build a Policy from a decoded TOML document; `territory` normalises an ISO code
     or raises ValueError. Raises PolicyError listing every problem."""
-    problems: list[str] = []
-    known = {"maker", "contact", "evidence", "markets", "rules", "description"}
-    for key in doc:
-        if key not in known:
-            problems.append(f"{key}: unknown setting (known: {', '.join(sorted(known))})")
-    evidence = doc.get("evidence", "corroborated")
-    if evidence not in MODES:
-        problems.append(f"evidence: must be one of {', '.join(MODES)}, not {evidence!r}")
-
-    def code(value: str, where: str) -> str:
-        try:
-            return territory(value)
-        except ValueError as exc:
-            problems.append(f"{where}: {exc}")
-            return value
-
-    markets: dict[str, tuple[str, ...]] = {}
-    raw_markets = doc.get("markets", {})
-    if not isinstance(raw_markets, dict):
-        problems.append("markets: must be a table of name = [territories]")
-        raw_markets = {}
-    for name, members in raw_markets.items():
-        values = _strings(members, f"markets.{name}", problems)
-        markets[name] = tuple(code(v, f"markets.{name}") for v in values)
-
-    rules: list[Rule] = []
-    seen: set[str] = set()
-    raw_rules = doc.get("rules", [])
-    if not isinstance(raw_rules, list):
-        problems.append("rules: must be an array of tables ([[rules]])")
-        raw_rules = []
-    for index, raw in enumerate(raw_rules):
-        where = f"rules[{index}]"
-        if not isinstance(raw, dict):
-            problems.append(f"{where}: must be a table")
-            continue
-        rule_id = raw.get("id")
-        if not isinstance(rule_id, str) or not rule_id:
-            problems.append(f"{where}: needs an id")
-            rule_id = f"#{index}"
-        elif rule_id in seen:
-            problems.append(f"{where}: id {rule_id!r} is used twice")
-        seen.add(rule_id)
-        where = f"rules[{index}] ({rule_id})"
-        extra = set(raw) - {"id", "effect", "territories", "match", "message", "contact",
-                            "grace_hours", "notice_hours"}
-        if extra:
-            problems.append(f"{where}: unknown keys {', '.join(sorted(extra))}")
-        effect = raw.get("effect")
-        if effect not in EFFECTS:
-            problems.append(f"{where}: effect must be one of {', '.join(EFFECTS)}")
-            effect = "deny_activation"
-        entries = _strings(raw.get("territories"), f"{where}.territories", problems)
-        if not entries:
-            problems.append(f"{where}: needs at least one territory")
-        territories = []
-        for entry in entries:
-            if entry == "*":
-                territories.append(entry)
-            elif entry.startswith("@"):
-                if entry[1:] not in markets:
-                    problems.append(f"{where}.territories: no market named {entry[1:]!r}")
-                territories.append(entry)
-            else:
-                territories.append(code(entry, f"{where}.territories"))
-        raw_match = raw.get("match", {})
-        if not isinstance(raw_match, dict) or set(raw_match) - {"models", "skus", "markets"}:
-            problems.append(f"{where}.match: may only have models, skus and markets")
-            raw_match = {}
-        match = Match(*(_strings(raw_match.get(k), f"{where}.match.{k}", problems)
-                        for k in ("models", "skus", "markets")))
-        hours = {}
-        for name in ("grace_hours", "notice_hours"):
-            value = raw.get(name, 0)
-            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-                problems.append(f"{where}.{name}: must be a number of hours ≥ 0")
-                value = 0
-            elif value and effect != "lock_in_use":
-                problems.append(f"{where}.{name}: only applies to lock_in_use rules")
-            hours[name] = float(value)
-        texts = {}
-        for name in ("message", "contact"):
-            value = raw.get(name, "")
-            if not isinstance(value, str):
-                problems.append(f"{where}.{name}: must be a string")
-                value = ""
-            texts[name] = value
-        for problem in _placeholder_problems(texts["message"]):
-            problems.append(f"{where}.message: {problem}; only {{maker}}, {{contact}} and "
-                            "{territory} may be used")
-        rules.append(Rule(rule_id, effect, tuple(territories), match, texts["message"],
-                          texts["contact"], hours["grace_hours"], hours["notice_hours"]))
+    reader = _Reader(territory)
+    evidence = _read_settings(doc, reader)
+    markets = _read_markets(doc, reader)
+    rules = _read_rules(doc, markets, reader)
     for name in ("maker", "contact"):
         if name in doc and not isinstance(doc[name], str):
-            problems.append(f"{name}: must be a string")
-    if problems:
-        raise PolicyError(problems)
+            reader.problems.append(f"{name}: must be a string")
+    if reader.problems:
+        raise PolicyError(reader.problems)
     defaults = Policy()
     return Policy(
         maker=doc.get("maker", defaults.maker), contact=doc.get("contact", defaults.contact),
-        evidence=evidence, markets=markets, rules=tuple(rules),
+        evidence=evidence, markets=markets, rules=rules,
     )
