@@ -321,3 +321,27 @@ def test_an_admin_key_may_change_the_policy(api: TestClient, runtime: Services) 
     response = apply(api, auth(admin), SANCTIONS, reason="by the operator")
     assert response.status_code == 201, response.text
     assert runtime.policies.history()[0].author == f"apikey:{key_id(admin)}"
+
+
+WITHDRAW = "/v1/admin/policy/withdraw"
+
+
+def test_withdraw_over_the_api_returns_to_no_policy(
+    api: TestClient, runtime: Runtime, policy_key: str, headers: dict[str, str]
+) -> None:
+    assert apply(api, headers, SANCTIONS).status_code == 201
+    problem(api.post(ROLLBACK, json={"version": 0, "reason": "x"}, headers=headers),
+            "not-found", 404)
+    problem(api.post(WITHDRAW, json={}, headers=headers), "invalid-input", 422)
+    done = api.post(WITHDRAW, json={"reason": "licence granted"}, headers=headers)
+    assert done.status_code == 201, done.text
+    assert done.json() == {"version": 2, "withdrawn": True}
+    assert runtime.policies.current().policy.rules == ()
+    versions = api.get(VERSIONS, headers=headers).json()["versions"]
+    assert [(v["version"], v["reason"]) for v in versions][0] == (2, "licence granted")
+    with runtime.uow(readonly=True) as tx:
+        last = tx.audit.events("policy")[-1]
+    assert (last["action"], last["actor"]) == ("policy.withdrawn",
+                                               f"apikey:{key_id(policy_key)}")
+    problem(api.post(WITHDRAW, json={"reason": "again"}, headers=headers), "invalid-input", 422)
+    assert api.post(WITHDRAW, json={"reason": "x"}).status_code == 401

@@ -328,3 +328,34 @@ def test_dry_run_changes_nothing_in_the_database(runtime: Services) -> None:
 def test_dry_run_of_an_invalid_document_is_refused(runtime: Services) -> None:
     with pytest.raises(PolicyError):
         runtime.policies.preview('[[rules]]\nid = "x"\neffect = "allow"\nterritories = ["XZ"]\n')
+
+
+def test_withdraw_returns_to_no_policy_as_an_audited_version(runtime: Runtime) -> None:
+    """`rollback 1` after applying version 1 re-applies version 1; withdrawing is the way
+    back to "no policy", and it is a version like any other (so it can be rolled back)."""
+    runtime.policies.apply(SANCTIONS, "alice", "initial")
+    with pytest.raises(NotFound, match="withdraw"):
+        runtime.policies.rollback(0, "bob", "back to nothing")
+    withdrawn = runtime.policies.withdraw("bob", "licence granted")
+    assert withdrawn.version == 2 and withdrawn.rollback_of is None
+    active = runtime.policies.current()
+    assert active.version == 2 and active.policy.rules == ()
+    with runtime.uow(readonly=True) as tx:
+        events = tx.audit.events("policy")
+        assert verify_chain(tx.conn).ok
+    assert [(e["action"], e["actor"], e["data"]["reason"]) for e in events] == [
+        ("policy.applied", "alice", "initial"), ("policy.withdrawn", "bob", "licence granted")]
+    with pytest.raises(InvalidInput, match="nothing to withdraw"):
+        runtime.policies.withdraw("bob", "twice")
+    assert runtime.policies.current().version == 2
+    assert runtime.policies.rollback(1, "carol", "restored").version == 3
+    assert [r.rule_id for r in runtime.policies.current().policy.rules] == ["sanctions"]
+
+
+def test_withdraw_needs_a_policy_in_force_and_a_reason(runtime: Runtime) -> None:
+    with pytest.raises(InvalidInput, match="nothing to withdraw"):
+        runtime.policies.withdraw("alice", "nothing yet")
+    runtime.policies.apply(SANCTIONS, "alice", "initial")
+    with pytest.raises(InvalidInput, match="reason"):
+        runtime.policies.withdraw("bob", "  ")
+    assert [v.version for v in runtime.policies.history()] == [1]

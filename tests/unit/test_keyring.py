@@ -268,3 +268,53 @@ def test_pyjwt_keeps_every_es256_key_of_the_jwks(ring: KeyRing) -> None:
     token = sign_compact({"kid": ring.active.kid}, {"sub": "SN-0001"}, ring.active.key)
     key = jwt.PyJWKSet.from_dict(ring.jwks())[ring.active.kid]
     assert jwt.decode(token, key, algorithms=["ES256"]) == {"sub": "SN-0001"}
+
+class Ticks:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_loaded_ring_follows_a_rotation_on_disk(ring: KeyRing, keys_dir: Path) -> None:
+    """A running server (a ring loaded once) signs with the key `tenure keys rotate` made
+    in another process, after the next check, without being restarted."""
+    ticks = Ticks()
+    serving = KeyRing.load(keys_dir)
+    serving._monotonic = ticks  # the check interval runs on this clock
+    serving._checked = ticks.now
+    old = serving.active.kid
+    rotated = KeyRing.load(keys_dir, follow=False).rotate()  # as `tenure keys rotate` does
+    ticks.now += 1.0
+    assert serving.active.kid == old  # checked at most once per interval: no stat yet
+    ticks.now += 1.5
+    assert serving.active.kid == rotated.active.kid
+    assert {k["kid"] for k in serving.jwks()["keys"]} == {old, rotated.active.kid}
+    assert serving.verifying_key(old) is not None
+
+    KeyRing.load(keys_dir, follow=False).retire(old)
+    ticks.now += 3
+    assert serving.verifying_key(old) is None
+    assert [k["kid"] for k in serving.jwks()["keys"]] == [rotated.active.kid]
+
+
+def test_a_damaged_ring_on_disk_keeps_the_keys_in_use(ring: KeyRing, keys_dir: Path) -> None:
+    """A half-copied ring.json must not take signing down: the old ring stays until a
+    readable one appears."""
+    serving = KeyRing.load(keys_dir, check_seconds=0)
+    kid = serving.active.kid
+    (keys_dir / "ring.json").write_text("{not json")
+    (keys_dir / "ring.json").chmod(0o600)
+    assert serving.active.kid == kid
+    ring._save()  # a readable ring again (same keys)
+    assert serving.active.kid == kid and len(serving.keys) == 1
+
+
+def test_a_ring_made_in_memory_does_not_read_the_disk(ring: KeyRing, keys_dir: Path) -> None:
+    """Only `load` follows the directory: the ring `rotate` returns is what it says."""
+    kid = ring.active.kid
+    KeyRing.load(keys_dir, follow=False).rotate()
+    assert ring.active.kid == kid

@@ -11,10 +11,16 @@ from typing import Any
 from tenure.config import load_agent_settings
 from tenure.crypto.keys import KeyError_
 
-from .device import DeviceAgent, ProtocolError
+from .device import DeviceAgent, ProtocolError, iso_utc
 from .records import RecordRejected
 
 FIELDS = ["device_id", "imei", "model", "sku", "market", "public_key"]
+# Exit statuses of `tenure device ...`, for scripts (also in `tenure device --help`).
+EXIT_REJECTED = 3  # the server's answer failed verification; the previous state is kept
+EXIT_LOCKED = 4  # `activate` succeeded and the device is locked
+EXIT_CODES = ("exit status: 0 done; 1 refused by the server or an error; 2 usage error; "
+              f"{EXIT_REJECTED} the server's answer failed verification (state kept); "
+              f"{EXIT_LOCKED} activate: the device is locked")
 
 
 def _agent(args: argparse.Namespace) -> DeviceAgent:
@@ -55,9 +61,10 @@ def cmd_activate(args: argparse.Namespace) -> int:
     signals: dict[str, Any] = {}
     if args.sim_mcc:
         signals["sim_mcc"] = args.sim_mcc
-    agent.activate(_token(agent, args, required=False) if args.email else None, signals)
+    record = agent.activate(_token(agent, args, required=False) if args.email else None,
+                            signals)
     _show(agent)
-    return 0
+    return EXIT_LOCKED if record.get("status") == "locked" else 0
 
 
 def _with_account(act: str) -> Any:
@@ -93,7 +100,10 @@ def cmd_reset(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    _show(_agent(args))
+    agent = _agent(args)
+    if args.refresh:
+        agent.checkin()
+    _show(agent)
     return 0
 
 
@@ -121,6 +131,14 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
+def _retry_note(exc: ProtocolError) -> str:
+    """A refusal that waiting lifts carries `retry_after` (Unix time): say when."""
+    at = exc.problem.get("retry_after")
+    if isinstance(at, (int, float)) and not isinstance(at, bool) and at > 0:
+        return f" (allowed from {iso_utc(int(at))})"
+    return ""
+
+
 def _run(handler: Any) -> Any:
     def wrapped(args: argparse.Namespace) -> int:
         try:
@@ -129,7 +147,7 @@ def _run(handler: Any) -> Any:
             print(f"tenure: error: answer refused, previous state kept: {exc}", file=sys.stderr)
             return 3
         except ProtocolError as exc:
-            print(f"tenure: error: server refused: {exc}", file=sys.stderr)
+            print(f"tenure: error: server refused: {exc}{_retry_note(exc)}", file=sys.stderr)
             return 1
         except (FileNotFoundError, FileExistsError, KeyError_) as exc:
             print(f"tenure: error: {exc}", file=sys.stderr)
@@ -147,7 +165,11 @@ def _run(handler: Any) -> Any:
 
 def register(commands: Any) -> None:
     env = load_agent_settings()
-    device = commands.add_parser("device", help="the reference device agent (a simulated device)")
+    device = commands.add_parser(
+        "device", help="the reference device agent (a simulated device)",
+        description="The reference device agent: a simulated device that speaks the signed "
+                    "protocol and keeps its state (identity, key, pinned server keys, last "
+                    "record) in --state.", epilog=EXIT_CODES)
     device.add_argument("--state", default=str(env.state),
                         help="the device's state directory (default $TENURE_DEVICE_STATE "
                              "or ./device)")
@@ -162,15 +184,21 @@ def register(commands: Any) -> None:
     p.add_argument("--server", default=env.server_url,
                    help="server URL (default $TENURE_SERVER_URL or http://127.0.0.1:8080)")
     p.add_argument("--id", help="device id (default: random TN...)")
-    p.add_argument("--model", default="Tenure Phone 1")
-    p.add_argument("--sku", default="TP1-128-BLK")
-    p.add_argument("--market", default="global")
-    p.add_argument("--key-type", choices=["Ed25519", "P-256"], default="Ed25519")
+    p.add_argument("--model", default="Tenure Phone 1",
+                   help="model name, as policy rules match it (default 'Tenure Phone 1')")
+    p.add_argument("--sku", default="TP1-128-BLK",
+                   help="stock-keeping unit, as policy rules match it (default TP1-128-BLK)")
+    p.add_argument("--market", default="global",
+                   help="the market it was provisioned for (default global)")
+    p.add_argument("--key-type", choices=["Ed25519", "P-256"], default="Ed25519",
+                   help="the device key's type (default Ed25519)")
     p.add_argument("--imeis", type=int, choices=[1, 2], default=1, help="number of IMEIs")
     p.add_argument("--no-header", action="store_true", help="print the CSV row without header")
     p.set_defaults(handler=_run(cmd_init))
 
-    p = sub.add_parser("activate", help="activate (after first boot or a factory reset)")
+    p = sub.add_parser("activate", help="activate (after first boot or a factory reset)",
+                       epilog=f"Exits {EXIT_LOCKED} when the device is locked, 0 when it is "
+                              "activated.")
     account_options(p)
     p.add_argument("--sim-mcc", action="append", help="report a SIM's MCC (repeatable)")
     p.set_defaults(handler=_run(cmd_activate))
@@ -189,7 +217,10 @@ def register(commands: Any) -> None:
     p = sub.add_parser("factory-reset", help="wipe user data, keep the persistent block")
     p.set_defaults(handler=_run(cmd_reset))
 
-    p = sub.add_parser("status", help="show what the lock screen shows")
+    p = sub.add_parser("status", help="show what the lock screen shows (the last record)")
+    p.add_argument("--refresh", action="store_true",
+                   help="check in first, so changes made elsewhere (a removal in the "
+                        "portal, a policy) show now")
     p.set_defaults(handler=_run(cmd_status))
 
     p = sub.add_parser("fastboot", help="the bootloader simulator")

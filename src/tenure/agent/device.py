@@ -207,25 +207,69 @@ class DeviceAgent:
         lines = [f"Device {self.device_id} ({self.identity['model']})"]
         if saved.get("reset_since"):
             lines.append("Factory reset: activation needed (last record below).")
-        lines.append(f"Status: {record['status'].upper()}")
+        lines.append(_status_line(record))
         for lock in record["locks"]:
-            lines.append(f"  [{lock['kind']}] {lock['message']}")
-            if lock.get("hint"):
-                lines.append(f"    Account: {lock['hint']}")
-            if lock.get("until"):
-                lines.append(f"    Accepted from: {_when(lock['until'])}")
-            if lock.get("territory"):
-                rule = f" (rule {lock['rule']})" if lock.get("rule") else ""
-                lines.append(f"    Territory: {lock['territory']}{rule}")
-            if lock.get("contact"):
-                lines.append(f"    Contact: {lock['contact']}")
+            lines.extend(_lock_lines(lock))
         for command in record.get("commands", []):
             if command.get("type") == "message":
                 lines.append(f"  Message: {command.get('message', '')}")
-        owner = record.get("owner")
-        lines.append(f"Owner: {owner['hint']}" if owner else "Owner: none (activation lock off)")
+        lines.append(_owner_line(record))
         lines.append(f"Bootloader: {self.bootloader.state}")
+        if isinstance(record.get("iat"), int):
+            lines.append(f"Record issued: {iso_utc(record['iat'])} (what the device last "
+                         "heard; changes made elsewhere, such as a removal in the portal, "
+                         "show after the next check-in: `status --refresh`)")
         return "\n".join(lines)
+
+
+# What each kind of lock is, in the owner's words (PROTOCOL.md: record `locks[].kind`).
+LOCK_NAMES = {
+    "owner": "activation lock of the owner's account",
+    "lost": "reported lost",
+    "organization": "held by an organization",
+    "creditor": "locked by a creditor",
+    "territory": "territory policy of the manufacturer",
+}
+
+
+def _status_line(record: dict[str, Any]) -> str:
+    """LOCKED names what locks it, so the owner line below cannot read as a contradiction."""
+    status = f"Status: {record['status'].upper()}"
+    kinds = [str(lock.get("kind", "")) for lock in record.get("locks", [])]
+    if not kinds:
+        return status
+    names = [LOCK_NAMES.get(kind, kind) for kind in dict.fromkeys(kinds)]
+    return f"{status} ({'; '.join(names)})"
+
+
+def _lock_lines(lock: dict[str, Any]) -> list[str]:
+    lines = [f"  [{lock['kind']}] {lock['message']}"]
+    if lock.get("hint"):
+        lines.append(f"    Account: {lock['hint']}")
+    if lock.get("until"):
+        lines.append(f"    Accepted from: {_when(lock['until'])}")
+    if lock.get("territory"):
+        rule = f" (rule {lock['rule']})" if lock.get("rule") else ""
+        lines.append(f"    Territory: {lock['territory']}{rule}")
+    if lock.get("contact"):
+        lines.append(f"    Contact: {lock['contact']}")
+    return lines
+
+
+def _owner_line(record: dict[str, Any]) -> str:
+    owner = record.get("owner")
+    if owner:
+        return f"Owner: {owner['hint']}"
+    if record.get("locks"):
+        return "Owner: none (no account holds it; the lock above is not an activation lock)"
+    return "Owner: none (activation lock off)"
+
+
+def iso_utc(at: int) -> str:
+    """A Unix time as ISO 8601 in UTC, the form scripts and people both read."""
+    import time
+
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
 
 
 def _when(at: int) -> str:

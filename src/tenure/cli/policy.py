@@ -89,9 +89,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     entries = _store().history()
     if not entries:
         print("no policy applied yet: every territory is allowed")
+    from tenure.services.policy import WITHDRAWN
+
     for e in entries:
         when = time.strftime("%Y-%m-%d %H:%M", time.gmtime(e.created_at))
-        note = f" (rollback to {e.rollback_of})" if e.rollback_of else ""
+        note = (f" (rollback to {e.rollback_of})" if e.rollback_of
+                else " (withdrawn: no rules)" if e.document == WITHDRAWN else "")
         print(f"{e.version:>5}  {when}  {e.author:<20} {e.reason}{note}")
     return 0
 
@@ -107,21 +110,34 @@ def cmd_rollback(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_withdraw(args: argparse.Namespace) -> int:
+    if not args.reason:
+        raise InvalidInput('say why: tenure policy withdraw --reason "..."')
+    entry = _store().withdraw(_author(args), args.reason)
+    print(f"applied policy version {entry.version}: no rules, every territory is allowed "
+          "(territory locks are released at each device's next check-in; servers use it "
+          "within TENURE_POLICY_REFRESH_SECONDS)")
+    return 0
+
+
+FILE_HELP = "a policy document (TOML; see docs/policy.md and examples/policy.toml)"
+
+
 def register(commands: Any) -> None:
     p = commands.add_parser("policy", help="territory policy: validate, diff, apply, roll back")
     sub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     v = sub.add_parser("validate", help="check a policy file; list every problem")
-    v.add_argument("file")
+    v.add_argument("file", help=FILE_HELP)
     v.set_defaults(handler=cmd_validate)
 
     d = sub.add_parser("diff", help="what applying FILE would change, by model and territory")
-    d.add_argument("file")
+    d.add_argument("file", help=FILE_HELP)
     d.add_argument("--json", action="store_true", help="machine-readable output")
     d.set_defaults(handler=cmd_diff)
 
     a = sub.add_parser("apply", help="make FILE the active policy (a new version)")
-    a.add_argument("file")
+    a.add_argument("file", help=FILE_HELP)
     a.add_argument("--reason", help="why (required; kept in the audit trail)")
     a.add_argument("--author", help="who (default: cli:<user>)")
     a.add_argument("--dry-run", action="store_true", help="only print the impact (as diff)")
@@ -132,11 +148,18 @@ def register(commands: Any) -> None:
     h.set_defaults(handler=cmd_history)
 
     s = sub.add_parser("show", help="print the active policy (or VERSION)")
-    s.add_argument("version", type=int, nargs="?")
+    s.add_argument("version", type=int, nargs="?",
+                   help="a version number (default: the active one)")
     s.set_defaults(handler=cmd_show)
 
-    r = sub.add_parser("rollback", help="apply the document of an earlier VERSION again")
-    r.add_argument("version", type=int)
+    r = sub.add_parser("rollback", help="apply the document of an earlier VERSION again",
+                       epilog="To go back to no policy at all, use `tenure policy withdraw`.")
+    r.add_argument("version", type=int, help="the version whose document to apply again")
     r.add_argument("--reason", help="why (default: 'rollback to VERSION')")
     r.add_argument("--author", help="who (default: cli:<user>)")
     r.set_defaults(handler=cmd_rollback)
+
+    w = sub.add_parser("withdraw", help="go back to no policy: a new version without rules")
+    w.add_argument("--reason", help="why (required; kept in the audit trail)")
+    w.add_argument("--author", help="who (default: cli:<user>)")
+    w.set_defaults(handler=cmd_withdraw)

@@ -137,6 +137,19 @@ async def policy_rollback(request: Request) -> Response:
     return JSONResponse({"version": entry.version, "rollback_of": version}, status_code=201)
 
 
+async def policy_withdraw(request: Request) -> Response:
+    """Back to no policy: a new version without rules (rollback cannot reach version 0)."""
+    author = await _policy_key(request)
+    rt: Runtime = request.app.state.runtime
+    from .bodies import read_json_object
+
+    data = await read_json_object(request, 64 * 1024)
+    raw_reason = data.get("reason")
+    reason = raw_reason if isinstance(raw_reason, str) else ""
+    entry = await run_in_threadpool(rt.policies.withdraw, author, reason)
+    return JSONResponse({"version": entry.version, "withdrawn": True}, status_code=201)
+
+
 routes += [
     Route("/v1/admin/policy", policy_active, methods=["GET"]),
     Route("/v1/admin/policy", policy_apply, methods=["POST"]),
@@ -144,4 +157,5 @@ routes += [
     Route("/v1/admin/policy/validate", policy_validate, methods=["POST"]),
     Route("/v1/admin/policy/dry-run", policy_dry_run, methods=["POST"]),
     Route("/v1/admin/policy/rollback", policy_rollback, methods=["POST"]),
+    Route("/v1/admin/policy/withdraw", policy_withdraw, methods=["POST"]),
 ]

@@ -1,7 +1,8 @@
 """Territory policy versions: validate, preview the impact, apply, roll back.
 
 Every change is a new immutable version (audited with author and reason); rollback
-applies an older document as a new version, so history only grows. Servers read the
+applies an older document as a new version, and withdrawing records a version without
+rules, so history only grows. Servers read the
 active version through a cache refreshed every few seconds
 (`TENURE_POLICY_REFRESH_SECONDS`), keeping the device hot path free of policy queries.
 """
@@ -25,6 +26,8 @@ from tenure.geo.territories import normalise_territory
 from .ports import PolicyVersion, Tx, UnitOfWork
 
 EMPTY = Policy()
+# The document of a withdrawal: valid TOML with no rules, so every territory is allowed.
+WITHDRAWN = "# Withdrawn: no rules; every territory is allowed.\n"
 
 
 def parse_document(text: str) -> Policy:
@@ -162,7 +165,7 @@ class PolicyStore:
             return impact(tx, active.policy, new, active.version)
 
     def apply(self, text: str, author: str, reason: str,
-              rollback_of: int | None = None) -> PolicyVersion:
+              rollback_of: int | None = None, action: str = "policy.applied") -> PolicyVersion:
         parse_document(text)
         if not reason.strip():
             raise InvalidInput("a reason is required for every policy change (--reason)")
@@ -173,7 +176,7 @@ class PolicyStore:
                                   hashlib.sha256(text.encode()).hexdigest(), author,
                                   reason.strip(), now, rollback_of)
             tx.policies.add(entry)
-            tx.audit.record("policy", "policy.applied", actor=author, at=now,
+            tx.audit.record("policy", action, actor=author, at=now,
                             version=entry.version, sha256=entry.sha256, reason=entry.reason,
                             rollback_of=rollback_of)
             return entry
@@ -183,12 +186,24 @@ class PolicyStore:
         return entry
 
     def rollback(self, version: int, author: str, reason: str) -> PolicyVersion:
+        if version == 0:
+            raise NotFound("version 0 is no policy at all; to return to it, withdraw the "
+                           "policy (tenure policy withdraw, POST /v1/admin/policy/withdraw)")
         with self.uow(readonly=True) as tx:
             old = tx.policies.get(version)
         if old is None:
             raise NotFound(f"there is no policy version {version}")
         return self.apply(old.document, author, reason or f"rollback to version {version}",
                           rollback_of=version)
+
+    def withdraw(self, author: str, reason: str) -> PolicyVersion:
+        """Return to "no policy" (every territory allowed) as a new, audited version, so
+        that the step is visible in the history and can itself be rolled back."""
+        with self.uow(readonly=True) as tx:
+            active = self.active_in(tx)
+        if not active.policy.rules:
+            raise InvalidInput("no policy rules are in force; there is nothing to withdraw")
+        return self.apply(WITHDRAWN, author, reason, action="policy.withdrawn")
 
     def history(self) -> list[PolicyVersion]:
         with self.uow(readonly=True) as tx:
