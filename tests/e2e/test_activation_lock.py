@@ -166,8 +166,10 @@ def test_agent_refuses_a_replayed_answer(server: ServerProcess, tmp_path: Path) 
             agent.checkin()
 
 
-def test_cli_walkthrough_from_readme(server: ServerProcess, tmp_path: Path) -> None:
-    """The commands the README tells a newcomer to paste."""
+def test_cli_device_commands_and_exit_statuses(server: ServerProcess, tmp_path: Path) -> None:
+    """`tenure device` as a script uses it: a locked activation exits 4 (distinct from a
+    refusal, 1), an activated one 0; refusals are one line. (tests/e2e/test_readme.py
+    runs the README's walkthrough itself.)"""
     state = str(tmp_path / "cli-phone")
     row = server.cli("device", "--state", state, "init", "--server", server.url, "--id", "CLI-1")
     (tmp_path / "cli.csv").write_text(row.stdout)
@@ -179,7 +181,8 @@ def test_cli_walkthrough_from_readme(server: ServerProcess, tmp_path: Path) -> N
                        "--password", PASSWORD)
     assert "Owner: d***@e***.com" in bound.stdout
     server.cli("device", "--state", state, "factory-reset")
-    locked = server.cli("device", "--state", state, "activate")
+    locked = server.cli("device", "--state", state, "activate", check=False)
+    assert locked.returncode == 4, locked.stderr
     assert "LOCKED" in locked.stdout and "d***@e***.com" in locked.stdout
     assert "LOCKED" in server.cli("device", "--state", state, "status").stdout
     freed = server.cli("device", "--state", state, "activate", "--email", "dana@example.com",

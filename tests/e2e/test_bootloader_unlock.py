@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
+import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -175,9 +178,15 @@ def test_cli_unlock_flow(server: ServerProcess, tmp_path: Path) -> None:
     register(server, "fay@example.com")
     server.cli("device", "--state", state, "bind", "--email", "fay@example.com",
                "--password", PASSWORD)
+    bound_at = time.time()
     early = server.cli("device", "--state", state, "unlock", "--email", "fay@example.com",
                        "--password", PASSWORD, check=False)
     assert early.returncode == 1 and "168 hours" in early.stderr
+    # The refusal says when it will be allowed (the problem's retry_after), in UTC.
+    when = re.search(r"allowed from (\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)", early.stderr)
+    assert when, early.stderr
+    allowed = datetime.strptime(when.group(1), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    assert abs(allowed.timestamp() - (bound_at + 168 * HOUR)) < 120
     server.advance_clock(169 * HOUR)
     done = server.cli("device", "--state", state, "unlock", "--email", "fay@example.com",
                       "--password", PASSWORD)
