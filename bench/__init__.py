@@ -1,1 +1,1 @@
-"""Tenure's reproducible benchmark (issue 5): `python -m bench --help`, bench/README.md."""
+"""Tenure's reproducible benchmark: `python -m bench --help`, bench/README.md."""

@@ -1,4 +1,4 @@
-"""`python -m bench`: Tenure's reproducible benchmark (issue 5). See docs/benchmarks.md."""
+"""`python -m bench`: Tenure's reproducible benchmark. See docs/benchmarks.md."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from .run import BackendResult, RunResult
 
 HEADER = """# Benchmarks
 
-Reproducible with the project's own benchmark (`bench/`, issue 5). This file is
+Reproducible with the project's own benchmark (`bench/`). This file is
 rewritten by every run; it holds the figures of the last one.
 
 ## How to reproduce
@@ -35,7 +35,8 @@ the load generator can re-derive any device's key), imports it with
 `examples/policy.toml` with `tenure policy apply`, and starts the server with
 `tenure serve --port P --workers N` (`TENURE_LOG_LEVEL=warning`). At each step it
 activates a uniform sample of the fleet, then drives activation and check-in with
-separate load-generator processes speaking PROTOCOL.md (flattened JWS signed with the
+separate load-generator processes speaking the protocol ([protocol.md](protocol.md);
+flattened JWS signed with the
 device key, the nonce from the previous answer's `Replay-Nonce`, one retry on
 `bad-nonce`, one record in 50 verified against `/v1/keys` for signature, `sub`, `nonce`
 and `exp`; devices report SIM MCC and GNSS territory signals so the territory policy is
@@ -113,7 +114,7 @@ def _targets(run: RunResult, b: BackendResult) -> list[tuple[str, str, str, str]
                  f"**missed** by {_f(ac / (4 * floor), 1)}× "
                  f"(needs −{_f(100 * (1 - 4 * floor / ac))} %)"))
     share = _div(final.checkin.throughput, run.floor.throughput)
-    rows.append(("check-in throughput ≥ 40 % of floor throughput (DESIGN §5; the load "
+    rows.append(("check-in throughput ≥ 40 % of floor throughput (the load "
                  "generator shares the cores)",
                  f"≥ {_f(0.4 * run.floor.throughput)}/s",
                  f"{_f(final.checkin.throughput)}/s ({_pct(share)})",
@@ -234,7 +235,7 @@ def render(run: RunResult, plot: Path | None) -> str:
         lines += [f"### {b.backend} ({b.version}), {final.fleet:,} devices", "",
                   f"Idle keep-alive round trip (GET /healthz, median of 30): "
                   f"{_f(b.round_trip_ms, 1)} ms.", "",
-                  "#### Targets (issue 5)", "",
+                  "#### Targets", "",
                   "| target | required | measured | result |", "| --- | --- | --- | --- |"]
         lines += [f"| {a} | {r} | {m_} | {res} |" for a, r, m_, res in _targets(run, b)]
         lines += ["", "#### Device endpoints", "",

@@ -222,7 +222,7 @@ class DeviceAgent:
         return "\n".join(lines)
 
 
-# What each kind of lock is, in the owner's words (PROTOCOL.md: record `locks[].kind`).
+# What each kind of lock is, in the owner's words (docs/protocol.md: record `locks[].kind`).
 LOCK_NAMES = {
     "owner": "activation lock of the owner's account",
     "lost": "reported lost",

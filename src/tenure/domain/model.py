@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class ClaimKind(StrEnum):
-    """Who may stand between a device and its use (DESIGN.md §1)."""
+    """Who may stand between a device and its use (docs/architecture.md, "Locks are claims")."""
 
     OWNER = "owner"
     LOST = "lost"
