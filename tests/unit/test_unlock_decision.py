@@ -308,3 +308,12 @@ def test_a_grant_implies_every_rule_holds(claims: tuple[Claim, ...], rules: Unlo
         assert decision.reason and decision.expires_at is None
         if decision.retry_after is not None:
             assert decision.retry_after > now
+
+
+def test_a_quota_of_zero_refuses_without_a_retry_time() -> None:
+    """TENURE_UNLOCK_QUOTA=0 switches unlocks off; with an earlier grant on record the
+    quota computation indexed past its list (found by the property test below)."""
+    rules = UnlockRules(wait_seconds=0, quota=0, quota_seconds=365 * DAY, valid_seconds=DAY)
+    refused = decide(owner(), grants=(("SN-A", NOW - DAY),), rules=rules)
+    assert not refused.allowed and refused.retry_after is None
+    assert "0 device(s)" in refused.reason
