@@ -327,7 +327,7 @@ WITHDRAW = "/v1/admin/policy/withdraw"
 
 
 def test_withdraw_over_the_api_returns_to_no_policy(
-    api: TestClient, runtime: Runtime, policy_key: str, headers: dict[str, str]
+    api: TestClient, runtime: Services, policy_key: str, headers: dict[str, str]
 ) -> None:
     assert apply(api, headers, SANCTIONS).status_code == 201
     problem(api.post(ROLLBACK, json={"version": 0, "reason": "x"}, headers=headers),

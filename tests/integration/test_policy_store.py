@@ -330,7 +330,7 @@ def test_dry_run_of_an_invalid_document_is_refused(runtime: Services) -> None:
         runtime.policies.preview('[[rules]]\nid = "x"\neffect = "allow"\nterritories = ["XZ"]\n')
 
 
-def test_withdraw_returns_to_no_policy_as_an_audited_version(runtime: Runtime) -> None:
+def test_withdraw_returns_to_no_policy_as_an_audited_version(runtime: Services) -> None:
     """`rollback 1` after applying version 1 re-applies version 1; withdrawing is the way
     back to "no policy", and it is a version like any other (so it can be rolled back)."""
     runtime.policies.apply(SANCTIONS, "alice", "initial")
@@ -352,7 +352,7 @@ def test_withdraw_returns_to_no_policy_as_an_audited_version(runtime: Runtime) -
     assert [r.rule_id for r in runtime.policies.current().policy.rules] == ["sanctions"]
 
 
-def test_withdraw_needs_a_policy_in_force_and_a_reason(runtime: Runtime) -> None:
+def test_withdraw_needs_a_policy_in_force_and_a_reason(runtime: Services) -> None:
     with pytest.raises(InvalidInput, match="nothing to withdraw"):
         runtime.policies.withdraw("alice", "nothing yet")
     runtime.policies.apply(SANCTIONS, "alice", "initial")

@@ -47,9 +47,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
-    from tenure.services import apikeys
-
-    from .server import _runtime
+    from .server import app_services
 
     if args.action == "revoke" and not args.key_id:
         args.parser.error("revoke needs the key id: tenure apikey revoke KEY_ID "
@@ -57,20 +55,19 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     if args.action == "create" and not args.role:
         args.parser.error("create needs a role: tenure apikey create --role "
                           f"{'|'.join(ROLES)}")
-    rt = _runtime()
+    rt = app_services()
     if args.action == "create":
-        key = apikeys.create_key(rt.uow, rt.clock, args.role, args.name or args.role)
+        key = rt.api_keys.create(args.role, args.name or args.role)
         print(key)
         print("(shown once: store it now)", file=sys.stderr)
     elif args.action == "revoke":
-        if not apikeys.revoke_key(rt.uow, rt.clock, args.key_id):
+        if not rt.api_keys.revoke(args.key_id):
             raise InvalidInput(f"no live API key {args.key_id!r}")
         print(f"revoked {args.key_id}")
     else:
-        with rt.uow(readonly=True) as tx:
-            for row in tx.api_keys.all():
-                state = "revoked" if row.revoked_at else "live"
-                print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
+        for row in rt.api_keys.all_keys():
+            state = "revoked" if row.revoked_at else "live"
+            print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
     return 0
 
 

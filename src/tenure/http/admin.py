@@ -140,7 +140,7 @@ async def policy_rollback(request: Request) -> Response:
 async def policy_withdraw(request: Request) -> Response:
     """Back to no policy: a new version without rules (rollback cannot reach version 0)."""
     author = await _policy_key(request)
-    rt: Runtime = request.app.state.runtime
+    rt = app_services(request)
     from .bodies import read_json_object
 
     data = await read_json_object(request, 64 * 1024)
