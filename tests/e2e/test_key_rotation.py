@@ -21,7 +21,6 @@ def published(server: ServerProcess) -> set[str]:
 def test_running_server_signs_with_a_rotated_key(server: ServerProcess, tmp_path: Path) -> None:
     before = published(server)
     rotated = server.cli("keys", "rotate")
-    assert "Running servers" in rotated.stdout and "no restart" in rotated.stdout
     new_kid = rotated.stdout.split()[3].rstrip(";")
     assert new_kid not in before
     deadline = time.monotonic() + 15

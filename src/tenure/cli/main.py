@@ -12,7 +12,7 @@ from tenure.crypto.keyring import KeyRingError
 from tenure.domain.errors import TenureError
 
 from . import device as device_cli
-from . import keys as keys_cli
+from . import apikey as apikey_cli
 from . import policy as policy_cli
 from . import server as server_cli
 
@@ -22,9 +22,8 @@ Handler = Callable[[argparse.Namespace], int]
 class _Without:
     """The subparsers action, minus the commands another module now registers.
 
-    cli/server.py still registers `keys` and `apikey`; their current form lives in
-    cli/keys.py. Once those two blocks are deleted from server.py this filter does
-    nothing and can go."""
+    cli/server.py still registers `apikey`; its current form lives in cli/apikey.py.
+    Once that block is deleted from server.py this filter does nothing and can go."""
 
     def __init__(self, commands: Any, taken: tuple[str, ...]) -> None:
         self._commands = commands
@@ -55,8 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tenure activation-lock service. Settings come from TENURE_* environment "
                     "variables (TENURE_DATA_DIR, TENURE_DATABASE_URL, ...); see README.md.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    server_cli.register(_Without(commands, keys_cli.NAMES))
-    keys_cli.register(commands)
+    server_cli.register(_Without(commands, apikey_cli.NAMES))
+    apikey_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)
     _describe(parser)
