@@ -11,8 +11,8 @@ from tenure.config import ConfigError
 from tenure.crypto.keyring import KeyRingError
 from tenure.domain.errors import TenureError
 
-from . import device as device_cli
 from . import apikey as apikey_cli
+from . import device as device_cli
 from . import policy as policy_cli
 from . import server as server_cli
 
