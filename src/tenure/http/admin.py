@@ -9,10 +9,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tenure.domain.errors import TooLarge
+from tenure.domain.errors import InvalidInput, NotFound, TooLarge
 from tenure.services.provision import detect_format
 
-from .bodies import bearer
+from .bodies import bearer, read_json_object
 from .deps import app_services
 
 MAX_IMPORT_BYTES = 2 * 1024**3
@@ -118,18 +118,12 @@ async def policy_apply(request: Request) -> Response:
 async def policy_rollback(request: Request) -> Response:
     author = await _policy_key(request)
     rt = app_services(request)
-    from .bodies import read_json_object
-
     data = await read_json_object(request, 64 * 1024)
     version = data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
-        from tenure.domain.errors import InvalidInput
-
         raise InvalidInput("'version' must be the number of an earlier policy version.")
     if not 1 <= version <= MAX_POLICY_VERSION:
         # Past what the column holds no version exists; asking the database would fail.
-        from tenure.domain.errors import NotFound
-
         raise NotFound(f"there is no policy version {version}")
     raw_reason = data.get("reason")
     reason = raw_reason if isinstance(raw_reason, str) else ""
@@ -141,8 +135,6 @@ async def policy_withdraw(request: Request) -> Response:
     """Back to no policy: a new version without rules (rollback cannot reach version 0)."""
     author = await _policy_key(request)
     rt = app_services(request)
-    from .bodies import read_json_object
-
     data = await read_json_object(request, 64 * 1024)
     raw_reason = data.get("reason")
     reason = raw_reason if isinstance(raw_reason, str) else ""

@@ -264,6 +264,17 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                      "404": ["not-found"], "413": ["too-large"],
                      "422": ["invalid-input", "invalid-policy"]},
     }},
+    "/v1/admin/policy/withdraw": {"post": {
+        "operationId": "withdrawPolicy", "tags": ["admin"], "security": API_KEY,
+        "summary": "Back to no policy (a new version without rules)",
+        "description": POLICY_KEY,
+        "requestBody": _json(_obj({"reason": {"type": "string"}}, ())),
+        "responses": {"201": _ok("Withdrawn.", _obj(
+            {"version": {"type": "integer"}, "withdrawn": {"const": True}},
+            ("version", "withdrawn")))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
+                     "413": ["too-large"]},
+    }},
     # -- public ----------------------------------------------------------------------
     "/v1/keys": {"get": {
         "operationId": "serverKeys", "tags": ["public"], "summary": "The server's JWKS",
