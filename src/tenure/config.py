@@ -18,9 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-class ConfigError(ValueError):
-    pass
+from tenure.domain.errors import ConfigError as ConfigError  # re-exported
 
 
 DEVICE_WORK = ("inline", "threads")

@@ -9,10 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from tenure.config import load_agent_settings
-from tenure.crypto.keys import KeyError_
 
-from .device import DeviceAgent, ProtocolError, iso_utc
-from .records import RecordRejected
+from .device import DeviceAgent
 
 FIELDS = ["device_id", "imei", "model", "sku", "market", "public_key"]
 # Exit statuses of `tenure device ...`, for scripts (also in `tenure device --help`).
@@ -131,38 +129,6 @@ def cmd_unlock(args: argparse.Namespace) -> int:
     return 0
 
 
-def _retry_note(exc: ProtocolError) -> str:
-    """A refusal that waiting lifts carries `retry_after` (Unix time): say when."""
-    at = exc.problem.get("retry_after")
-    if isinstance(at, (int, float)) and not isinstance(at, bool) and at > 0:
-        return f" (allowed from {iso_utc(int(at))})"
-    return ""
-
-
-def _run(handler: Any) -> Any:
-    def wrapped(args: argparse.Namespace) -> int:
-        try:
-            return int(handler(args))
-        except RecordRejected as exc:
-            print(f"tenure: error: answer refused, previous state kept: {exc}", file=sys.stderr)
-            return 3
-        except ProtocolError as exc:
-            print(f"tenure: error: server refused: {exc}{_retry_note(exc)}", file=sys.stderr)
-            return 1
-        except (FileNotFoundError, FileExistsError, KeyError_) as exc:
-            print(f"tenure: error: {exc}", file=sys.stderr)
-            return 1
-        except Exception as exc:  # network failures: one readable line, not a traceback
-            import httpx
-
-            if isinstance(exc, httpx.HTTPError):
-                print(f"tenure: error: cannot reach the server: {exc}", file=sys.stderr)
-                return 1
-            raise
-
-    return wrapped
-
-
 def register(commands: Any) -> None:
     env = load_agent_settings()
     device = commands.add_parser(
@@ -194,43 +160,43 @@ def register(commands: Any) -> None:
                    help="the device key's type (default Ed25519)")
     p.add_argument("--imeis", type=int, choices=[1, 2], default=1, help="number of IMEIs")
     p.add_argument("--no-header", action="store_true", help="print the CSV row without header")
-    p.set_defaults(handler=_run(cmd_init))
+    p.set_defaults(handler=cmd_init)
 
     p = sub.add_parser("activate", help="activate (after first boot or a factory reset)",
                        epilog=f"Exits {EXIT_LOCKED} when the device is locked, 0 when it is "
                               "activated.")
     account_options(p)
     p.add_argument("--sim-mcc", action="append", help="report a SIM's MCC (repeatable)")
-    p.set_defaults(handler=_run(cmd_activate))
+    p.set_defaults(handler=cmd_activate)
 
     p = sub.add_parser("bind", help="bind the device to the signed-in account (activation lock on)")
     account_options(p)
-    p.set_defaults(handler=_run(cmd_bind))
+    p.set_defaults(handler=cmd_bind)
 
     p = sub.add_parser("unbind", help="remove the device from its account (needs a fresh sign-in)")
     account_options(p)
-    p.set_defaults(handler=_run(cmd_unbind))
+    p.set_defaults(handler=cmd_unbind)
 
     p = sub.add_parser("checkin", help="check in and show the current status")
-    p.set_defaults(handler=_run(cmd_checkin))
+    p.set_defaults(handler=cmd_checkin)
 
     p = sub.add_parser("factory-reset", help="wipe user data, keep the persistent block")
-    p.set_defaults(handler=_run(cmd_reset))
+    p.set_defaults(handler=cmd_reset)
 
     p = sub.add_parser("status", help="show what the lock screen shows (the last record)")
     p.add_argument("--refresh", action="store_true",
                    help="check in first, so changes made elsewhere (a removal in the "
                         "portal, a policy) show now")
-    p.set_defaults(handler=_run(cmd_status))
+    p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("fastboot", help="the bootloader simulator")
     fastboot = p.add_subparsers(dest="fastboot_action", required=True, metavar="ACTION")
     f = fastboot.add_parser("token", help="print a fresh bootloader token (replaces a pending one)")
-    f.set_defaults(handler=_run(cmd_fastboot_token))
+    f.set_defaults(handler=cmd_fastboot_token)
     f = fastboot.add_parser("unlock", help="apply an unlock token from the server")
     f.add_argument("token", help="the unlock_token of POST /v1/unlocks")
-    f.set_defaults(handler=_run(cmd_fastboot_unlock))
+    f.set_defaults(handler=cmd_fastboot_unlock)
 
     p = sub.add_parser("unlock", help="request and apply a bootloader unlock for the bound owner")
     account_options(p)
-    p.set_defaults(handler=_run(cmd_unlock))
+    p.set_defaults(handler=cmd_unlock)

@@ -7,8 +7,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from tenure.config import ConfigError
-from tenure.crypto.keyring import KeyRingError
+import httpx
+
+from tenure.crypto.keys import KeyError_
 from tenure.domain.errors import TenureError
 
 from . import apikey as apikey_cli
@@ -62,18 +63,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def failure(exc: BaseException) -> tuple[int, str] | None:
+    """The exit code and the one line a failure is told in; None for a bug (a traceback).
+
+    The CLI's one mapping of errors, for the server commands and the device agent alike.
+    Exit 3 means the device refused the server's answer and kept its previous state.
+    """
+    from tenure.agent.device import ProtocolError, iso_utc
+    from tenure.agent.records import RecordRejected
+
+    if isinstance(exc, RecordRejected):
+        return 3, f"answer refused, previous state kept: {exc}"
+    if isinstance(exc, ProtocolError):
+        # A refusal that waiting lifts carries `retry_after` (Unix time): say when.
+        at = exc.problem.get("retry_after")
+        when = (f" (allowed from {iso_utc(int(at))})"
+                if isinstance(at, int | float) and not isinstance(at, bool) and at > 0 else "")
+        return 1, f"server refused: {exc}{when}"
+    if isinstance(exc, TenureError):
+        return 1, exc.detail or str(exc)
+    if isinstance(exc, httpx.HTTPError):  # network failures: not a traceback
+        return 1, f"cannot reach the server: {exc}"
+    if isinstance(exc, OSError | KeyError_):
+        return 1, str(exc)
+    return None
+
+
+def run(handler: Handler, args: argparse.Namespace) -> int:
+    """Run a command; a failure a user can act on becomes one line on stderr."""
+    try:
+        return int(handler(args))
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        told = failure(exc)
+        if told is None:
+            raise
+        code, line = told
+        print(f"tenure: error: {' '.join(line.splitlines())}", file=sys.stderr)
+        return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    handler: Handler = args.handler
-    try:
-        return handler(args)
-    except (TenureError, ConfigError, KeyRingError, OSError) as exc:
-        detail = getattr(exc, "detail", None) or str(exc)
-        print(f"tenure: error: {detail}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
+    return run(args.handler, args)
 
 
 if __name__ == "__main__":

@@ -12,14 +12,13 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from tenure.domain.errors import JWSError as JWSError  # re-exported: part of the one tree
+
 from .b64 import b64u_decode, b64u_encode
 from .keys import ALGS_FOR_KEY, SigningKey, VerifyingKey
 
 ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
 
-
-class JWSError(ValueError):
-    """Not a JWS we can read: wrong shape, bad encoding, not JSON."""
 
 
 @dataclass(frozen=True, slots=True)

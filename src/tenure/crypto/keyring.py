@@ -29,12 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tenure.domain.errors import KeyRingError as KeyRingError  # re-exported
+
 from .keys import KeyType, SigningKey, VerifyingKey
-
-
-class KeyRingError(RuntimeError):
-    pass
-
 
 # What a key does, by state. "active": signs (one key; `integrator_key` says which key
 # signs third parties' tokens); "published": in the JWKS ahead of use, signs nothing a

@@ -1,53 +1,269 @@
-"""Errors a user can act on. Each carries a stable code that becomes the problem `type`.
+"""Every failure a user or an operator can act on, as one tree of exception classes.
 
-The status numbers follow HTTP because every channel (HTTP, CLI) reports the same
-classes of failure; the CLI prints `detail` and ignores `status`.
+Each error carries a stable problem name (`code`, the `<name>` of PROTOCOL.md's
+`urn:tenure:problem:<name>`), a `title`, a `detail` written for the person who reads
+it, and optional extension members. It carries no HTTP status: how a failure is told
+is the business of each channel, and each maps it once — the HTTP edge through the
+class-keyed table of `tenure.http.problems`, the CLI through `tenure.cli.main`.
+
+Families group errors by what the caller can do about them, so that a channel (or a
+caller) can catch a whole family:
+
+    TenureError
+    ├── RequestError                  the request itself is wrong; fix it, then resend
+    │   ├── Malformed                   malformed
+    │   │   └── JWSError                  (crypto: not a JWS we can read)
+    │   ├── TooLarge                    too-large
+    │   ├── InvalidInput                invalid-input
+    │   │   └── WeakPassword              weak-password
+    │   ├── InvalidToken                invalid-token
+    │   └── UnknownTerritory            unknown-territory
+    ├── DeviceAuthError               a signed device request that proves nothing
+    │   ├── UnknownDevice               unknown-device
+    │   ├── BadSignature                bad-signature
+    │   ├── BadNonce                    bad-nonce
+    │   └── UrlMismatch                 url-mismatch
+    ├── AuthError                     who is asking is not established (well enough)
+    │   ├── Unauthorized                unauthorized
+    │   ├── InvalidCredentials          invalid-credentials
+    │   └── ReauthenticationRequired    reauthentication-required
+    ├── Refused                       the caller is known and may not do this (now)
+    │   ├── Forbidden                   forbidden
+    │   ├── UnlockNotPermitted          unlock-not-permitted
+    │   └── CredentialCoolingDown       credential-cooldown
+    ├── Conflict                      the state of things forbids it
+    │   ├── AlreadyBound                already-bound
+    │   ├── NotActivated                not-activated
+    │   └── EmailTaken                  email-taken
+    ├── NotFound                      not-found
+    ├── RateLimited                   slow down (extension `retry_after`, seconds)
+    │   └── TooManyAttempts             too-many-attempts
+    └── OperatorError                 the server's own set-up or input: an operator fixes it
+        ├── ConfigError                 invalid-config     (config.py re-exports it)
+        ├── KeyRingError                key-ring           (crypto/keyring.py)
+        ├── GeoDataError                geo-data           (geo/ip.py)
+        ├── ImportAborted               invalid-rows       (services/provision.py)
+        └── PolicyError                 invalid-policy     (domain/policy.py)
+
+Families have no `code` and cannot be raised themselves: a new failure gets its own
+class with its own name (and, at the HTTP edge, its own row in the table). The
+errors of other layers (config, crypto, geo) live here rather than in their modules
+because `domain` imports nothing from the rest of tenure; those modules re-export them.
+Several also derive from the built-in they used to be (ValueError, RuntimeError), so
+that existing `except ValueError` callers keep working.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 
 class TenureError(Exception):
-    code = "internal"
-    status = 500
-    title = "Internal error"
+    """Root of the tree; raise a concrete member (one with a `code`), never a family."""
 
-    def __init__(self, detail: str, **extensions: Any) -> None:
+    code: ClassVar[str] = ""
+    title: ClassVar[str] = "Error"
+
+    def __init__(self, detail: str = "", **extensions: Any) -> None:
+        if not self.code:
+            raise TypeError(f"{type(self).__name__} is a family of errors; "
+                            "raise one of its members")
         super().__init__(detail)
-        self.detail = detail
+        self.detail = detail or self.title
         self.extensions = extensions
 
 
-def _error(code: str, status: int, title: str) -> type[TenureError]:
-    return type(
-        "".join(part.capitalize() for part in code.split("-")),
-        (TenureError,),
-        {"code": code, "status": status, "title": title},
-    )
+# -- the request itself is wrong ---------------------------------------------------------
+
+class RequestError(TenureError):
+    """The request cannot be read or holds values that are not acceptable."""
 
 
-Malformed = _error("malformed", 400, "Malformed request")
-BadNonce = _error("bad-nonce", 400, "Bad nonce")
-UrlMismatch = _error("url-mismatch", 400, "URL mismatch")
-UnknownDevice = _error("unknown-device", 401, "Unknown device")
-BadSignature = _error("bad-signature", 401, "Bad signature")
-TooLarge = _error("too-large", 413, "Request too large")
-AlreadyBound = _error("already-bound", 409, "Device already bound")
-NotActivated = _error("not-activated", 409, "Device not activated")
-ReauthenticationRequired = _error(
-    "reauthentication-required", 401, "Reauthentication required"
-)
-Unauthorized = _error("unauthorized", 401, "Authentication required")
-InvalidCredentials = _error("invalid-credentials", 401, "Invalid credentials")
-TooManyAttempts = _error("too-many-attempts", 429, "Too many attempts")
-EmailTaken = _error("email-taken", 409, "Email already registered")
-WeakPassword = _error("weak-password", 422, "Weak password")
-InvalidInput = _error("invalid-input", 422, "Invalid input")
-InvalidToken = _error("invalid-token", 400, "Invalid or expired token")
-NotFound = _error("not-found", 404, "Not found")
-Forbidden = _error("forbidden", 403, "Forbidden")
-UnknownTerritory = _error("unknown-territory", 400, "Unknown territory code")
-UnlockNotPermitted = _error("unlock-not-permitted", 403, "Unlock not permitted")
-CredentialCoolingDown = _error("credential-cooldown", 403, "Password changed recently")
+class Malformed(RequestError):
+    code = "malformed"
+    title = "Malformed request"
+
+
+class JWSError(Malformed, ValueError):
+    """Not a JWS we can read: wrong shape, bad encoding, not JSON (tenure.crypto.jws)."""
+
+
+class TooLarge(RequestError):
+    code = "too-large"
+    title = "Request too large"
+
+
+class InvalidInput(RequestError):
+    code = "invalid-input"
+    title = "Invalid input"
+
+
+class WeakPassword(InvalidInput):
+    code = "weak-password"
+    title = "Weak password"
+
+
+class InvalidToken(RequestError):
+    code = "invalid-token"
+    title = "Invalid or expired token"
+
+
+class UnknownTerritory(RequestError):
+    code = "unknown-territory"
+    title = "Unknown territory code"
+
+
+# -- a device request that proves nothing --------------------------------------------------
+
+class DeviceAuthError(TenureError):
+    """A signed device request whose sender, signature, nonce or URL does not hold."""
+
+
+class UnknownDevice(DeviceAuthError):
+    code = "unknown-device"
+    title = "Unknown device"
+
+
+class BadSignature(DeviceAuthError):
+    code = "bad-signature"
+    title = "Bad signature"
+
+
+class BadNonce(DeviceAuthError):
+    code = "bad-nonce"
+    title = "Bad nonce"
+
+
+class UrlMismatch(DeviceAuthError):
+    code = "url-mismatch"
+    title = "URL mismatch"
+
+
+# -- who is asking is not established ------------------------------------------------------
+
+class AuthError(TenureError):
+    """No credential, a wrong one, or one too old for what it is asked to do."""
+
+
+class Unauthorized(AuthError):
+    code = "unauthorized"
+    title = "Authentication required"
+
+
+class InvalidCredentials(AuthError):
+    code = "invalid-credentials"
+    title = "Invalid credentials"
+
+
+class ReauthenticationRequired(AuthError):
+    code = "reauthentication-required"
+    title = "Reauthentication required"
+
+
+# -- known caller, not allowed -------------------------------------------------------------
+
+class Refused(TenureError):
+    """The caller is who they say, and may not do this (or not yet)."""
+
+
+class Forbidden(Refused):
+    code = "forbidden"
+    title = "Forbidden"
+
+
+class UnlockNotPermitted(Refused):
+    code = "unlock-not-permitted"
+    title = "Unlock not permitted"
+
+
+class CredentialCoolingDown(Refused):
+    code = "credential-cooldown"
+    title = "Password changed recently"
+
+
+CredentialCooldown = CredentialCoolingDown  # the name the problem suggests
+
+
+# -- the state of things forbids it --------------------------------------------------------
+
+class Conflict(TenureError):
+    """The request is fine, but the current state of the device or account refuses it."""
+
+
+class AlreadyBound(Conflict):
+    code = "already-bound"
+    title = "Device already bound"
+
+
+class NotActivated(Conflict):
+    code = "not-activated"
+    title = "Device not activated"
+
+
+class EmailTaken(Conflict):
+    code = "email-taken"
+    title = "Email already registered"
+
+
+# -- nothing there, or nothing the caller may see ------------------------------------------
+
+class NotFound(TenureError):
+    code = "not-found"
+    title = "Not found"
+
+
+# -- slow down -----------------------------------------------------------------------------
+
+class RateLimited(TenureError):
+    """Too many requests; `retry_after` (seconds) says when to come back."""
+
+
+class TooManyAttempts(RateLimited):
+    code = "too-many-attempts"
+    title = "Too many attempts"
+
+
+# -- the operator's side -------------------------------------------------------------------
+
+class OperatorError(TenureError):
+    """Configuration, keys, data files or documents an operator provides are wrong."""
+
+
+class ConfigError(OperatorError, ValueError):
+    code = "invalid-config"
+    title = "Invalid configuration"
+
+
+class KeyRingError(OperatorError, RuntimeError):
+    code = "key-ring"
+    title = "Key ring unusable"
+
+
+class GeoDataError(OperatorError, ValueError):
+    """A configured geolocation database is missing or unreadable (fail at start-up)."""
+
+    code = "geo-data"
+    title = "Geolocation data unusable"
+
+
+class ImportAborted(OperatorError):
+    """A provisioning file has bad rows: the import is rolled back, nothing is kept."""
+
+    code = "invalid-rows"
+    title = "Invalid rows"
+
+    def __init__(self, detail: str = "The file has invalid rows; nothing was imported.",
+                 **extensions: Any) -> None:
+        super().__init__(detail, **extensions)
+
+
+class PolicyError(OperatorError):
+    """Every problem found in a policy document, one per line, with its location."""
+
+    code = "invalid-policy"
+    title = "Invalid policy"
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__(f"{len(problems)} problems: " + "; ".join(problems),
+                         problems=problems)
+        self.problems = problems

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from string import Formatter
 from typing import Any
 
-from .errors import TenureError
+from .errors import PolicyError as PolicyError  # re-exported: callers import it here
 from .model import Device
 from .territory import MODES, Presence, is_subdivision, is_within
 
@@ -43,19 +43,6 @@ NOTICE_MESSAGE = (
     "The policy of {maker} does not permit use of this product in {territory}. Unless the device "
     "leaves it, it will be locked from {when}. Contact {contact} for more information."
 )
-
-
-class PolicyError(TenureError):
-    """Every problem found in a policy document, one per line, with its location."""
-
-    code = "invalid-policy"
-    status = 422
-    title = "Invalid policy"
-
-    def __init__(self, problems: list[str]) -> None:
-        super().__init__(f"{len(problems)} problems: " + "; ".join(problems),
-                         problems=problems)
-        self.problems = problems
 
 
 @dataclass(frozen=True, slots=True)

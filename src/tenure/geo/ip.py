@@ -27,6 +27,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
+from tenure.domain.errors import GeoDataError as GeoDataError  # re-exported
+
 from .territories import is_territory
 
 log = structlog.get_logger("tenure.geo")
@@ -34,8 +36,6 @@ log = structlog.get_logger("tenure.geo")
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
-class GeoDataError(ValueError):
-    """A configured geolocation database is missing or unreadable (fail at start-up)."""
 
 
 @runtime_checkable

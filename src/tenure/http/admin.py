@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tenure.domain.errors import InvalidInput, NotFound, TooLarge
+from tenure.domain.errors import ImportAborted, InvalidInput, NotFound, TooLarge
 from tenure.services.provision import detect_format
 
 from .bodies import bearer, read_json_object
@@ -38,14 +38,10 @@ async def import_devices(request: Request) -> Response:
         report = await run_in_threadpool(
             rt.importer.run, spool, fmt, f"apikey:{key.key_id}", skip_invalid,
             "http")
-    status = 200 if report.committed else 422
-    body = report.as_json()
     if not report.committed:
-        body = {"type": "urn:tenure:problem:invalid-rows", "title": "Invalid rows",
-                "status": 422, "detail": f"{report.invalid} invalid rows; nothing was imported.",
-                **body}
-        return JSONResponse(body, status_code=422, media_type="application/problem+json")
-    return JSONResponse(body, status_code=status)
+        raise ImportAborted(f"{report.invalid} invalid rows; nothing was imported.",
+                            **report.as_json())
+    return JSONResponse(report.as_json())
 
 
 routes = [Route("/v1/admin/devices/import", import_devices, methods=["POST"])]

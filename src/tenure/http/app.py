@@ -13,37 +13,18 @@ from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import Response
 
 from tenure.bootstrap import Services
 from tenure.domain.errors import TenureError
 
 from . import account, admin, device, public
 from .addresses import ClientAddress
-from .problems import from_error, internal, problem
+from .problems import handle
 
 log = structlog.get_logger("tenure.http")
 REQUESTS = Counter("tenure_http_requests_total", "HTTP requests", ["route", "status"])
 LATENCY = Histogram("tenure_http_request_seconds", "HTTP request latency", ["route"],
                     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
-
-
-async def _tenure_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, TenureError)
-    return from_error(exc)
-
-
-async def _http_error(_: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
-    code = {404: "not-found", 405: "method-not-allowed"}.get(exc.status_code, "http-error")
-    return problem(code, exc.status_code, str(exc.detail), str(exc.detail),
-                   dict(exc.headers or {}))
-
-
-async def _crash(request: Request, _: Exception) -> Response:
-    log.exception("request_failed", path=request.url.path)
-    return internal()
 
 
 class AccessLog:
@@ -99,8 +80,9 @@ def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
 
     app = Starlette(
         routes=[*device.routes, *account.routes, *admin.routes, *public.routes],
-        exception_handlers={TenureError: _tenure_error, HTTPException: _http_error,
-                            Exception: _crash},
+        # One mapping for every failure (problems.response_for). Starlette dispatches by
+        # class; `Exception` is its last resort, answered as a 500 problem.
+        exception_handlers={TenureError: handle, HTTPException: handle, Exception: handle},
         lifespan=lifespan,
     )
     app.state.services = services

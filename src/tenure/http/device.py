@@ -3,67 +3,71 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
-import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from tenure import protocol
 from tenure.bootstrap import Services
-from tenure.domain.errors import Malformed, TenureError
+from tenure.domain.errors import Malformed
 from tenure.services.device_gateway import DeviceAction
 
 from .bodies import client_address, read_capped
 from .deps import app_services
-from .problems import from_error, internal
+from .problems import response_for
 
-log = structlog.get_logger("tenure.device")
-JOSE = "application/jose+json"
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 
-def _fresh(services: Services) -> dict[str, str]:
-    return {"Replay-Nonce": services.nonces.issue(), "Cache-Control": "no-store"}
+def with_nonce(endpoint: Endpoint) -> Endpoint:
+    """Every answer of a device endpoint, success or problem (a 500 too), carries a fresh
+    `Replay-Nonce` (PROTOCOL.md, Nonces): failures are mapped here, by the app's one
+    mapping, so that the header can be added to them as well."""
+    async def wrapped(request: Request) -> Response:
+        fresh = app_services(request).nonces.issue()
+        try:
+            response = await endpoint(request)
+        except Exception as exc:  # noqa: BLE001 - response_for maps (and logs) everything
+            response = response_for(request, exc)
+        response.headers[protocol.REPLAY_NONCE] = fresh
+        response.headers["Cache-Control"] = "no-store"
+        return response
+
+    return wrapped
 
 
 async def nonce(request: Request) -> Response:
-    status = 200 if request.method == "GET" else 204
-    return Response(status_code=status, headers=_fresh(app_services(request)))
+    return Response(status_code=200 if request.method == "GET" else 204)
 
 
-def signed(pick: Callable[[Services], DeviceAction]) -> Callable[[Request], object]:
+def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
     async def endpoint(request: Request) -> Response:
         services = app_services(request)
-        inline = services.settings.device_work == "inline"
-        headers = _fresh(services)
-        try:
-            body = await read_capped(request, services.settings.max_body_bytes)
-            media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-            if media != JOSE:
-                raise Malformed(f"Content-Type must be {JOSE}.")
-            args = (body, request.url.path, pick(services), client_address(request))
-            if inline:
-                # A device transaction is ~1 ms of mostly CPU; handing it to a thread
-                # costs ~200 us more (GIL and futex hand-offs). Workers scale it out.
-                record = services.gateway.handle(*args)
-            else:
-                record = await run_in_threadpool(services.gateway.handle, *args)
-        except TenureError as error:
-            return from_error(error, headers)
-        except Exception:
-            log.exception("device_request_failed", path=request.url.path)
-            return internal(headers)
-        return Response(json.dumps({"record": record}), media_type="application/json",
-                        headers=headers)
+        body = await read_capped(request, services.settings.max_body_bytes)
+        media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != protocol.JOSE_JSON:
+            raise Malformed(f"Content-Type must be {protocol.JOSE_JSON}.")
+        args = (body, request.url.path, pick(services), client_address(request))
+        if services.settings.device_work == "inline":
+            # A device transaction is ~1 ms of mostly CPU; handing it to a thread
+            # costs ~200 us more (GIL and futex hand-offs). Workers scale it out.
+            record = services.gateway.handle(*args)
+        else:
+            record = await run_in_threadpool(services.gateway.handle, *args)
+        return Response(json.dumps({"record": record}), media_type=protocol.JSON)
 
     return endpoint
 
 
 routes = [
-    Route("/v1/device/nonce", nonce, methods=["GET", "HEAD"]),
-    Route("/v1/device/activation", signed(lambda rt: rt.activation), methods=["POST"]),
-    Route("/v1/device/bind", signed(lambda rt: rt.binding.bind), methods=["POST"]),
-    Route("/v1/device/unbind", signed(lambda rt: rt.binding.unbind), methods=["POST"]),
-    Route("/v1/device/checkin", signed(lambda rt: rt.checkin), methods=["POST"]),
+    Route(protocol.NONCE_PATH, with_nonce(nonce), methods=["GET", "HEAD"]),
+    Route(protocol.ACTIVATION_PATH, with_nonce(signed(lambda rt: rt.activation)),
+          methods=["POST"]),
+    Route(protocol.BIND_PATH, with_nonce(signed(lambda rt: rt.binding.bind)), methods=["POST"]),
+    Route(protocol.UNBIND_PATH, with_nonce(signed(lambda rt: rt.binding.unbind)),
+          methods=["POST"]),
+    Route(protocol.CHECKIN_PATH, with_nonce(signed(lambda rt: rt.checkin)), methods=["POST"]),
 ]

@@ -18,8 +18,6 @@ from tenure.domain.errors import InvalidInput
 from tenure.services.idempotency import IdempotencyRecords
 from tenure.services.ports import StoredResponse
 
-from .problems import from_error
-
 
 async def idempotent(request: Request, records: IdempotencyRecords, principal: str, body: bytes,
                      produce: Callable[[], Awaitable[Response]]) -> Response:
@@ -27,15 +25,14 @@ async def idempotent(request: Request, records: IdempotencyRecords, principal: s
     if key is None:
         return await produce()
     if not 1 <= len(key) <= 128:
-        return from_error(InvalidInput("Idempotency-Key must have 1 to 128 characters."))
+        raise InvalidInput("Idempotency-Key must have 1 to 128 characters.")
     scope = f"{principal}:{request.method}:{request.url.path}"[:160]
     request_hash = hashlib.sha256(body).hexdigest()
 
     stored = await run_in_threadpool(records.find, scope, key)
     if stored is not None:
         if stored.request_hash != request_hash:
-            return from_error(InvalidInput(
-                "This Idempotency-Key was used with a different request body."))
+            raise InvalidInput("This Idempotency-Key was used with a different request body.")
         return Response(stored.body, status_code=stored.status, media_type=stored.content_type,
                         headers={"Idempotent-Replayed": "true"})
     response = await produce()

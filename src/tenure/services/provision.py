@@ -19,7 +19,7 @@ from typing import IO
 
 from tenure.clock import Clock
 from tenure.crypto.keys import KeyError_, load_public_key_der
-from tenure.domain.errors import InvalidInput
+from tenure.domain.errors import ImportAborted, InvalidInput
 from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
 
 from .ports import Tx, UnitOfWork
@@ -52,8 +52,6 @@ class ImportReport:
         }
 
 
-class ImportAborted(Exception):
-    """Raised inside the transaction to roll it back when the file has bad rows."""
 
 
 def detect_format(name: str, head: bytes) -> str:
