@@ -146,8 +146,7 @@ def test_agent_refuses_a_tampered_record(server: ServerProcess, tmp_path: Path) 
     before = phone.last_record()
 
     with proxy(server.url, flip_record_status) as forged_url:
-        tampered = DeviceAgent(phone.state, http=httpx.Client(base_url=forged_url),
-                               clock=phone.clock)
+        tampered = phone.through(httpx.Client(base_url=forged_url))
         with pytest.raises(RecordRejected, match="signature"):
             tampered.activate()
     assert phone.last_record() == before  # the previous state stands
@@ -160,8 +159,7 @@ def test_agent_refuses_a_replayed_answer(server: ServerProcess, tmp_path: Path) 
     phone.activate()
     old = json.dumps({"record": phone.last_record()["record"]}).encode()  # type: ignore[index]
     with proxy(server.url, lambda path, body: old) as replaying:
-        agent = DeviceAgent(phone.state, http=httpx.Client(base_url=replaying),
-                            clock=phone.clock)
+        agent = phone.through(httpx.Client(base_url=replaying))
         with pytest.raises(RecordRejected, match="nonce"):
             agent.checkin()
 

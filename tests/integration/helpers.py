@@ -1,5 +1,5 @@
-"""Helpers for the integration suite: a device that signs real requests, owner accounts,
-and read-only probes of what the store holds.
+"""Helpers for the integration suite: the reference device agent on the in-process app,
+owner accounts, and read-only probes of what the store holds.
 
 Everything here drives the real app (`TestClient(create_app(runtime))`), the real
 database and real keys; nothing is mocked.
@@ -7,7 +7,6 @@ database and real keys; nothing is mocked.
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import json
@@ -22,26 +21,26 @@ import httpx
 from sqlalchemy import Table, func, select
 from starlette.testclient import TestClient
 
-from tenure.agent.device import random_imei
-from tenure.agent.records import pinned_keys, verify_record
+from tenure import protocol
+from tenure.agent.device import DeviceAgent
 from tenure.bootstrap import Services
 from tenure.crypto.b64 import b64u_decode, b64u_encode
 from tenure.crypto.jws import sign_flattened
-from tenure.crypto.keys import KeyType, SigningKey
+from tenure.crypto.keys import KeyType, SigningKey, VerifyingKey
 from tenure.domain.masking import mask_email
 from tenure.services.provision import ImportReport
 from tenure.store import tables as t
 
-JOSE = "application/jose+json"
-PROBLEM = "application/problem+json"
-PROBLEM_PREFIX = "urn:tenure:problem:"
+JOSE = protocol.JOSE_JSON
+PROBLEM = protocol.PROBLEM_JSON
+PROBLEM_PREFIX = protocol.PROBLEM_PREFIX
 CSV_HEADER = ("device_id", "imei", "model", "sku", "market", "public_key")
 
-ACTIVATION = "/v1/device/activation"
-BIND = "/v1/device/bind"
-UNBIND = "/v1/device/unbind"
-CHECKIN = "/v1/device/checkin"
-NONCE = "/v1/device/nonce"
+ACTIVATION = protocol.ACTIVATION_PATH
+BIND = protocol.BIND_PATH
+UNBIND = protocol.UNBIND_PATH
+CHECKIN = protocol.CHECKIN_PATH
+NONCE = protocol.NONCE_PATH
 
 
 def media_type(response: httpx.Response) -> str:
@@ -112,9 +111,7 @@ class Reply:
         assert r.status_code == 200, f"{r.status_code}: {r.text[:500]}"
         assert media_type(r) == "application/json", r.headers.get("content-type")
         assert self.nonce is not None
-        payload = verify_record(r.json()["record"], self.device.pinned, self.device.device_id,
-                                self.nonce, now=self.device.runtime.clock.now())
-        return payload
+        return self.device.agent.accept(r.json()["record"], self.nonce)
 
     def problem(self, name: str, status: int) -> dict[str, Any]:
         body = assert_problem(self.response, name, status)
@@ -124,10 +121,14 @@ class Reply:
 
 
 class Device:
-    """A provisioned (or not yet provisioned) device with a real key pair.
+    """A device of the integration suite: the reference agent (`DeviceAgent`), assembled
+    on the in-process app's client (a Starlette TestClient is an httpx.Client) and the
+    test clock, with a persistent block in memory.
 
-    Requests take the nonce of the previous answer's `Replay-Nonce`, fetching one with
-    HEAD /v1/device/nonce when none is at hand, exactly as firmware does.
+    The agent signs, keeps and fetches nonces, and verifies and stores records; this
+    wrapper answers with `Reply` (the raw response, for assertions on problems) where
+    the agent would raise, and forges what a real device never sends (another kid, url,
+    alg or key) for the negative tests.
     """
 
     def __init__(self, client: TestClient, runtime: Services, key_type: KeyType = "Ed25519",
@@ -135,39 +136,57 @@ class Device:
                  sku: str = "TP1-128-BLK", market: str = "global") -> None:
         self.client = client
         self.runtime = runtime
-        self.key = SigningKey.generate(key_type)
-        self.device_id = device_id or f"IT{secrets.token_hex(6).upper()}"
-        self.imeis = [random_imei() for _ in range(imeis)]
-        self.model, self.sku, self.market = model, sku, market
-        self.pinned = pinned_keys(runtime.keyring.jwks()["keys"])
-        self.next_nonce: str | None = None
+        self.agent = DeviceAgent.manufacture(
+            client, device_id=device_id or f"IT{secrets.token_hex(6).upper()}",
+            key_type=key_type, imeis=imeis, model=model, sku=sku, market=market,
+            clock=runtime.clock)
+
+    # -- what the agent holds --------------------------------------------------------------
+    @property
+    def device_id(self) -> str:
+        return self.agent.device_id
+
+    @property
+    def key(self) -> SigningKey:
+        return self.agent.key
+
+    @property
+    def imeis(self) -> list[str]:
+        return self.agent.identity.imeis
+
+    @property
+    def pinned(self) -> dict[str, VerifyingKey]:
+        return self.agent.pinned
+
+    @pinned.setter
+    def pinned(self, keys: dict[str, VerifyingKey]) -> None:
+        self.agent.pinned = keys
+
+    @property
+    def next_nonce(self) -> str | None:
+        return self.agent.next_nonce
 
     # -- factory ---------------------------------------------------------------------------
     def public_key_b64(self) -> str:
-        return base64.b64encode(self.key.public().spki_der()).decode()
+        return self.row()["public_key"]
 
     def row(self) -> dict[str, str]:
-        return {"device_id": self.device_id, "imei": ";".join(self.imeis), "model": self.model,
-                "sku": self.sku, "market": self.market, "public_key": self.public_key_b64()}
+        return self.agent.provisioning_row()
 
     # -- protocol --------------------------------------------------------------------------
     def fresh_nonce(self) -> str:
-        if self.next_nonce is None:
-            response = self.client.head(NONCE)
-            assert response.status_code in (200, 204), response.text
-            self.next_nonce = assert_nonce_format(response.headers.get("replay-nonce"))
-        nonce, self.next_nonce = self.next_nonce, None
-        return nonce
+        return assert_nonce_format(self.agent.nonce())
 
     def factory_reset(self) -> None:
-        """User data is wiped; what survives (identity, key) is all this object holds,
-        apart from the nonce kept from the last answer, which a restart loses."""
-        self.next_nonce = None
+        """User data is wiped; the persistent block stays; the kept nonce is lost."""
+        self.agent.factory_reset()
 
     def sign(self, path: str, payload: dict[str, Any], *, nonce: str | None = None,
              url: str | None = None, kid: str | None = None, alg: str | None = None,
              key: SigningKey | None = None) -> tuple[dict[str, str], str]:
         """A flattened JWS of `payload` for `path`; returns it with the nonce it carries."""
+        if url is None and kid is None and alg is None and key is None:
+            return self.agent.sign(path, payload, nonce=nonce)
         nonce = nonce if nonce is not None else self.fresh_nonce()
         header = {"kid": kid if kid is not None else self.device_id, "nonce": nonce,
                   "url": url if url is not None else path}
@@ -175,15 +194,13 @@ class Device:
 
     def send(self, path: str, body: bytes | str | dict[str, Any], *, nonce: str | None = None,
              content_type: str = JOSE) -> Reply:
-        """POST a body as is; keep the answer's Replay-Nonce for the next request."""
+        """POST a body as is; the agent keeps the answer's Replay-Nonce for the next one."""
         if isinstance(body, dict):
             body = json.dumps(body)
         data = body.encode() if isinstance(body, str) else body
-        response = self.client.post(path, content=data, headers={"Content-Type": content_type})
-        self.next_nonce = response.headers.get("replay-nonce")
-        return Reply(self, response, nonce, data)
+        return Reply(self, self.agent.send(path, data, content_type), nonce, data)
 
-    def post(self, path: str, payload: dict[str, Any], **sign: Any) -> Reply:
+    def post(self, path: str, payload: Any, **sign: Any) -> Reply:
         jws, nonce = self.sign(path, payload, **sign)
         return self.send(path, jws, nonce=nonce)
 
@@ -193,19 +210,18 @@ class Device:
 
     def activate(self, token: str | None = None, signals: dict[str, Any] | None = None
                  ) -> Reply:
-        payload: dict[str, Any] = {"signals": signals or {"sim_mcc": ["262"]}}
-        if token is not None:
-            payload["account_token"] = token
-        return self.post(ACTIVATION, payload)
+        return self.post(ACTIVATION, self.agent.activation_payload(
+            token, signals or {"sim_mcc": ["262"]}))  # type: ignore[arg-type]
 
     def bind(self, token: str) -> Reply:
-        return self.post(BIND, {"account_token": token})
+        return self.post(BIND, self.agent.account_payload(token))
 
     def unbind(self, token: str) -> Reply:
-        return self.post(UNBIND, {"account_token": token})
+        return self.post(UNBIND, self.agent.account_payload(token))
 
     def checkin(self, acks: list[str] | None = None) -> Reply:
-        return self.post(CHECKIN, {"signals": {}, "acks": acks or []})
+        return self.post(CHECKIN, self.agent.checkin_payload(acks=acks or [],
+                                                             report_bootloader=False))
 
 
 def provisioning_csv(rows: Iterable[Any]) -> bytes:

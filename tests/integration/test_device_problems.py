@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from sqlalchemy import text
 
 from tenure.bootstrap import Services
 from tenure.clock import FixedClock
@@ -32,6 +33,7 @@ from .helpers import (
     count,
     device_row,
     dump,
+    no_store,
     raw_jws,
     rows,
 )
@@ -324,3 +326,29 @@ def test_every_device_endpoint_answers_problems_with_a_nonce(ctx: Ctx) -> None:
     for path in (ACTIVATION, BIND, UNBIND, CHECKIN):
         ctx.device.send(path, b"{}").problem("malformed", 400)
     assert count(ctx.runtime, t.used_nonces) == 0
+
+
+# ------------------------------------------------------------------------------ failures
+
+
+@pytest.fixture
+def nonce_table_gone(runtime: Runtime) -> Iterator[None]:
+    """A real store failure: the table of used nonces is renamed away for the test."""
+    with runtime.uow() as tx:
+        tx.conn.execute(text("ALTER TABLE used_nonces RENAME TO used_nonces_away"))
+    try:
+        yield
+    finally:
+        with runtime.uow() as tx:
+            tx.conn.execute(text("ALTER TABLE used_nonces_away RENAME TO used_nonces"))
+
+
+def test_a_server_failure_is_a_500_problem_that_still_carries_a_fresh_nonce(
+        ctx: Ctx, nonce_table_gone: None) -> None:
+    """PROTOCOL.md: every response of a device endpoint, success or problem, carries a
+    fresh Replay-Nonce — the one of a crash too, so that the device can retry at once."""
+    reply = ctx.device.activate()
+    assert reply.status_code == 500
+    body = reply.problem("internal", 500)
+    assert "nothing was changed" in body["detail"]
+    assert no_store(reply.response)

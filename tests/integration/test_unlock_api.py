@@ -8,12 +8,10 @@ and retry_after are exact.
 
 from __future__ import annotations
 
-import base64
 import csv
 import dataclasses
 import functools
 import io
-import json
 import secrets
 import threading
 from collections.abc import Callable, Iterator
@@ -24,13 +22,13 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from tenure.agent.device import random_imei
-from tenure.agent.records import pinned_keys, verify_record
+from tenure import protocol
+from tenure.agent import DeviceAgent
 from tenure.bootstrap import Services, bootstrap
 from tenure.clock import FixedClock
 from tenure.config import Settings
 from tenure.crypto.b64 import b64u_encode
-from tenure.crypto.jws import parse_compact, sign_compact, sign_flattened
+from tenure.crypto.jws import parse_compact, sign_compact
 from tenure.crypto.keys import KeyType, SigningKey, verifying_key_from_jwk
 from tenure.crypto.passwords import hash_password
 from tenure.domain.masking import mask_email
@@ -41,10 +39,10 @@ from tenure.store.audit import verify_chain
 
 HOUR, DAY = 3600, 86400
 WAIT = 168 * HOUR
-PROBLEM = "application/problem+json"
-NOT_PERMITTED = "urn:tenure:problem:unlock-not-permitted"
-BL_TYP = "tenure-bl-token+jwt"
-UNLOCK_TYP = "tenure-unlock+jwt"
+PROBLEM = protocol.PROBLEM_JSON
+NOT_PERMITTED = protocol.problem_type(protocol.UNLOCK_NOT_PERMITTED)
+BL_TYP = protocol.BL_TOKEN_TYP
+UNLOCK_TYP = protocol.UNLOCK_TYP
 PASSWORD = "Tn-unlock-tests-2026"
 RACE_ROUNDS, RACE_DEVICES = 4, 6
 
@@ -58,49 +56,48 @@ def password_hash() -> str:
 
 
 class Phone:
-    """A provisioned device with a factory key pair, speaking the signed device protocol,
-    and a bootloader that signs unlock-mode tokens with the same key."""
+    """A provisioned device: the reference agent on the app's client, with the runtime's
+    clock; its bootloader signs unlock-mode tokens with the same key."""
 
     def __init__(self, client: TestClient, runtime: Services,
                  key_type: KeyType = "Ed25519") -> None:
         self.client = client
         self.runtime = runtime
-        self.key = SigningKey.generate(key_type)
-        self.device_id = f"UL{secrets.token_hex(5).upper()}"
-        self.pinned = pinned_keys(runtime.keyring.jwks()["keys"])
+        self.agent = DeviceAgent.manufacture(client, device_id=f"UL{secrets.token_hex(5).upper()}",
+                                             key_type=key_type, clock=runtime.clock)
         self.last_nonce = ""
         self._provision()
 
+    @property
+    def device_id(self) -> str:
+        return self.agent.device_id
+
+    @property
+    def key(self) -> SigningKey:
+        return self.agent.key
+
     def _provision(self) -> None:
         out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(["device_id", "imei", "model", "sku", "market", "public_key"])
-        writer.writerow([self.device_id, random_imei(), "Tenure Phone 1", "TP1-128-BLK",
-                         "global", base64.b64encode(self.key.public().spki_der()).decode()])
+        row = self.agent.provisioning_row()
+        writer = csv.DictWriter(out, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
         report = self.runtime.importer.run(
             io.BytesIO(out.getvalue().encode()), "csv", actor="test")
         assert report.committed and report.imported == 1, report.as_json()
 
     def send(self, path: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A signed request; the verified record payload of the answer."""
-        head = self.client.head("/v1/device/nonce")
-        nonce = head.headers["replay-nonce"]
-        body = sign_flattened({"kid": self.device_id, "nonce": nonce, "url": path}, payload,
-                              self.key)
-        response = self.client.post(path, content=json.dumps(body),
-                                    headers={"Content-Type": "application/jose+json"})
-        assert response.status_code == 200, response.text
-        return verify_record(response.json()["record"], self.pinned, self.device_id, nonce,
-                             now=self.runtime.clock.now())
+        return self.agent.call(path, payload)
 
     def activate(self) -> dict[str, Any]:
-        return self.send("/v1/device/activation", {"signals": {"sim_mcc": ["262"]}})
+        return self.send(protocol.ACTIVATION_PATH, {"signals": {"sim_mcc": ["262"]}})
 
     def bind(self, token: str) -> dict[str, Any]:
-        return self.send("/v1/device/bind", {"account_token": token})
+        return self.agent.bind(token)
 
     def checkin(self, **extra: Any) -> dict[str, Any]:
-        return self.send("/v1/device/checkin", {"signals": {}, "acks": [], **extra})
+        return self.send(protocol.CHECKIN_PATH, {"signals": {}, "acks": [], **extra})
 
     def bl_token(self, *, iat: int | None = None, key: SigningKey | None = None,
                  typ: str = BL_TYP, sub: str | None = None) -> str:

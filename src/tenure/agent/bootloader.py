@@ -11,31 +11,30 @@ import json
 import secrets
 from typing import TYPE_CHECKING, Any
 
+from tenure import protocol
 from tenure.crypto.b64 import b64u_encode
 from tenure.crypto.jws import sign_compact
-from tenure.crypto.keyring import write_secret_file
 
 from .records import RecordRejected, verify_token
 
 if TYPE_CHECKING:
     from .device import DeviceAgent
 
-BL_TYP = "tenure-bl-token+jwt"
-UNLOCK_TYP = "tenure-unlock+jwt"
+BOOTLOADER = "bootloader.json"  # its document in the persistent block
 
 
 class Bootloader:
     def __init__(self, agent: DeviceAgent) -> None:
         self.agent = agent
-        self.path = agent.persistent / "bootloader.json"
 
     def _load(self) -> dict[str, Any]:
-        if self.path.exists():
-            return dict(json.loads(self.path.read_text()))
+        saved = self.agent.persistent.read(BOOTLOADER)
+        if saved is not None:
+            return dict(json.loads(saved))
         return {"state": "locked", "pending": None}
 
     def _save(self, data: dict[str, Any]) -> None:
-        write_secret_file(self.path, json.dumps(data, indent=2).encode())
+        self.agent.persistent.write(BOOTLOADER, json.dumps(data, indent=2).encode())
 
     @property
     def state(self) -> str:
@@ -48,14 +47,14 @@ class Bootloader:
         issued = int(self.agent.clock.now() if now is None else now)
         data["pending"] = {"nonce": nonce, "iat": issued}
         self._save(data)
-        return sign_compact({"kid": self.agent.device_id, "typ": BL_TYP},
+        return sign_compact({"kid": self.agent.device_id, "typ": protocol.BL_TOKEN_TYP},
                             {"sub": self.agent.device_id, "nonce": nonce, "iat": issued},
                             self.agent.key)
 
     def unlock(self, unlock_token: str, now: float | None = None) -> None:
         """Verify a grant and unlock; RecordRejected (state unchanged) otherwise."""
         data = self._load()
-        payload = verify_token(unlock_token, UNLOCK_TYP, self.agent.pinned)
+        payload = verify_token(unlock_token, protocol.UNLOCK_TYP, self.agent.pinned)
         if payload.get("sub") != self.agent.device_id:
             raise RecordRejected(f"the unlock token is for {payload.get('sub')!r}, "
                                  "not this device")

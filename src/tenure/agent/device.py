@@ -1,26 +1,38 @@
-"""A simulated device: identity and keys, the signed protocol, the persistent block."""
+"""A simulated device: identity and keys, the signed protocol, the persistent block.
+
+The agent is assembled from its parts — an identity, a key, a persistent block, a
+user-data block, an `httpx.Client` and a clock — and its constructor touches neither
+disk nor network, so a test can hand it any transport (httpx's ASGI transport, a
+Starlette TestClient, a client of a real server). `init`/`load` build one on a state
+directory, the way the `tenure device` CLI keeps a device between commands.
+"""
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
-import shutil
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from tenure import protocol
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import load_agent_settings
 from tenure.crypto.b64 import b64u_encode
 from tenure.crypto.jws import sign_flattened
-from tenure.crypto.keyring import write_secret_file
-from tenure.crypto.keys import KeyType, SigningKey
+from tenure.crypto.keys import KeyType, SigningKey, VerifyingKey
 
+from .block import Block, DirectoryBlock, MemoryBlock
 from .bootloader import Bootloader
 from .records import RecordRejected, pinned_keys, verify_record
 
-JOSE = "application/jose+json"
+IDENTITY = "identity.json"
+DEVICE_KEY = "device_key.pem"
+RECORD = "record.json"
+SESSION = "session.json"
 
 
 class ProtocolError(Exception):
@@ -29,7 +41,7 @@ class ProtocolError(Exception):
     def __init__(self, status: int, problem: dict[str, Any]) -> None:
         self.status = status
         self.problem = problem
-        self.type = str(problem.get("type", "")).removeprefix("urn:tenure:problem:")
+        self.type = protocol.problem_name(problem.get("type"))
         super().__init__(f"{status} {self.type}: {problem.get('detail', '')}")
 
 
@@ -54,109 +66,199 @@ def random_imei() -> str:
     return body + luhn_digit(body)
 
 
+@dataclass
+class Identity:
+    """What the factory writes once: who the device is and which server keys it trusts."""
+
+    device_id: str
+    imeis: list[str]
+    model: str = "Tenure Phone 1"
+    sku: str = "TP1-128-BLK"
+    market: str = "global"
+    server: str = ""
+    pinned_keys: list[dict[str, Any]] = field(default_factory=list)  # JWKS `keys`
+
+    def to_json(self) -> bytes:
+        return json.dumps(asdict(self), indent=2).encode()
+
+    @classmethod
+    def from_json(cls, data: bytes) -> Identity:
+        value = json.loads(data)
+        return cls(**{name: value[name] for name in cls.__dataclass_fields__ if name in value})
+
+
 class DeviceAgent:
-    def __init__(self, state: Path, http: httpx.Client | None = None,
-                 clock: Clock | None = None) -> None:
-        self.state = state
-        self.persistent = state / "persistent"
-        self.userdata = state / "userdata"
-        self.identity: dict[str, Any] = json.loads((self.persistent / "identity.json").read_text())
-        self.key = SigningKey.from_pem((self.persistent / "device_key.pem").read_bytes())
-        self.pinned = pinned_keys(self.identity["pinned_keys"])
-        self.http = http or httpx.Client(base_url=self.identity["server"], timeout=30)
+    def __init__(self, identity: Identity, key: SigningKey, persistent: Block,
+                 http: httpx.Client, clock: Clock | None = None,
+                 userdata: Block | None = None) -> None:
+        self.identity = identity
+        self.key = key
+        self.persistent = persistent
+        self.userdata = userdata if userdata is not None else MemoryBlock()
+        self.http = http
         self.clock = clock or device_clock()
-        self._nonce: str | None = None
+        self.pinned: dict[str, VerifyingKey] = pinned_keys(identity.pinned_keys)
+        self.next_nonce: str | None = None  # the last answer's Replay-Nonce, used next
 
     # -- factory -------------------------------------------------------------------------
+    @classmethod
+    def manufacture(cls, http: httpx.Client, *, device_id: str | None = None,
+                    model: str = "Tenure Phone 1", sku: str = "TP1-128-BLK",
+                    market: str = "global", key_type: KeyType = "Ed25519", imeis: int = 1,
+                    persistent: Block | None = None, userdata: Block | None = None,
+                    clock: Clock | None = None, server: str = "") -> DeviceAgent:
+        """Make the key pair and pin the server's keys (GET /v1/keys), as the factory
+        line does, and write both to the persistent block."""
+        jwks = http.get(protocol.KEYS_PATH).raise_for_status().json()
+        identity = Identity(device_id=device_id or f"TN{secrets.token_hex(6).upper()}",
+                            imeis=[random_imei() for _ in range(imeis)], model=model, sku=sku,
+                            market=market, server=server or str(http.base_url).rstrip("/"),
+                            pinned_keys=jwks["keys"])
+        key = SigningKey.generate(key_type)
+        block = persistent if persistent is not None else MemoryBlock()
+        block.write(DEVICE_KEY, key.to_pem())
+        block.write(IDENTITY, identity.to_json())
+        return cls(identity, key, block, http, clock, userdata)
+
+    @classmethod
+    def from_blocks(cls, persistent: Block, userdata: Block, http: httpx.Client | None = None,
+                    clock: Clock | None = None) -> DeviceAgent:
+        """A device as its blocks hold it (after a restart)."""
+        identity, pem = persistent.read(IDENTITY), persistent.read(DEVICE_KEY)
+        if identity is None or pem is None:
+            raise FileNotFoundError("the persistent block holds no device")
+        who = Identity.from_json(identity)
+        client = http or httpx.Client(base_url=who.server, timeout=30)
+        return cls(who, SigningKey.from_pem(pem), persistent, client, clock, userdata)
+
     @classmethod
     def init(cls, state: Path, server: str, device_id: str | None = None,
              model: str = "Tenure Phone 1", sku: str = "TP1-128-BLK", market: str = "global",
              key_type: KeyType = "Ed25519", imeis: int = 1,
              clock: Clock | None = None) -> DeviceAgent:
-        """Make the key pair and pin the server's keys, as the factory line does."""
-        persistent = state / "persistent"
-        if (persistent / "identity.json").exists():
+        """A new device on a state directory (`tenure device init`)."""
+        if (state / "persistent" / IDENTITY).exists():
             raise FileExistsError(f"{state} already holds a device; use another --state")
-        jwks = httpx.get(f"{server.rstrip('/')}/v1/keys", timeout=30).raise_for_status().json()
-        persistent.mkdir(parents=True, exist_ok=True)
-        key = SigningKey.generate(key_type)
-        write_secret_file(persistent / "device_key.pem", key.to_pem())
-        identity = {
-            "device_id": device_id or f"TN{secrets.token_hex(6).upper()}",
-            "imeis": [random_imei() for _ in range(imeis)],
-            "model": model, "sku": sku, "market": market,
-            "server": server.rstrip("/"), "pinned_keys": jwks["keys"],
-        }
-        (persistent / "identity.json").write_text(json.dumps(identity, indent=2))
-        return cls(state, clock=clock)
+        http = httpx.Client(base_url=server.rstrip("/"), timeout=30)
+        return cls.manufacture(http, device_id=device_id, model=model, sku=sku, market=market,
+                               key_type=key_type, imeis=imeis, clock=clock,
+                               server=server.rstrip("/"),
+                               persistent=DirectoryBlock(state / "persistent"),
+                               userdata=DirectoryBlock(state / "userdata"))
 
     @classmethod
-    def load(cls, state: Path, clock: Clock | None = None) -> DeviceAgent:
-        if not (state / "persistent" / "identity.json").exists():
+    def load(cls, state: Path, clock: Clock | None = None,
+             http: httpx.Client | None = None) -> DeviceAgent:
+        """The device kept in a state directory by an earlier `init`."""
+        if not (state / "persistent" / IDENTITY).exists():
             raise FileNotFoundError(f"no device in {state}: run `tenure device init` first")
-        return cls(state, clock=clock)
+        return cls.from_blocks(DirectoryBlock(state / "persistent"),
+                               DirectoryBlock(state / "userdata"), http, clock)
+
+    def through(self, http: httpx.Client) -> DeviceAgent:
+        """The same device (the same blocks and key) speaking through another client."""
+        return type(self)(self.identity, self.key, self.persistent, http, self.clock,
+                          self.userdata)
 
     @property
     def device_id(self) -> str:
-        return str(self.identity["device_id"])
+        return self.identity.device_id
 
     def provisioning_row(self) -> dict[str, str]:
-        import base64
-
+        """The row of the factory's provisioning file (PROTOCOL.md field order)."""
         return {
-            "device_id": self.device_id, "imei": ";".join(self.identity["imeis"]),
-            "model": self.identity["model"], "sku": self.identity["sku"],
-            "market": self.identity["market"],
+            "device_id": self.device_id, "imei": ";".join(self.identity.imeis),
+            "model": self.identity.model, "sku": self.identity.sku,
+            "market": self.identity.market,
             "public_key": base64.b64encode(self.key.public().spki_der()).decode(),
         }
 
-    # -- protocol ------------------------------------------------------------------------
-    def _fresh_nonce(self) -> str:
-        if self._nonce is None:
-            self._nonce = self.http.head("/v1/device/nonce").headers["Replay-Nonce"]
-        nonce, self._nonce = self._nonce, None
+    # -- protocol: the steps -------------------------------------------------------------
+    def nonce(self) -> str:
+        """The nonce for the next request: the last answer's, or a new one from the server."""
+        if self.next_nonce is None:
+            response = self.http.head(protocol.NONCE_PATH)
+            fresh = response.headers.get(protocol.REPLAY_NONCE)
+            if response.status_code not in (200, 204) or not fresh:
+                raise ProtocolError(response.status_code, _problem(response))
+            self.next_nonce = fresh
+        nonce, self.next_nonce = self.next_nonce, None
         return nonce
 
-    def _post(self, path: str, payload: dict[str, Any], retry: bool = True) -> dict[str, Any]:
-        nonce = self._fresh_nonce()
-        body = sign_flattened({"kid": self.device_id, "nonce": nonce, "url": path}, payload,
-                              self.key)
-        response = self.http.post(path, content=json.dumps(body),
-                                  headers={"Content-Type": JOSE})
-        self._nonce = response.headers.get("Replay-Nonce")
-        if response.status_code != 200:
-            problem = _problem(response)
-            if retry and problem.get("type") == "urn:tenure:problem:bad-nonce":
-                return self._post(path, payload, retry=False)
-            raise ProtocolError(response.status_code, problem)
-        return self._accept(response.json().get("record", ""), nonce)
+    def sign(self, path: str, payload: Any, nonce: str | None = None
+             ) -> tuple[dict[str, str], str]:
+        """A flattened JWS of `payload` for `path`, and the nonce it carries."""
+        nonce = nonce if nonce is not None else self.nonce()
+        header = {"kid": self.device_id, "nonce": nonce, "url": path}
+        return sign_flattened(header, payload, self.key), nonce
 
-    def _accept(self, record: str, nonce: str) -> dict[str, Any]:
+    def send(self, path: str, body: bytes, content_type: str = protocol.JOSE_JSON
+             ) -> httpx.Response:
+        """POST a body as is; keep the answer's Replay-Nonce for the next request."""
+        response = self.http.post(path, content=body, headers={"Content-Type": content_type})
+        self.next_nonce = response.headers.get(protocol.REPLAY_NONCE)
+        return response
+
+    def accept(self, record: str, nonce: str) -> dict[str, Any]:
         """Verify, then store in the persistent block; a rejected answer changes nothing."""
         payload = verify_record(record, self.pinned, self.device_id, nonce, self.clock.now())
-        write_secret_file(self.persistent / "record.json",
-                          json.dumps({"record": record, "payload": payload}, indent=2).encode())
+        self.persistent.write(RECORD, json.dumps({"record": record, "payload": payload},
+                                                 indent=2).encode())
         return payload
 
-    def activate(self, account_token: str | None = None,
-                 signals: dict[str, Any] | None = None) -> dict[str, Any]:
-        payload: dict[str, Any] = {"signals": signals or {}}
+    def call(self, path: str, payload: Any, retry: bool = True) -> dict[str, Any]:
+        """Sign, send and accept; one retry with the fresh nonce after `bad-nonce`."""
+        body, nonce = self.sign(path, payload)
+        response = self.send(path, json.dumps(body).encode())
+        if response.status_code != 200:
+            problem = _problem(response)
+            if retry and protocol.problem_name(problem.get("type")) == protocol.BAD_NONCE:
+                return self.call(path, payload, retry=False)
+            raise ProtocolError(response.status_code, problem)
+        return self.accept(str(response.json().get("record", "")), nonce)
+
+    # -- protocol: the payloads ----------------------------------------------------------
+    @staticmethod
+    def activation_payload(account_token: str | None = None,
+                           signals: protocol.Signals | None = None
+                           ) -> protocol.ActivationPayload:
+        payload: protocol.ActivationPayload = {"signals": signals or {}}
         if account_token:
             payload["account_token"] = account_token
-        return self._post("/v1/device/activation", payload)
+        return payload
+
+    @staticmethod
+    def account_payload(account_token: str) -> protocol.AccountPayload:
+        return {"account_token": account_token}
+
+    def checkin_payload(self, signals: protocol.Signals | None = None,
+                        acks: list[str] | None = None, report_bootloader: bool = True
+                        ) -> protocol.CheckinPayload:
+        """Acknowledges the commands of the last record unless `acks` says otherwise
+        (they were shown), and reports the bootloader's state."""
+        if acks is None:
+            saved = self.last_record()
+            acks = [c["id"] for c in saved["payload"].get("commands", [])] if saved else []
+        payload: protocol.CheckinPayload = {"signals": signals or {}, "acks": acks}
+        if report_bootloader:
+            payload["bootloader"] = self.bootloader.state
+        return payload
+
+    # -- protocol: the acts --------------------------------------------------------------
+    def activate(self, account_token: str | None = None,
+                 signals: dict[str, Any] | None = None) -> dict[str, Any]:
+        return self.call(protocol.ACTIVATION_PATH,
+                         self.activation_payload(account_token, signals))  # type: ignore[arg-type]
 
     def bind(self, account_token: str) -> dict[str, Any]:
-        return self._post("/v1/device/bind", {"account_token": account_token})
+        return self.call(protocol.BIND_PATH, self.account_payload(account_token))
 
     def unbind(self, account_token: str) -> dict[str, Any]:
-        return self._post("/v1/device/unbind", {"account_token": account_token})
+        return self.call(protocol.UNBIND_PATH, self.account_payload(account_token))
 
     def checkin(self, signals: dict[str, Any] | None = None) -> dict[str, Any]:
         """Check in, acknowledging the commands of the last record (they were shown)."""
-        saved = self.last_record()
-        acks = [c["id"] for c in saved["payload"].get("commands", [])] if saved else []
-        return self._post("/v1/device/checkin", {"signals": signals or {}, "acks": acks,
-                                                 "bootloader": self.bootloader.state})
+        return self.call(protocol.CHECKIN_PATH, self.checkin_payload(signals))  # type: ignore[arg-type]
 
     @property
     def bootloader(self) -> Bootloader:
@@ -164,7 +266,8 @@ class DeviceAgent:
 
     def request_unlock(self, account_token: str, bootloader_token: str) -> str:
         """What a desktop unlock tool does: ask the server to sign a grant."""
-        response = self.http.post("/v1/unlocks", json={"bootloader_token": bootloader_token},
+        response = self.http.post(protocol.UNLOCKS_PATH,
+                                  json={"bootloader_token": bootloader_token},
                                   headers={"Authorization": f"Bearer {account_token}"})
         if response.status_code != 200:
             raise ProtocolError(response.status_code, _problem(response))
@@ -172,39 +275,39 @@ class DeviceAgent:
 
     # -- the owner on the device ---------------------------------------------------------
     def sign_in(self, email: str, password: str) -> str:
-        response = self.http.post("/v1/sessions", json={"email": email, "password": password})
+        response = self.http.post(protocol.SESSIONS_PATH,
+                                  json={"email": email, "password": password})
         if response.status_code != 201:
             raise ProtocolError(response.status_code, _problem(response))
         token = str(response.json()["token"])
-        self.userdata.mkdir(parents=True, exist_ok=True)
-        write_secret_file(self.userdata / "session.json",
-                          json.dumps({"email": email, "token": token}).encode())
+        self.userdata.write(SESSION, json.dumps({"email": email, "token": token}).encode())
         return token
 
     def session_token(self) -> str | None:
-        path = self.userdata / "session.json"
-        return json.loads(path.read_text())["token"] if path.exists() else None
+        saved = self.userdata.read(SESSION)
+        return str(json.loads(saved)["token"]) if saved is not None else None
 
     def factory_reset(self) -> None:
-        """Wipe user data; the persistent block (identity, key, pins, record) stays."""
-        shutil.rmtree(self.userdata, ignore_errors=True)
-        marker = self.persistent / "record.json"
-        if marker.exists():
-            saved = json.loads(marker.read_text())
+        """Wipe user data; the persistent block (identity, key, pins, record) stays.
+        The nonce kept from the last answer is lost, as a restart loses it."""
+        self.userdata.wipe()
+        self.next_nonce = None
+        saved = self.last_record()
+        if saved is not None:
             saved["reset_since"] = True
-            write_secret_file(marker, json.dumps(saved, indent=2).encode())
+            self.persistent.write(RECORD, json.dumps(saved, indent=2).encode())
 
     # -- what the screen shows -----------------------------------------------------------
     def last_record(self) -> dict[str, Any] | None:
-        path = self.persistent / "record.json"
-        return json.loads(path.read_text()) if path.exists() else None
+        saved = self.persistent.read(RECORD)
+        return dict(json.loads(saved)) if saved is not None else None
 
     def lock_screen(self) -> str:
         saved = self.last_record()
         if saved is None:
             return f"{self.device_id}: not activated yet (run `tenure device activate`)"
         record = saved["payload"]
-        lines = [f"Device {self.device_id} ({self.identity['model']})"]
+        lines = [f"Device {self.device_id} ({self.identity.model})"]
         if saved.get("reset_since"):
             lines.append("Factory reset: activation needed (last record below).")
         lines.append(_status_line(record))
@@ -286,4 +389,4 @@ def _problem(response: httpx.Response) -> dict[str, Any]:
         return {"type": "", "detail": response.text[:200], "status": response.status_code}
 
 
-__all__ = ["DeviceAgent", "ProtocolError", "RecordRejected", "b64u_encode"]
+__all__ = ["DeviceAgent", "Identity", "ProtocolError", "RecordRejected", "b64u_encode"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from tenure import protocol
 from tenure.crypto.jws import JWSError, parse_compact
 from tenure.crypto.keys import KeyError_, VerifyingKey, verifying_key_from_jwk
 
@@ -42,7 +43,7 @@ def verify_token(token: str, typ: str, pinned: dict[str, VerifyingKey]) -> dict[
 
 def verify_record(token: str, pinned: dict[str, VerifyingKey], device_id: str, nonce: str,
                   now: float | None = None) -> dict[str, Any]:
-    payload = verify_token(token, "tenure-record+jwt", pinned)
+    payload = verify_token(token, protocol.RECORD_TYP, pinned)
     if payload.get("sub") != device_id:
         raise RecordRejected(f"the record is for {payload.get('sub')!r}, not this device")
     if payload.get("nonce") != nonce:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from tenure import protocol
 from tenure.clock import Clock
 from tenure.crypto.jws import sign_compact
 from tenure.crypto.keyring import KeyRing
 from tenure.domain.model import Decision, Lock
 
-RECORD_TYP = "tenure-record+jwt"
+RECORD_TYP = protocol.RECORD_TYP
 
 
 def lock_json(lock: Lock) -> dict[str, Any]:

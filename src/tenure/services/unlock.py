@@ -12,6 +12,7 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
+from tenure import protocol
 from tenure.clock import Clock
 from tenure.crypto.jws import JWSError, parse_compact, sign_compact
 from tenure.crypto.keyring import KeyRing
@@ -23,8 +24,8 @@ from tenure.domain.unlock import UnlockDecision, UnlockInput, UnlockRules, decid
 from .authn import AccountSession, require_session
 from .ports import Tx, UnitOfWork
 
-BL_TYP = "tenure-bl-token+jwt"
-UNLOCK_TYP = "tenure-unlock+jwt"
+BL_TYP = protocol.BL_TOKEN_TYP
+UNLOCK_TYP = protocol.UNLOCK_TYP
 MAX_TOKEN_AGE = 3600  # a bootloader token older than this is from another boot session
 CLOCK_SKEW = 300
 
