@@ -237,6 +237,16 @@ def test_quota_left_never_goes_negative() -> None:
     assert left == 0 and frees_at is not None
 
 
+def test_a_quota_of_zero_refuses_without_a_time_to_retry() -> None:
+    """TENURE_UNLOCK_QUOTA=0 switches unlocking off; with an earlier grant on the account
+    this used to index past the grants (an IndexError, a 500 on POST /v1/unlocks)."""
+    rules = UnlockRules(wait_seconds=0, quota=0, quota_seconds=DAY, valid_seconds=DAY)
+    given = ask(owner(), grants=(("SN-A", NOW - HOUR),), rules=rules)
+    assert quota_left(given) == (0, None)
+    decision = decide_unlock(given)
+    assert not decision.allowed and decision.retry_after is None
+
+
 def test_retry_after_covers_the_quota_when_both_wait_and_quota_block() -> None:
     """Bound yesterday, quota used last month: the first moment it can be granted is when
     the quota frees, and retry_after must say so (it is 'from when it may be granted')."""

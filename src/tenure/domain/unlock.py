@@ -52,6 +52,8 @@ def eligible_from(owner_since: int, rules: UnlockRules) -> int:
 
 def quota_left(given: UnlockInput) -> tuple[int, int | None]:
     """Devices this account may still unlock, and when the oldest grant frees a place."""
+    if given.rules.quota <= 0:  # unlocking is switched off: no place ever frees
+        return 0, None
     window_start = given.now - given.rules.quota_seconds
     recent: dict[str, int] = {}
     for device_id, at in given.granted_devices:
