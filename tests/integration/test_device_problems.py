@@ -332,7 +332,7 @@ def test_every_device_endpoint_answers_problems_with_a_nonce(ctx: Ctx) -> None:
 
 
 @pytest.fixture
-def nonce_table_gone(runtime: Runtime) -> Iterator[None]:
+def nonce_table_gone(runtime: Services) -> Iterator[None]:
     """A real store failure: the table of used nonces is renamed away for the test."""
     with runtime.uow() as tx:
         tx.conn.execute(text("ALTER TABLE used_nonces RENAME TO used_nonces_away"))
