@@ -20,7 +20,6 @@ from typing import Any
 
 from tenure.domain.errors import ConfigError as ConfigError  # re-exported
 
-
 DEVICE_WORK = ("inline", "threads")
 LOG_FORMATS = ("console", "json")
 

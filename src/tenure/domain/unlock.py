@@ -62,8 +62,6 @@ def quota_left(given: UnlockInput) -> tuple[int, int | None]:
     left = given.rules.quota - len(recent)
     if left > 0 or not recent:
         return left, None
-    if given.rules.quota <= 0:
-        return 0, None  # unlocks switched off: no grant ageing out makes room
     # Enough grants must age out to bring the account below its quota again.
     times = sorted(recent.values())
     frees_at = times[len(times) - given.rules.quota] + given.rules.quota_seconds
