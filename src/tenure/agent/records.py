@@ -31,7 +31,7 @@ def verify_token(token: str, typ: str, pinned: dict[str, VerifyingKey]) -> dict[
         payload = jws.payload()
     except JWSError as exc:
         raise RecordRejected(f"not a signed token: {exc}") from exc
-    if jws.header.get("typ") != typ:
+    if not jws.has_type(typ):
         raise RecordRejected(f"wrong token type {jws.header.get('typ')!r}, expected {typ}")
     key = pinned.get(str(jws.header.get("kid")))
     if key is None:

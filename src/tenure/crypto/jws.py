@@ -13,12 +13,32 @@ from dataclasses import dataclass
 from typing import Any
 
 from tenure.domain.errors import JWSError as JWSError  # re-exported: part of the one tree
+from tenure.domain.jsonread import JsonRejected, read_json_object
 
 from .b64 import b64u_decode, b64u_encode
 from .keys import ALGS_FOR_KEY, SigningKey, VerifyingKey
 
 ALLOWED_ALGS = frozenset({"Ed25519", "EdDSA", "ES256"})
+# Header parameters RFC 7515 §4.1 defines; `crit` may not name them (§4.1.11).
+REGISTERED = frozenset({"alg", "jku", "jwk", "kid", "x5u", "x5c", "x5t", "x5t#S256", "typ",
+                        "cty", "crit"})
+# Extensions this implementation understands and may be marked critical: none.
+UNDERSTOOD_EXTENSIONS: frozenset[str] = frozenset()
 
+
+def media_type(typ: object) -> str | None:
+    """A `typ` value as the media type it names (RFC 7515 §4.1.9): "application/" is
+    implied when the value has no "/", and media types compare case-insensitively."""
+    if not isinstance(typ, str) or not typ:
+        return None
+    lowered = typ.strip().lower()
+    return lowered if "/" in lowered else f"application/{lowered}"
+
+
+def typ_matches(typ: object, expected: str) -> bool:
+    """True when a header's `typ` names the media type `expected` (either spelling)."""
+    found = media_type(typ)
+    return found is not None and found == media_type(expected)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +55,12 @@ class ParsedJWS:
 
     def payload(self) -> dict[str, Any]:
         try:
-            value = json.loads(self.payload_bytes)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise JWSError("payload is not JSON") from exc
-        if not isinstance(value, dict):
-            raise JWSError("payload is not a JSON object")
-        return value
+            return read_json_object(self.payload_bytes)
+        except JsonRejected as exc:
+            raise JWSError(f"payload: {exc}") from exc
+
+    def has_type(self, expected: str) -> bool:
+        return typ_matches(self.header.get("typ"), expected)
 
     def verify_with(self, key: VerifyingKey) -> bool:
         """True when `alg` is allowed for this key's type and the signature verifies."""
@@ -53,13 +73,29 @@ def _json_b64(value: dict[str, Any]) -> str:
     return b64u_encode(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
 
 
+def _check_crit(header: dict[str, Any]) -> None:
+    """RFC 7515 §4.1.11: `crit` lists extensions the recipient must understand; one it
+    does not understand (here: any) makes the JWS invalid."""
+    if "crit" not in header:
+        return
+    crit = header["crit"]
+    if not isinstance(crit, list) or not crit or not all(isinstance(n, str) for n in crit):
+        raise JWSError("crit must be a non-empty list of header parameter names")
+    for name in crit:
+        if name in REGISTERED:
+            raise JWSError(f"crit may not name the registered parameter {name!r}")
+        if name not in header:
+            raise JWSError(f"crit names {name!r}, which the header does not have")
+        if name not in UNDERSTOOD_EXTENSIONS:
+            raise JWSError(f"crit names the extension {name!r}, which is not supported")
+
+
 def _decode_header(encoded: str) -> dict[str, Any]:
     try:
-        header = json.loads(b64u_decode(encoded))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise JWSError("protected header is not base64url JSON") from exc
-    if not isinstance(header, dict):
-        raise JWSError("protected header is not a JSON object")
+        header = read_json_object(b64u_decode(encoded))
+    except ValueError as exc:  # not base64url, or JsonRejected
+        raise JWSError(f"protected header is not base64url JSON ({exc})") from exc
+    _check_crit(header)
     return header
 
 
@@ -77,9 +113,9 @@ def parse_flattened(body: bytes | dict[str, Any]) -> ParsedJWS:
     """Parse a flattened JSON serialization (RFC 7515 §7.2.2)."""
     if isinstance(body, (bytes, bytearray)):
         try:
-            body = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise JWSError("body is not JSON") from exc
+            body = read_json_object(body)
+        except JsonRejected as exc:
+            raise JWSError(f"body: {exc}") from exc
     if not isinstance(body, dict):
         raise JWSError("body is not a JSON object")
     parts = [body.get(name) for name in ("protected", "payload", "signature")]

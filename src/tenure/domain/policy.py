@@ -26,6 +26,7 @@ from typing import Any
 from .errors import PolicyError as PolicyError  # re-exported: callers import it here
 from .model import Device
 from .territory import MODES, Presence, is_subdivision, is_within
+from .text import text_problem
 
 EFFECTS = ("deny_activation", "lock_in_use", "allow")
 _SEVERITY = {"allow": 0, "deny_activation": 1, "lock_in_use": 2}
@@ -177,13 +178,39 @@ def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | Non
 
 # -- reading a policy document -------------------------------------------------------------
 
-def _strings(value: Any, where: str, problems: list[str]) -> tuple[str, ...]:
+# Lengths that fit where the texts go: rule ids into claim holders (`policy:<id>`, 64),
+# contacts into claims (255), models and SKUs as provisioned (64).
+MAX_RULE_ID = 48
+MAX_NAME = 64
+MAX_CONTACT = 255
+MAX_MESSAGE = 1000
+MAX_HOURS = 24 * 365 * 10  # ten years; beyond that a deadline is not a deadline
+
+
+def _strings(value: Any, where: str, problems: list[str],
+             max_length: int = MAX_NAME) -> tuple[str, ...]:
     if value is None:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
         problems.append(f"{where}: must be a list of non-empty strings")
         return ()
+    for item in value:
+        problem = text_problem(item, max_length=max_length)
+        if problem is not None:
+            problems.append(f"{where}: {item[:20]!r} {problem}")
+            return ()
     return tuple(value)
+
+
+def _text(value: Any, where: str, problems: list[str], max_length: int,
+          multiline: bool = False) -> str:
+    """A text of the document, checked like every text people enter (domain/text.py)."""
+    problem = text_problem(value, max_length=max_length, multiline=multiline, required=False)
+    if problem is not None:
+        problems.append(f"{where}: {problem}")
+        return ""
+    assert isinstance(value, str)
+    return value
 
 
 _TOP_LEVEL = frozenset({"maker", "contact", "evidence", "markets", "rules", "description"})
@@ -227,14 +254,23 @@ def _read_markets(doc: Mapping[str, Any], r: _Reader) -> dict[str, tuple[str, ..
     if not isinstance(raw, dict):
         r.problems.append("markets: must be a table of name = [territories]")
         return {}
-    return {name: tuple(r.code(v, f"markets.{name}") for v in r.strings(members, f"markets.{name}"))
-            for name, members in raw.items()}
+    markets = {}
+    for name, members in raw.items():
+        if text_problem(name, max_length=MAX_NAME) is not None:
+            r.problems.append(f"markets: {name[:20]!r} is not a usable market name")
+            continue
+        markets[name] = tuple(r.code(v, f"markets.{name}")
+                              for v in r.strings(members, f"markets.{name}"))
+    return markets
 
 
 def _read_rule_id(raw: Mapping[str, Any], index: int, seen: set[str], r: _Reader) -> str:
     rule_id = raw.get("id")
     if not isinstance(rule_id, str) or not rule_id:
         r.problems.append(f"rules[{index}]: needs an id")
+        rule_id = f"#{index}"
+    elif (problem := text_problem(rule_id, max_length=MAX_RULE_ID)) is not None:
+        r.problems.append(f"rules[{index}]: id {problem}")
         rule_id = f"#{index}"
     elif rule_id in seen:
         r.problems.append(f"rules[{index}]: id {rule_id!r} is used twice")
@@ -281,8 +317,10 @@ def _read_hours(raw: Mapping[str, Any], where: str, effect: str,
     hours = {}
     for name in ("grace_hours", "notice_hours"):
         value = raw.get(name, 0)
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
-            r.problems.append(f"{where}.{name}: must be a number of hours ≥ 0")
+        if (not isinstance(value, (int, float)) or isinstance(value, bool)
+                or not 0 <= value <= MAX_HOURS):
+            r.problems.append(f"{where}.{name}: must be a number of hours from 0 to "
+                              f"{MAX_HOURS}")
             value = 0
         elif value and effect != "lock_in_use":
             r.problems.append(f"{where}.{name}: only applies to lock_in_use rules")
@@ -291,13 +329,11 @@ def _read_hours(raw: Mapping[str, Any], where: str, effect: str,
 
 
 def _read_texts(raw: Mapping[str, Any], where: str, r: _Reader) -> dict[str, str]:
-    texts = {}
-    for name in ("message", "contact"):
-        value = raw.get(name, "")
-        if not isinstance(value, str):
-            r.problems.append(f"{where}.{name}: must be a string")
-            value = ""
-        texts[name] = value
+    texts = {
+        "message": _text(raw.get("message", ""), f"{where}.message", r.problems, MAX_MESSAGE,
+                         multiline=True),
+        "contact": _text(raw.get("contact", ""), f"{where}.contact", r.problems, MAX_CONTACT),
+    }
     for problem in _placeholder_problems(texts["message"]):
         r.problems.append(f"{where}.message: {problem}; only {{maker}}, {{contact}} and "
                           "{territory} may be used")
@@ -344,8 +380,8 @@ def parse_policy(doc: Mapping[str, Any], territory: Callable[[str], str]) -> Pol
     markets = _read_markets(doc, reader)
     rules = _read_rules(doc, markets, reader)
     for name in ("maker", "contact"):
-        if name in doc and not isinstance(doc[name], str):
-            reader.problems.append(f"{name}: must be a string")
+        if name in doc:
+            _text(doc[name], name, reader.problems, MAX_CONTACT)
     if reader.problems:
         raise PolicyError(reader.problems)
     defaults = Policy()

@@ -1,12 +1,13 @@
-"""Reading request bodies with a size cap and JSON decoding that fails as a problem."""
+"""Reading request bodies with a size cap, and JSON through the one reader with depth and
+number limits (domain/jsonread.py), so that hostile JSON fails as `400 malformed`."""
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
+from tenure.domain import jsonread
 from tenure.domain.errors import Malformed, TooLarge
 
 
@@ -19,22 +20,24 @@ async def read_capped(request: Request, limit: int) -> bytes:
         except ValueError as exc:
             raise Malformed("Content-Length is not a number.") from exc
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"The body is larger than {limit // 1024} KiB.")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"The body is larger than {limit // 1024} KiB.")
+            chunks.append(chunk)
+    except ClientDisconnect as exc:
+        # The client went away, or the server cut off a body that arrived too slowly
+        # (TENURE_BODY_TIMEOUT_SECONDS): nobody reads this answer, but it is no crash.
+        raise Malformed("The request body did not arrive completely.") from exc
     return b"".join(chunks)
 
 
 def json_object(body: bytes) -> dict[str, Any]:
     try:
-        value = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise Malformed("The body is not JSON.") from exc
-    if not isinstance(value, dict):
-        raise Malformed("The body must be a JSON object.")
-    return value
+        return jsonread.read_json_object(body)
+    except jsonread.JsonRejected as exc:
+        raise Malformed(f"The body must be a JSON object: {exc}.") from exc
 
 
 async def read_json_object(request: Request, limit: int) -> dict[str, Any]:

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from tenure.clock import Clock
 from tenure.crypto.passwords import hash_password
 from tenure.domain.errors import EmailTaken, InvalidInput
-from tenure.domain.passwords import check_password, is_storable
+from tenure.domain.passwords import check_password
+from tenure.domain.text import text_problem
 
 from .ports import UnitOfWork
 
@@ -18,7 +19,7 @@ _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s.\x00-\x1f\x7f]+"
 
 
 def normalise_email(email: object) -> str:
-    if (not isinstance(email, str) or len(email) > 254 or not is_storable(email)
+    if (not isinstance(email, str) or text_problem(email, max_length=254) is not None
             or not _EMAIL.match(email.strip())):
         raise InvalidInput("'email' must be an email address.")
     return email.strip().lower()

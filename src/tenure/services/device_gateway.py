@@ -1,22 +1,25 @@
 """Running one signed device request as one transaction.
 
 The nonce of an authenticated request is used up even when the use case refuses it
-(409, 401...): otherwise a refused request could be replayed later, once the state
-that refused it has changed. (A nonce kept in Redis is used up before the use case
-runs, so there is nothing to redo.)
+(409, 401...) or fails on a bug (500): otherwise a refused request could be replayed
+later, once the state that refused it has changed. (A nonce kept in Redis is used up
+before the use case runs, so there is nothing to redo.)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from tenure.domain.errors import BadNonce, TenureError
+import structlog
+
+from tenure.domain.errors import BadNonce
 
 from .device_auth import DeviceRequest, admit, verify
 from .nonces import NonceService
 from .ports import Tx, UnitOfWork
 
 DeviceAction = Callable[[Tx, DeviceRequest], str]
+log = structlog.get_logger("tenure.device")
 
 
 class DeviceGateway:
@@ -40,8 +43,12 @@ class DeviceGateway:
 
         try:
             return self.uow.run(work)
-        except TenureError as exc:
-            if verified_nonce and not isinstance(exc, BadNonce) and self.nonces.transactional:
+        except BadNonce:
+            raise
+        except Exception:
+            # Refused (TenureError) or crashed: the rolled-back transaction took the
+            # nonce's use with it; record it again on its own.
+            if verified_nonce and self.nonces.transactional:
                 self._use_up(verified_nonce[0])
             raise
 
@@ -51,3 +58,5 @@ class DeviceGateway:
                 self.nonces.use(tx, nonce)
         except BadNonce:
             pass
+        except Exception:  # noqa: BLE001 - the original failure is the one to report
+            log.exception("nonce_use_up_failed")

@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 
 from tenure.clock import Clock
-from tenure.domain.errors import InvalidInput
 from tenure.domain.model import Claim, ClaimKind
+from tenure.domain.text import clean_text
 
 from .authn import require_session
 from .ownership import owned_claim
@@ -24,11 +24,8 @@ class LostMode:
 
     def report(self, token: str | None, device_id: str, message: object,
                contact: object) -> None:
-        if not isinstance(message, str) or not 1 <= len(message.strip()) <= 500:
-            raise InvalidInput("'message' must be 1-500 characters to show on the device.")
-        if contact is not None and (not isinstance(contact, str) or len(contact) > 255):
-            raise InvalidInput("'contact' must be at most 255 characters.")
-        text, reach = message.strip(), (contact or "").strip()
+        text = clean_text(message, "message", max_length=500, multiline=True)
+        reach = clean_text(contact, "contact", max_length=255, required=False)
 
         def work(tx: Tx) -> None:
             now = self.clock.now()

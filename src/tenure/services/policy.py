@@ -10,6 +10,7 @@ active version through a cache refreshed every few seconds
 from __future__ import annotations
 
 import hashlib
+import math
 import threading
 import time
 import tomllib
@@ -18,9 +19,11 @@ from dataclasses import dataclass, field
 
 from tenure.clock import Clock
 from tenure.domain.errors import InvalidInput, NotFound
+from tenure.domain.jsonread import JsonRejected, check_tree
 from tenure.domain.model import Device
 from tenure.domain.policy import Policy, PolicyError, parse_policy, verdict
 from tenure.domain.territory import Presence
+from tenure.domain.text import clean_text
 from tenure.geo.territories import normalise_territory
 
 from .ports import PolicyVersion, Tx, UnitOfWork
@@ -30,16 +33,37 @@ EMPTY = Policy()
 WITHDRAWN = "# Withdrawn: no rules; every territory is allowed.\n"
 
 
+MAX_DOCUMENT_CHARS = 256 * 1024
+MAX_VERSION = 2**31 - 1  # policy versions are 32-bit integers in the store
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
+
 def parse_document(text: str) -> Policy:
-    """Parse and validate a TOML policy; PolicyError lists every problem with its place."""
+    """Parse and validate a TOML policy; PolicyError lists every problem with its place.
+
+    A hostile document fails here as a PolicyError, never as a crash: size first;
+    then what tomllib itself cannot survive (nesting past the recursion limit, an
+    integer of thousands of digits) and `inf`/`nan`; then the JSON reader's depth and
+    number limits on what was decoded (domain/jsonread.py)."""
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise PolicyError([f"the document is larger than {MAX_DOCUMENT_CHARS // 1024} KiB"])
     try:
-        doc = tomllib.loads(text)
+        doc = tomllib.loads(text, parse_float=_finite)
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError([f"not valid TOML: {exc}"]) from exc
-    except RecursionError as exc:  # arrays or tables nested a few thousand deep
-        raise PolicyError(["not valid TOML: nested too deeply"]) from exc
-    except ValueError as exc:  # an integer over Python's 4300-digit conversion limit
-        raise PolicyError([f"not valid TOML: {exc}"]) from exc
+    except (ValueError, RecursionError) as exc:
+        reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+        raise PolicyError([f"not a policy this server reads: {reason}"]) from exc
+    try:
+        check_tree(doc)
+    except JsonRejected as exc:
+        raise PolicyError([f"not a policy this server reads: {exc}"]) from exc
     return parse_policy(doc, normalise_territory)
 
 
@@ -167,14 +191,15 @@ class PolicyStore:
     def apply(self, text: str, author: str, reason: str,
               rollback_of: int | None = None, action: str = "policy.applied") -> PolicyVersion:
         parse_document(text)
-        if not reason.strip():
+        if isinstance(reason, str) and not reason.strip():
             raise InvalidInput("a reason is required for every policy change (--reason)")
+        reason = clean_text(reason, "reason", max_length=1000, multiline=True)
 
         def work(tx: Tx) -> PolicyVersion:
             now = self.clock.now()
             entry = PolicyVersion(tx.policies.latest_number() + 1, text,
                                   hashlib.sha256(text.encode()).hexdigest(), author,
-                                  reason.strip(), now, rollback_of)
+                                  reason, now, rollback_of)
             tx.policies.add(entry)
             tx.audit.record("policy", action, actor=author, at=now,
                             version=entry.version, sha256=entry.sha256, reason=entry.reason,
@@ -190,7 +215,7 @@ class PolicyStore:
             raise NotFound("version 0 is no policy at all; to return to it, withdraw the "
                            "policy (tenure policy withdraw, POST /v1/admin/policy/withdraw)")
         with self.uow(readonly=True) as tx:
-            old = tx.policies.get(version)
+            old = tx.policies.get(version) if 1 <= version <= MAX_VERSION else None
         if old is None:
             raise NotFound(f"there is no policy version {version}")
         return self.apply(old.document, author, reason or f"rollback to version {version}",
@@ -212,7 +237,7 @@ class PolicyStore:
     def document(self, version: int | None = None) -> PolicyVersion:
         with self.uow(readonly=True) as tx:
             number = version if version is not None else tx.policies.latest_number()
-            entry = tx.policies.get(number)
+            entry = tx.policies.get(number) if 1 <= number <= MAX_VERSION else None
         if entry is None:
             raise NotFound("no policy has been applied yet" if version is None
                            else f"there is no policy version {version}")

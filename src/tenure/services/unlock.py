@@ -8,6 +8,7 @@ boot, will accept. Grants and refusals of signed-in owners are audited.
 
 from __future__ import annotations
 
+import re
 import secrets
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,7 @@ from .ports import Tx, UnitOfWork
 
 BL_TYP = protocol.BL_TOKEN_TYP
 UNLOCK_TYP = protocol.UNLOCK_TYP
+_B64U_NONCE = re.compile(r"[A-Za-z0-9_-]{16,128}")
 MAX_TOKEN_AGE = 3600  # a bootloader token older than this is from another boot session
 CLOCK_SKEW = 300
 
@@ -47,7 +49,7 @@ def read_bootloader_token(token: object) -> BootloaderToken:
     except JWSError as exc:
         raise Malformed(f"'bootloader_token' is not a compact JWS: {exc}.") from exc
     sub, nonce, iat = payload.get("sub"), payload.get("nonce"), payload.get("iat")
-    if not (isinstance(sub, str) and isinstance(nonce, str) and 16 <= len(nonce) <= 128
+    if not (isinstance(sub, str) and isinstance(nonce, str) and _B64U_NONCE.fullmatch(nonce)
             and isinstance(iat, int) and not isinstance(iat, bool)):
         raise Malformed("The bootloader token needs 'sub', 'nonce' (b64u, 16-128 characters) "
                         "and 'iat' (integer).")
@@ -80,7 +82,7 @@ class UnlockAuthorization:
         session = require_session(tx, bearer, now)
         session.require_fresh(now, self.reauth)
         session.require_settled(now, self.cooldown)
-        if token.jws.header.get("typ") != BL_TYP:
+        if not token.jws.has_type(BL_TYP):
             return self._refuse(tx, session, token, now, UnlockDecision(
                 False, f"This is not a bootloader token (typ must be {BL_TYP})."))
         stored = tx.devices.get(token.device_id) if is_device_id(token.device_id) else None
