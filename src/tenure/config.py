@@ -48,6 +48,13 @@ class Settings:
     unlock_quota_days: float = 365.0
     unlock_valid_days: float = 14.0
     device_work: str = "inline"  # inline: device transactions on the event loop; threads
+    # Server process limits (http/connections.py): slow clients are cut off, not waited for.
+    header_timeout_seconds: float = 10.0  # connection (or next request) to end of headers
+    body_timeout_seconds: float = 20.0  # headers to end of body, before extensions
+    body_min_rate: float = 500.0  # bytes/s: each such amount received adds one second
+    max_connections: int = 1000  # open connections per server process; more get 503
+    max_header_bytes: int = 16_384
+    keepalive_seconds: float = 5.0  # idle time a kept-alive connection stays open
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
     log_format: str = "console"  # console: key=value lines; json: one JSON object per line

@@ -60,6 +60,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from tenure.http.connections import ConnectionLimits, GuardedHttpToolsProtocol, listen
+
     settings = load_settings()
     if args.workers > 1 and settings.effective_database_url.startswith("sqlite"):
         raise InvalidInput("SQLite serves from one worker process (its single writer makes "
@@ -67,8 +69,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
                            "(TENURE_DATABASE_URL) for --workers above 1")
     if settings.device_work not in ("inline", "threads"):
         raise InvalidInput("TENURE_DEVICE_WORK must be 'inline' or 'threads'")
+    limits = ConnectionLimits.from_settings(settings)
     prepare(settings, quiet=True)
     configure_logging(settings.log_level)
+    # X-Forwarded-For is the app's business (TENURE_TRUSTED_PROXIES, http/addresses.py):
+    # uvicorn's own proxy handling would trust it from loopback by default.
+    config = uvicorn.Config(
+        "tenure.http.asgi:create", factory=True, host=args.host, port=args.port,
+        workers=args.workers, log_level="warning", access_log=False, server_header=False,
+        proxy_headers=False, forwarded_allow_ips="", http=GuardedHttpToolsProtocol,
+        timeout_keep_alive=limits.keepalive)  # type: ignore[arg-type]
+    sock = listen(args.host, args.port)  # bound before anything says "serving"
+    server = uvicorn.Server(config)
+    if args.workers == 1:
+        config.load()  # a broken app fails before the banner, not after it
     print(f"Tenure is serving on http://{args.host}:{args.port}\n"
           f"  data: {settings.data_dir.resolve()}  database: "
           f"{_safe_url(settings.effective_database_url)}\n"
@@ -76,10 +90,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"        curl http://{args.host}:{args.port}/v1/keys\n"
           f"  then follow README.md (\"A device's life\") with `tenure device ...`",
           flush=True)
-    uvicorn.run("tenure.http.asgi:create", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level="warning", access_log=False,
-                server_header=False)
-    return 0
+    try:
+        if args.workers > 1:
+            _supervise(config, sock)
+            return 0
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        return 0
+    return 0 if server.started else 1
+
+
+def _supervise(config: Any, sock: Any) -> None:
+    """uvicorn's multi-process supervisor on our already bound socket."""
+    import inspect
+
+    from uvicorn.supervisors import Multiprocess
+
+    if "target" in inspect.signature(Multiprocess).parameters:  # older uvicorn releases
+        import uvicorn
+
+        Multiprocess(config, target=uvicorn.Server(config).run,  # type: ignore[call-arg]
+                     sockets=[sock]).run()
+    else:
+        Multiprocess(config, sockets=[sock]).run()
 
 
 def cmd_db_upgrade(args: argparse.Namespace) -> int:
