@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from tenure.clock import Clock
 from tenure.domain.decide import DecisionInput, decide
 from tenure.domain.model import Act, owner_hint
@@ -12,6 +14,8 @@ from .last_seen import LastSeen
 from .ports import Tx
 from .records import RecordSigner
 from .territory_check import TerritoryCheck
+
+_COMMAND_ID = re.compile(r"[A-Za-z0-9_-]{1,32}")
 
 
 class CheckIn:
@@ -27,7 +31,8 @@ class CheckIn:
         acks = string_list(request.payload, "acks")
         bootloader = optional_str(request.payload, "bootloader")
         now = self.clock.now()
-        acked = set(acks[:100])
+        # Only what can be a command id reaches the query (a NUL would fail on PostgreSQL).
+        acked = {a for a in acks[:100] if _COMMAND_ID.fullmatch(a)}
         tx.commands.ack(request.device_id, list(acked), now)
         claims = request.device.claims
         assessment = self.territory.at_checkin(
