@@ -639,3 +639,26 @@ def test_concurrent_requests_for_several_devices_do_not_exceed_the_quota(
         assert len(granted) == 1, f"{len(granted)} devices unlocked on a quota of 1"
         with server.runtime.uow(readonly=True) as tx:
             assert len(tx.unlocks.grants_of(owner.account_id, 0)) == 1
+
+
+@pytest.mark.parametrize("typ", ["application/tenure-bl-token+jwt", "Tenure-BL-Token+JWT"])
+def test_typ_is_compared_as_a_media_type(server: Server, typ: str) -> None:
+    """RFC 7515 §4.1.9: "application/" may be written or left out, and media types
+    compare case-insensitively; a bootloader that writes the full form is no stranger."""
+    owner = server.register()
+    phone = server.owned_phone(owner)
+    server.clock.advance(WAIT)
+    server.grant(server.ask(owner, phone, typ=typ), phone)
+
+
+def test_a_token_with_a_critical_extension_is_malformed(server: Server) -> None:
+    """RFC 7515 §4.1.11: an extension listed in `crit` that the server does not
+    understand makes the token invalid, however well it is signed."""
+    owner = server.register()
+    phone = server.owned_phone(owner)
+    server.clock.advance(WAIT)
+    token = sign_compact({"kid": phone.device_id, "typ": BL_TYP, "crit": ["tenure-once"],
+                          "tenure-once": True},
+                         {"sub": phone.device_id, "nonce": b64u_encode(secrets.token_bytes(16)),
+                          "iat": server.clock.now()}, phone.key)
+    problem(server.unlock(server.sign_in(owner), token), 400, "malformed")

@@ -357,3 +357,71 @@ def test_load_public_key_refuses_a_private_key() -> None:
     pem = SigningKey.generate("Ed25519").to_pem().decode()
     with pytest.raises(KeyError_):
         load_public_key(pem)
+
+
+# -- hostile JSON, crit (RFC 7515 §4.1.11) and typ (§4.1.9) -------------------------------
+
+
+def _compact(header: dict[str, Any] | str, payload: bytes, key: SigningKey) -> str:
+    raw = header if isinstance(header, str) else json.dumps(header)
+    protected = b64u_encode(raw.encode())
+    encoded = b64u_encode(payload)
+    signature = key.sign(f"{protected}.{encoded}".encode("ascii"))
+    return f"{protected}.{encoded}.{b64u_encode(signature)}"
+
+
+@pytest.mark.parametrize("value", ["[" * 5000 + "]" * 5000, "1" * 4300, "NaN", "1e999"])
+def test_hostile_json_in_header_or_payload_is_a_jws_error(ed_key: SigningKey,
+                                                          value: str) -> None:
+    header = '{"alg": "EdDSA", "x": ' + value + "}"
+    with pytest.raises(JWSError):
+        parse_compact(_compact(header, b"{}", ed_key))
+    jws = parse_compact(_compact({"alg": "EdDSA"}, ('{"x": ' + value + "}").encode(), ed_key))
+    with pytest.raises(JWSError):
+        jws.payload()
+    with pytest.raises(JWSError):
+        parse_flattened(('{"protected": "e30", "payload": "e30", "signature": "", "x": '
+                         + value + "}").encode())
+
+
+@pytest.mark.parametrize("crit", [["exp"], ["b64"], ["x-tenure"]])
+def test_crit_naming_an_unknown_extension_is_refused(ed_key: SigningKey,
+                                                     crit: list[str]) -> None:
+    header = {"alg": "EdDSA", "typ": "tenure-bl-token+jwt", "crit": crit,
+              **{name: False for name in crit}}
+    with pytest.raises(JWSError, match="crit"):
+        parse_compact(_compact(header, b"{}", ed_key))
+
+
+@pytest.mark.parametrize("crit", [[], "exp", [1], ["alg"], ["missing"]])
+def test_malformed_crit_is_refused(ed_key: SigningKey, crit: Any) -> None:
+    with pytest.raises(JWSError, match="crit"):
+        parse_compact(_compact({"alg": "EdDSA", "crit": crit}, b"{}", ed_key))
+
+
+@pytest.mark.parametrize("typ", ["tenure-bl-token+jwt", "application/tenure-bl-token+jwt",
+                                 "Application/Tenure-BL-Token+JWT", "TENURE-BL-TOKEN+JWT"])
+def test_typ_matches_with_or_without_application_prefix(ed_key: SigningKey, typ: str) -> None:
+    jws = parse_compact(sign_compact({"typ": typ}, {}, ed_key))
+    assert jws.has_type("tenure-bl-token+jwt")
+    assert jws.has_type("application/tenure-bl-token+jwt")
+
+
+@pytest.mark.parametrize("typ", [None, "", 7, "tenure-record+jwt", "text/tenure-bl-token+jwt",
+                                 "application/tenure-bl-token+jwt; x=1", "JWT"])
+def test_typ_of_another_type_does_not_match(ed_key: SigningKey, typ: Any) -> None:
+    header = {} if typ is None else {"typ": typ}
+    assert not parse_compact(sign_compact(header, {}, ed_key)).has_type("tenure-bl-token+jwt")
+
+
+def test_the_agent_reads_typ_as_a_media_type_and_refuses_critical_extensions(
+        ed_key: SigningKey) -> None:
+    from tenure.agent.records import RecordRejected, verify_token
+
+    pinned = {"k1": ed_key.public()}
+    full = sign_compact({"kid": "k1", "typ": "application/tenure-record+jwt"}, {"a": 1}, ed_key)
+    assert verify_token(full, "tenure-record+jwt", pinned) == {"a": 1}
+    critical = sign_compact({"kid": "k1", "typ": "tenure-record+jwt", "crit": ["x"], "x": 1},
+                            {"a": 1}, ed_key)
+    with pytest.raises(RecordRejected, match="crit"):
+        verify_token(critical, "tenure-record+jwt", pinned)
