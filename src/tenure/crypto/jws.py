@@ -31,7 +31,7 @@ def media_type(typ: object) -> str | None:
     implied when the value has no "/", and media types compare case-insensitively."""
     if not isinstance(typ, str) or not typ:
         return None
-    lowered = typ.strip().lower()
+    lowered = typ.lower()
     return lowered if "/" in lowered else f"application/{lowered}"
 
 
@@ -82,12 +82,13 @@ def _check_crit(header: dict[str, Any]) -> None:
     if not isinstance(crit, list) or not crit or not all(isinstance(n, str) for n in crit):
         raise JWSError("crit must be a non-empty list of header parameter names")
     for name in crit:
+        shown = repr(name[:40])
         if name in REGISTERED:
-            raise JWSError(f"crit may not name the registered parameter {name!r}")
+            raise JWSError(f"crit may not name the registered parameter {shown}")
         if name not in header:
-            raise JWSError(f"crit names {name!r}, which the header does not have")
+            raise JWSError(f"crit names {shown}, which the header does not have")
         if name not in UNDERSTOOD_EXTENSIONS:
-            raise JWSError(f"crit names the extension {name!r}, which is not supported")
+            raise JWSError(f"crit names the extension {shown}, which is not supported")
 
 
 def _decode_header(encoded: str) -> dict[str, Any]:
