@@ -24,7 +24,7 @@ pytestmark = pytest.mark.e2e
 
 HEADER_TIMEOUT = 2.0
 BODY_TIMEOUT = 2.0
-SLACK = 1.5  # scheduling on a shared 2-core machine
+SLACK = 3.0  # scheduling on a shared, busy 2-core machine
 
 
 @pytest.fixture
