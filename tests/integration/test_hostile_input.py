@@ -15,11 +15,10 @@ from collections.abc import Callable
 import pytest
 from starlette.testclient import TestClient
 
+from tenure.bootstrap import Services
 from tenure.crypto.b64 import b64u_encode
 from tenure.domain.errors import BadNonce
-from tenure.services.apikeys import create_key
 from tenure.services.device_gateway import DeviceGateway
-from tenure.services.runtime import Runtime
 
 from .helpers import (
     ACTIVATION,
@@ -101,7 +100,7 @@ def test_a_signed_hostile_payload_is_malformed_and_cannot_be_replayed(
     device.replay(first).problem("bad-nonce", 400)
 
 
-def test_a_crashing_device_action_still_uses_up_the_nonce(runtime: Runtime,
+def test_a_crashing_device_action_still_uses_up_the_nonce(runtime: Services,
                                                           device: Device) -> None:
     """The catch-all: whatever bug a use case has, its signed request is not replayable."""
     gateway = DeviceGateway(runtime.uow, runtime.nonces)
@@ -182,9 +181,8 @@ def test_emails_with_control_characters_are_invalid_input(client: TestClient,
 
 
 @pytest.fixture
-def policy_key(runtime: Runtime) -> dict[str, str]:
-    key = create_key(runtime.uow, runtime.clock, "policy", "compliance")
-    return bearer(key)
+def policy_key(runtime: Services) -> dict[str, str]:
+    return bearer(runtime.api_keys.create("policy", "compliance"))
 
 
 HOSTILE_POLICIES = {
