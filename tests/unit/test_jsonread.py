@@ -8,8 +8,6 @@ from typing import Any
 import pytest
 
 from tenure.domain.jsonread import (
-    INT_MAX,
-    INT_MIN,
     MAX_DEPTH,
     JsonRejected,
     check_tree,
@@ -49,14 +47,9 @@ def test_numbers_with_too_many_digits_are_refused(number: str) -> None:
         read_json('{"n": ' + number + "}")
 
 
-@pytest.mark.parametrize("number", [str(INT_MAX + 1), str(INT_MIN - 1), "18446744073709551615"])
-def test_integers_outside_64_bits_are_refused(number: str) -> None:
-    with pytest.raises(JsonRejected, match="64-bit"):
-        read_json(number)
-
-
-@pytest.mark.parametrize("number", [0, -1, 1763700000, INT_MAX, INT_MIN])
-def test_integers_within_64_bits_are_read(number: int) -> None:
+@pytest.mark.parametrize("number", [0, -1, 1763700000, 2**63 - 1, -(2**63), 2**64 - 1,
+                                    10**20 - 1])
+def test_integers_of_up_to_20_digits_are_read(number: int) -> None:
     assert read_json(json.dumps([number])) == [number]
 
 
@@ -90,7 +83,7 @@ def test_rejections_are_value_errors() -> None:
 
 
 def test_check_tree_applies_the_same_limits_to_other_documents() -> None:
-    check_tree({"a": [1, 2.5, True, "x", {"b": INT_MAX}]})
+    check_tree({"a": [1, 2.5, True, "x", {"b": 2**63 - 1}]})
     deep: Any = []
     for _ in range(MAX_DEPTH + 5):
         deep = [deep]
@@ -101,7 +94,7 @@ def test_check_tree_applies_the_same_limits_to_other_documents() -> None:
         very_deep = {"x": very_deep}
     with pytest.raises(JsonRejected):
         check_tree(very_deep)
-    with pytest.raises(JsonRejected, match="64-bit"):
+    with pytest.raises(JsonRejected, match="digits"):
         check_tree({"a": 10**30})
     with pytest.raises(JsonRejected, match="finite"):
         check_tree({"a": float("inf")})

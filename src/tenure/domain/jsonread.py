@@ -8,9 +8,9 @@ digits (ValueError past 4,300 digits, and quadratic conversion time below that),
 reader refuses all three before any of it reaches logic, with one exception type the
 callers turn into their own "malformed" answer.
 
-Limits: nesting at most `MAX_DEPTH` containers; integers within the signed 64-bit
-range (what every database column and every time value here can hold); other numbers
-with at most `MAX_NUMBER_DIGITS` digits and a finite value; text strictly UTF-8.
+Limits: nesting at most `MAX_DEPTH` containers; numbers of at most
+`MAX_NUMBER_DIGITS` digits (every 64-bit integer fits; a service checks the range a
+field allows) and finite; text strictly UTF-8.
 `check_tree` applies the same limits to a document decoded by another parser (TOML).
 """
 
@@ -23,8 +23,7 @@ from typing import Any
 
 MAX_DEPTH = 32
 MAX_NUMBER_DIGITS = 20
-INT_MAX = 2**63 - 1
-INT_MIN = -(2**63)
+_INT_LIMIT = 10**MAX_NUMBER_DIGITS
 
 # A JSON string literal, unrolled so that matching is linear even when it is unterminated.
 _STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
@@ -42,10 +41,7 @@ def _reject_constant(name: str) -> Any:
 def _read_int(text: str) -> int:
     if len(text.lstrip("-")) > MAX_NUMBER_DIGITS:
         raise JsonRejected("a number has too many digits")
-    value = int(text)
-    if not INT_MIN <= value <= INT_MAX:
-        raise JsonRejected("an integer is outside the 64-bit range")
-    return value
+    return int(text)
 
 
 def _read_float(text: str) -> float:
@@ -116,7 +112,7 @@ def check_tree(value: Any, max_depth: int = MAX_DEPTH) -> None:
         elif isinstance(item, bool):
             continue
         elif isinstance(item, int):
-            if not INT_MIN <= item <= INT_MAX:
-                raise JsonRejected("an integer is outside the 64-bit range")
+            if abs(item) >= _INT_LIMIT:
+                raise JsonRejected("a number has too many digits")
         elif isinstance(item, float) and not math.isfinite(item):
             raise JsonRejected("a number is not finite")

@@ -59,11 +59,11 @@ def parse_document(text: str) -> Policy:
         raise PolicyError([f"not valid TOML: {exc}"]) from exc
     except (ValueError, RecursionError) as exc:
         reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
-        raise PolicyError([f"not a policy this server reads: {reason}"]) from exc
+        raise PolicyError([f"not valid TOML: {reason}"]) from exc
     try:
         check_tree(doc)
     except JsonRejected as exc:
-        raise PolicyError([f"not a policy this server reads: {exc}"]) from exc
+        raise PolicyError([f"not valid TOML here: {exc}"]) from exc
     return parse_policy(doc, normalise_territory)
 
 
