@@ -97,11 +97,6 @@ def test_hostile_text_bodies_are_documented_problems(fuzz_target: FuzzTarget) ->
     assert not findings, findings
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "Known 5xx being fixed in http/bodies.py and the JWS reader (another branch): a JSON "
-    "body nested ~5000 deep (RecursionError) or with an integer over 4300 digits "
-    "(ValueError) answers 500 on every JSON and device endpoint. Remove this mark once "
-    "that lands; the assertion message lists every probe that still fails."))
 def test_hostile_json_bodies_are_documented_problems(fuzz_target: FuzzTarget) -> None:
     findings = _send_all(fuzz_target, _probes(text=False))
     assert not findings, findings

@@ -273,7 +273,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             {"version": {"type": "integer"}, "withdrawn": {"const": True}},
             ("version", "withdrawn")))},
         "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
-                     "413": ["too-large"]},
+                     "413": ["too-large"], "422": ["invalid-input"]},
     }},
     # -- public ----------------------------------------------------------------------
     "/v1/keys": {"get": {
