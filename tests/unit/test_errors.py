@@ -23,6 +23,7 @@ import tenure.services.provision  # noqa: F401 - every module that names an erro
 from tenure import protocol
 from tenure.cli.main import failure, run
 from tenure.domain import errors as e
+from tenure.http import connections
 from tenure.http.problems import STATUS, from_error, status_of
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
@@ -78,6 +79,8 @@ def test_protocol_md_status_and_name_pairs_are_what_the_server_answers() -> None
     answers: dict[str, int | None] = {cls.code: status_of(cls) for cls in concrete()}
     # the two the HTTP edge answers by itself: routing, and anything unexpected
     answers.update({protocol.METHOD_NOT_ALLOWED: 405, protocol.PROBLEM_INTERNAL: 500})
+    # and what `tenure serve`'s connection layer answers before the app sees a request
+    answers.update(connections.STATUS)
     for status, name in sorted(pairs):
         assert name in answers, f"PROTOCOL.md names {status} {name}; the server never does"
         assert answers[name] == int(status), (name, answers[name])

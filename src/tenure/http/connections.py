@@ -32,6 +32,7 @@ from typing import Any
 from prometheus_client import Counter
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
+from tenure import protocol
 from tenure.config import ConfigError, Settings, load_settings
 
 CUT = Counter("tenure_http_connections_cut_total",
@@ -71,18 +72,21 @@ def current_limits() -> ConnectionLimits:
 
 def _answer(status: int, reason: str, code: str, detail: str,
             extra: tuple[str, ...] = ()) -> bytes:
-    body = json.dumps({"type": f"urn:tenure:problem:{code}", "title": reason,
+    body = json.dumps({"type": protocol.problem_type(code), "title": reason,
                        "status": status, "detail": detail}).encode()
     head = [f"HTTP/1.1 {status} {reason}", "content-type: application/problem+json",
             f"content-length: {len(body)}", "connection: close", *extra]
     return ("\r\n".join(head) + "\r\n\r\n").encode("ascii") + body
 
 
-TIMED_OUT = _answer(408, "Request Timeout", "request-timeout",
+# The answers this layer gives by itself, by problem name (tests check docs against it).
+STATUS = {protocol.REQUEST_TIMEOUT: 408, protocol.HEADERS_TOO_LARGE: 431,
+          protocol.OVERLOADED: 503}
+TIMED_OUT = _answer(408, "Request Timeout", protocol.REQUEST_TIMEOUT,
                     "The request did not arrive in time; the connection is closed.")
-HEADERS_TOO_LARGE = _answer(431, "Request Header Fields Too Large", "headers-too-large",
+HEADERS_TOO_LARGE = _answer(431, "Request Header Fields Too Large", protocol.HEADERS_TOO_LARGE,
                             "The request headers are too large.")
-OVERLOADED = _answer(503, "Service Unavailable", "overloaded",
+OVERLOADED = _answer(503, "Service Unavailable", protocol.OVERLOADED,
                      "The server has too many open connections; retry shortly.",
                      ("retry-after: 1",))
 
