@@ -88,7 +88,8 @@ class Services:
 
 def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or clock_for(settings)
-    uow = UnitOfWork(make_engine(settings.effective_database_url))
+    uow = UnitOfWork(make_engine(settings.effective_database_url,
+                                 settings.database_wait_seconds))
     keyring = KeyRing.load(settings.keys_dir)
     used = RedisUsedNonces(settings.redis_url) if settings.redis_url else None
     nonces = NonceService(keyring.nonce_secret, clock, settings.nonce_ttl_seconds, used)

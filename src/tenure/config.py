@@ -47,6 +47,9 @@ class Settings:
     unlock_quota: int = 1
     unlock_quota_days: float = 365.0
     unlock_valid_days: float = 14.0
+    # Longest wait for the database (SQLite write lock, PostgreSQL lock or pooled
+    # connection) before a request answers 503 with Retry-After.
+    database_wait_seconds: float = 1.0
     device_work: str = "inline"  # inline: device transactions on the event loop; threads
     # Server process limits (http/connections.py): slow clients are cut off, not waited for.
     header_timeout_seconds: float = 10.0  # connection (or next request) to end of headers

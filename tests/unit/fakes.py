@@ -14,8 +14,9 @@ import copy
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from email.message import EmailMessage
-from typing import TypeVar
+from typing import Any, TypeVar
 
+from tenure.domain.errors import ImportConflict
 from tenure.domain.model import Claim
 from tenure.services.ports import OutboxMessage, Tx
 
@@ -71,7 +72,7 @@ class FakeUnitOfWork:
         self.races: list[Callable[[State], None]] = []  # run before the next transaction ends
 
     @contextmanager
-    def __call__(self, readonly: bool = False) -> Iterator[Tx]:
+    def __call__(self, readonly: bool = False, wait: float | None = None) -> Iterator[Tx]:
         working = copy.deepcopy(self.state)
         yield FakeTx(working)
         if self.races:  # a concurrent writer committed first
@@ -81,15 +82,20 @@ class FakeUnitOfWork:
             self.state = working
             self.commits += 1
 
-    def run(self, work: Callable[[Tx], T], attempts: int = 4) -> T:
+    def run(self, work: Callable[[Tx], T], attempts: int = 4,
+            wait: float | None = None) -> T:
         for attempt in range(attempts):
             try:
-                with self() as tx:
+                with self(wait=wait) as tx:
                     return work(tx)
             except LostRace:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
+
+    @contextmanager
+    def staging(self) -> Iterator[FakeStaging]:
+        yield FakeStaging(self)
 
     # -- reading the committed state, for assertions ---------------------------------------
     def actions(self, stream: str | None = None) -> list[str]:
@@ -129,3 +135,31 @@ class UsedNonceSet:
             return False
         self.used[nonce] = expires_at
         return True
+
+
+class FakeStaging:
+    """Staged rows kept aside; the switch-in inserts them in one transaction (a
+    clash with a row committed meanwhile imports nothing, as in the SQL adapter)."""
+
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+        self.devices: list[tuple[Any, ...]] = []
+        self.imeis: list[tuple[str, str]] = []
+
+    @contextmanager
+    def chunk(self) -> Iterator[Tx]:
+        with self.uow(readonly=True) as tx:
+            yield tx
+
+    def add(self, devices: list[tuple[Any, ...]], imeis: list[tuple[str, str]]) -> None:
+        self.devices.extend(devices)
+        self.imeis.extend(imeis)
+
+    def switch_in(self, finish: Callable[[Tx], None]) -> None:
+        try:
+            with self.uow() as tx:
+                tx.devices.insert_many(self.devices, self.imeis)
+                finish(tx)
+        except LostRace as exc:
+            raise ImportConflict("provisioned by another import meanwhile; nothing was "
+                                 "imported") from exc

@@ -34,10 +34,12 @@ caller) can catch a whole family:
     ├── Conflict                      the state of things forbids it
     │   ├── AlreadyBound                already-bound
     │   ├── NotActivated                not-activated
-    │   └── EmailTaken                  email-taken
+    │   ├── EmailTaken                  email-taken
+    │   └── ImportConflict              import-conflict
     ├── NotFound                      not-found
     ├── RateLimited                   slow down (extension `retry_after`, seconds)
     │   └── TooManyAttempts             too-many-attempts
+    ├── Unavailable                   unavailable: the database is busy; retry soon
     └── OperatorError                 the server's own set-up or input: an operator fixes it
         ├── ConfigError                 invalid-config     (config.py re-exports it)
         ├── KeyRingError                key-ring           (crypto/keyring.py)
@@ -205,6 +207,13 @@ class EmailTaken(Conflict):
     title = "Email already registered"
 
 
+class ImportConflict(Conflict):
+    """Another import added some of the same devices meanwhile: nothing was imported."""
+
+    code = "import-conflict"
+    title = "Import conflict"
+
+
 # -- nothing there, or nothing the caller may see ------------------------------------------
 
 class NotFound(TenureError):
@@ -221,6 +230,16 @@ class RateLimited(TenureError):
 class TooManyAttempts(RateLimited):
     code = "too-many-attempts"
     title = "Too many attempts"
+
+
+# -- the server cannot serve this now -----------------------------------------------------
+
+class Unavailable(TenureError):
+    """The database could not be had within its bound (a long write holds it): retry
+    soon (`retry_after`, seconds). Nothing ran."""
+
+    code = "unavailable"
+    title = "Service unavailable"
 
 
 # -- the operator's side -------------------------------------------------------------------

@@ -53,9 +53,11 @@ STATUS: dict[type[e.TenureError], int] = {
     e.AlreadyBound: 409,
     e.NotActivated: 409,
     e.EmailTaken: 409,
+    e.ImportConflict: 409,
     e.NotFound: 404,
     e.RateLimited: 429,
     e.TooManyAttempts: 429,
+    e.Unavailable: 503,
     # operator input that arrives over HTTP (admin API) answers 422; the rest is the
     # server's own set-up, which a client cannot fix
     e.OperatorError: 500,
@@ -86,12 +88,12 @@ def problem(code: str, status: int, title: str, detail: str,
 
 def from_error(error: e.TenureError, headers: dict[str, str] | None = None) -> Response:
     status = status_of(type(error))
-    if status is None or status >= 500:
+    if status is None or status == 500:
         # An error of the server's own set-up tells the client nothing it can use.
         return internal(headers)
     headers = dict(headers or {})
     extensions = dict(error.extensions)
-    if "retry_after" in extensions and status == 429:
+    if "retry_after" in extensions and status in (429, 503):
         headers["Retry-After"] = str(max(1, int(extensions.pop("retry_after"))))
     return problem(error.code, status, error.title, error.detail, headers, **extensions)
 

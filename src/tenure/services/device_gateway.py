@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 import structlog
 
-from tenure.domain.errors import BadNonce
+from tenure.domain.errors import BadNonce, Unavailable
 
 from .device_auth import DeviceRequest, admit, verify
 from .nonces import NonceService
@@ -28,7 +28,9 @@ class DeviceGateway:
         self.nonces = nonces
 
     def handle(self, body: bytes, path: str, action: DeviceAction,
-               source_ip: str | None = None) -> str:
+               source_ip: str | None = None, wait: float | None = None) -> str:
+        """`wait`: bound on the wait for the database (None: the configured one; 0: not
+        at all — the caller on the event loop then retries off the loop)."""
         verified_nonce: list[str] = []
         consumed = [False]
 
@@ -42,8 +44,9 @@ class DeviceGateway:
             return action(tx, request)
 
         try:
-            return self.uow.run(work)
-        except BadNonce:
+            return self.uow.run(work, wait=wait)
+        except (BadNonce, Unavailable):
+            # Unavailable: nothing ran, and using the nonce up would wait on the same lock.
             raise
         except Exception:
             # Refused (TenureError) or crashed: the rolled-back transaction took the

@@ -1,9 +1,11 @@
-"""Importing the factory's device list (CSV or JSONL) in one transaction.
+"""Importing the factory's device list (CSV or JSONL), all or nothing.
 
 Every row is validated; the file is imported whole or not at all (unless told to skip
 invalid rows), so a factory never has to work out which half of a file went in.
-Importing the same rows again changes nothing. Rows go in batches in one transaction,
-so memory stays flat for files of millions of rows.
+Importing the same rows again changes nothing. Rows are checked against the store and
+staged in chunks outside the shared write path (memory stays flat for files of
+millions of rows, and device traffic is not held up while they are read), then
+switched in with one short transaction (store/staging.py).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from tenure.crypto.keys import KeyError_, load_public_key_der
 from tenure.domain.errors import ImportAborted, InvalidInput
 from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
 
-from .ports import Tx, UnitOfWork
+from .ports import ImportStaging, Tx, UnitOfWork
 
 BATCH = 5_000
 MAX_REPORTED = 1_000
@@ -37,6 +39,7 @@ class ImportReport:
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line, problem)
     committed: bool = False
     seconds: float = 0.0
+    switch_in_seconds: float = 0.0  # how long the import held the shared write path
 
     def add_error(self, line: int, problem: str) -> None:
         self.invalid += 1
@@ -116,24 +119,32 @@ class Importer:
         started = time.perf_counter()
         digest = hashlib.sha256()
         hashed: IO[bytes] = _HashingReader(stream, digest)  # type: ignore[assignment]
+
+        def finish(tx: Tx) -> None:
+            tx.audit.record("provisioning", "devices.imported", actor=actor,
+                            at=self.clock.now(), source=source, sha256=digest.hexdigest(),
+                            rows=report.rows, imported=report.imported,
+                            unchanged=report.unchanged, skipped=report.invalid)
+
         try:
-            with self.uow() as tx:
-                self._import(tx, read_rows(hashed, fmt), report, progress)
+            with self.uow.staging() as staging:
+                self._import(staging, read_rows(hashed, fmt), report, progress,
+                             skip_invalid)
                 if report.invalid and not skip_invalid:
                     raise ImportAborted
-                now = self.clock.now()
-                tx.audit.record("provisioning", "devices.imported", actor=actor, at=now,
-                                source=source, sha256=digest.hexdigest(), rows=report.rows,
-                                imported=report.imported, unchanged=report.unchanged,
-                                skipped=report.invalid)
+                switching = time.perf_counter()
+                staging.switch_in(finish)
+                report.switch_in_seconds = time.perf_counter() - switching
                 report.committed = True
         except ImportAborted:
             report.imported = 0
         report.seconds = time.perf_counter() - started
         return report
 
-    def _import(self, tx: Tx, rows: Iterator[tuple[int, dict[str, str] | str]],
-                report: ImportReport, progress: Callable[[ImportReport], None] | None) -> None:
+    def _import(self, staging: ImportStaging,
+                rows: Iterator[tuple[int, dict[str, str] | str]],
+                report: ImportReport, progress: Callable[[ImportReport], None] | None,
+                skip_invalid: bool) -> None:
         seen_ids: set[str] = set()
         seen_imeis: set[str] = set()
         batch: list[tuple[int, ProvisioningRow, str, bytes]] = []
@@ -162,17 +173,28 @@ class Importer:
             seen_imeis.update(row.imeis)
             batch.append((line, row, key.key_type, der))
             if len(batch) >= BATCH:
-                self._flush(tx, batch, report)
+                self._flush(staging, batch, report, skip_invalid)
                 if progress:
                     progress(report)
-        self._flush(tx, batch, report)
+        self._flush(staging, batch, report, skip_invalid)
         if progress:
             progress(report)
 
-    def _flush(self, tx: Tx, batch: list[tuple[int, ProvisioningRow, str, bytes]],
-               report: ImportReport) -> None:
+    def _flush(self, staging: ImportStaging,
+               batch: list[tuple[int, ProvisioningRow, str, bytes]],
+               report: ImportReport, skip_invalid: bool) -> None:
+        """Check a chunk against the store and stage its new rows, in one short
+        transaction that holds up no one. Once a row is invalid and the file is not to
+        be imported in part, rows are still checked (to report them) but not staged."""
         if not batch:
             return
+        with staging.chunk() as tx:
+            self._check_and_stage(staging, tx, batch, report, skip_invalid)
+        batch.clear()
+
+    def _check_and_stage(self, staging: ImportStaging, tx: Tx,
+                         batch: list[tuple[int, ProvisioningRow, str, bytes]],
+                         report: ImportReport, skip_invalid: bool) -> None:
         now = self.clock.now()
         stored = tx.devices.existing_ids([row.device_id for _, row, _, _ in batch])
         taken = tx.devices.existing_imeis([i for _, row, _, _ in batch for i in row.imeis])
@@ -194,9 +216,9 @@ class Importer:
                 continue
             devices.append((row.device_id, row.model, row.sku, row.market, key_type, der, now))
             imeis.extend((i, row.device_id) for i in row.imeis)
-        tx.devices.insert_many(devices, imeis)
+        if skip_invalid or not report.invalid:
+            staging.add(devices, imeis)
         report.imported += len(devices)
-        batch.clear()
 
 
 class _HashingReader(io.RawIOBase):

@@ -1,13 +1,26 @@
-"""Engines for SQLite (embedded default) and PostgreSQL (production) from one URL."""
+"""Engines for SQLite (embedded default) and PostgreSQL (production) from one URL.
+
+Every wait for the database is bounded (`wait_seconds`, TENURE_DATABASE_WAIT_SECONDS):
+SQLite's busy handler, PostgreSQL's lock_timeout and the pool's checkout. A request
+that cannot get the database within it fails fast with `Unavailable` (a 503 with
+Retry-After) instead of freezing for 30 s and ending in a 500. A transaction may ask
+for another bound (`wait=0`: fail at once if the write lock is taken — the device path
+does that on the event loop, then waits in a thread; a bulk import's switch-in waits
+longer, it is not serving anyone).
+"""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+DEFAULT_WAIT_SECONDS = 1.0
 
 
 def normalise_url(url: str) -> str:
@@ -18,19 +31,25 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, wait_seconds: float = DEFAULT_WAIT_SECONDS, **kwargs: Any) -> Engine:
     url = normalise_url(url)
+    wait_ms = max(0, int(wait_seconds * 1000))
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
-                               **kwargs)
-        _configure_sqlite(engine)
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": wait_ms / 1000}, **kwargs)
+        _configure_sqlite(engine, wait_ms)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, **kwargs)
+    # lock_timeout bounds waits for row and table locks; 0 would mean "forever" to
+    # PostgreSQL, so the smallest bound is 1 ms.
+    options = f"-c lock_timeout={max(1, wait_ms)}"
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20,
+                         pool_timeout=max(0.001, wait_seconds),
+                         connect_args={"options": options}, **kwargs)
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _configure_sqlite(engine: Engine, wait_ms: int) -> None:
     @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+    def _on_connect(dbapi_connection: Any, record: Any) -> None:
         # Let SQLAlchemy's begin event issue BEGIN itself (pysqlite's implicit BEGIN is
         # deferred and deadlocks when two readers both try to upgrade to writers).
         dbapi_connection.isolation_level = None
@@ -38,25 +57,39 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")  # acknowledged writes survive power loss
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={wait_ms}")
         cursor.close()
+        record.info["tenure_busy_ms"] = wait_ms
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
+        wanted = conn.info.get("tenure_wait_ms")
+        wanted = wait_ms if wanted is None else wanted
+        info = conn.connection.info  # lives as long as the DBAPI connection
+        if info.get("tenure_busy_ms") != wanted:
+            # Only when it changes: a PRAGMA per transaction would tax the hot path.
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wanted)}")
+            info["tenure_busy_ms"] = wanted
         readonly = conn.info.get("tenure_readonly", False)
         conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
 @contextmanager
-def transaction(engine: Engine, readonly: bool = False) -> Iterator[Connection]:
-    """One transaction: committed when the block ends, rolled back on any exception."""
+def transaction(engine: Engine, readonly: bool = False,
+                wait: float | None = None) -> Iterator[Connection]:
+    """One transaction: committed when the block ends, rolled back on any exception.
+
+    `wait` (seconds) overrides the engine's bound on SQLite lock waits for this
+    transaction; None keeps the engine's."""
     with engine.connect() as conn:
         conn.info["tenure_readonly"] = readonly
+        conn.info["tenure_wait_ms"] = None if wait is None else int(wait * 1000)
         try:
             with conn.begin():
                 yield conn
         finally:
             conn.info["tenure_readonly"] = False
+            conn.info["tenure_wait_ms"] = None
 
 
 def is_conflict(exc: BaseException) -> bool:
@@ -69,7 +102,24 @@ def is_conflict(exc: BaseException) -> bool:
     return False
 
 
-def ping(engine: Engine) -> None:
-    with engine.connect() as conn:
-        conn.execute(text("SELECT 1"))
+def is_busy(exc: BaseException) -> bool:
+    """The database could not be had within the bound: SQLite's write lock taken
+    (SQLITE_BUSY), a PostgreSQL lock_timeout (55P03), or no pooled connection free.
+    Raw driver errors count too: the hot path runs some statements on the DBAPI cursor."""
+    if isinstance(exc, PoolTimeout):
+        return True
+    orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+    if getattr(getattr(orig, "diag", None), "sqlstate", None) == "55P03" or \
+            getattr(orig, "sqlstate", None) == "55P03":
+        return True
+    if isinstance(orig, sqlite3.OperationalError):
+        name = getattr(orig, "sqlite_errorname", "")
+        return name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")) or "locked" in str(orig)
+    return False
 
+
+def ping(engine: Engine) -> None:
+    """A read: on SQLite it must not queue for the write lock (a plain BEGIN, not
+    IMMEDIATE), or /healthz would wait behind every long write."""
+    with transaction(engine, readonly=True) as conn:
+        conn.execute(text("SELECT 1"))

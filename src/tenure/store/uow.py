@@ -12,9 +12,11 @@ from typing import TypeVar
 
 from sqlalchemy import Connection, Engine
 
+from tenure.domain.errors import Unavailable
+
 from .audit import AuditLog
 from .credentials import ApiKeyRepo, IdempotencyRepo
-from .database import is_conflict, transaction
+from .database import is_busy, is_conflict, transaction
 from .outbox import Outbox
 from .repositories import (
     AccountRepo,
@@ -25,6 +27,7 @@ from .repositories import (
     SessionRepo,
     ThrottleRepo,
 )
+from .staging import ImportStaging
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
 from .unlock_repo import UnlockRepo
 
@@ -63,17 +66,32 @@ class Tx:
 class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite can refuse a write at once when its lock is taken (`wait=0`).
+        self.fails_fast = engine.dialect.name == "sqlite"
 
     @contextmanager
-    def __call__(self, readonly: bool = False) -> Iterator[Tx]:
-        with transaction(self.engine, readonly=readonly) as conn:
-            yield Tx(conn)
+    def __call__(self, readonly: bool = False, wait: float | None = None) -> Iterator[Tx]:
+        """One transaction. `wait` bounds the wait for SQLite's write lock (seconds;
+        None: the engine's TENURE_DATABASE_WAIT_SECONDS). Running out of it raises
+        `Unavailable`, as does any other lock, lock-timeout or pool-timeout failure."""
+        try:
+            with transaction(self.engine, readonly=readonly, wait=wait) as conn:
+                yield Tx(conn)
+        except Exception as exc:
+            if is_busy(exc):
+                raise Unavailable("The database is busy with a long write; retry shortly.",
+                                  retry_after=1) from exc
+            raise
 
-    def run(self, work: Callable[[Tx], T], attempts: int = 4) -> T:
+    def staging(self) -> ImportStaging:
+        """A bulk import's staging area, switched in with one short transaction."""
+        return ImportStaging(self.engine)
+
+    def run(self, work: Callable[[Tx], T], attempts: int = 4, wait: float | None = None) -> T:
         """Run `work` in a transaction, again from the start if it lost a race."""
         for attempt in range(attempts):
             try:
-                with self() as tx:
+                with self(wait=wait) as tx:
                     return work(tx)
             except Exception as exc:
                 if attempt == attempts - 1 or not is_conflict(exc):

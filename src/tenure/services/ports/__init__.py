@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from email.message import EmailMessage
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .repositories import (
     Accounts,
@@ -80,13 +80,25 @@ class Tx(Protocol):
     def unlocks(self) -> Unlocks: ...
 
 
+class ImportStaging(Protocol):
+    """A bulk import's rows kept outside the shared write path until `switch_in`
+    moves them all at once (store/staging.py); nothing staged is visible before."""
+
+    def chunk(self) -> AbstractContextManager[Tx]: ...
+    def add(self, devices: list[tuple[Any, ...]], imeis: list[tuple[str, str]]) -> None: ...
+    def switch_in(self, finish: Callable[[Tx], None]) -> None: ...
+
+
 class UnitOfWork(Protocol):
     """`with uow() as tx:` commits when the block ends and rolls back on an exception;
     `run(work)` does the same, again from the start when the transaction lost a race
     (a unique-key collision or a serialization failure)."""
 
-    def __call__(self, readonly: bool = False) -> AbstractContextManager[Tx]: ...
-    def run(self, work: Callable[[Tx], T], attempts: int = 4) -> T: ...
+    def __call__(self, readonly: bool = False,
+                 wait: float | None = None) -> AbstractContextManager[Tx]: ...
+    def run(self, work: Callable[[Tx], T], attempts: int = 4,
+            wait: float | None = None) -> T: ...
+    def staging(self) -> AbstractContextManager[ImportStaging]: ...
 
 
 class MailSink(Protocol):
@@ -106,7 +118,8 @@ class UsedNonces(Protocol):
 
 __all__ = [
     "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "Claims", "Commands",
-    "Devices", "Idempotency", "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice",
+    "Devices", "Idempotency", "ImportStaging", "MailSink", "Nonces", "Outbox",
+    "OutboxMessage", "OwnedDevice",
     "Policies", "PolicyVersion", "Resets", "SessionRow", "Sessions", "StoredDevice",
     "StoredResponse", "Territory", "Throttle", "ThrottleRow", "Tx", "UnitOfWork", "Unlocks",
     "UsedNonces",
