@@ -165,6 +165,17 @@ def test_jsonl_bad_lines_are_numbered(runtime: Services, new: Callable[..., Devi
     assert count(runtime, t.devices) == 0
 
 
+def test_hostile_jsonl_rows_are_bad_rows_not_a_crash(runtime: Services,
+                                                     new: Callable[..., Device]) -> None:
+    data = provisioning_jsonl([new().row(), "[" * 5000 + "]" * 5000,
+                               '{"device_id": ' + "1" * 5000 + "}", new().row()])
+    report = import_file(runtime, data, "jsonl")
+    assert not report.committed
+    assert [line for line, _ in report.errors] == [2, 3]
+    assert "nesting" in report.errors[0][1] and "digits" in report.errors[1][1]
+    assert count(runtime, t.devices) == 0
+
+
 def test_reimporting_the_same_file_changes_nothing(runtime: Services,
                                                    new: Callable[..., Device],
                                                    clock: FixedClock) -> None:

@@ -142,7 +142,7 @@ def _expand(operation: dict[str, Any]) -> dict[str, Any]:
         if status in op["responses"]:
             raise ValueError(f"{op['operationId']}: {status} is both a success and a problem")
         op["responses"][status] = _problem_response(status, codes)
-        if status == "429":
+        if status in ("429", "503"):
             op["responses"][status]["headers"] = {"Retry-After": {
                 "description": "Seconds to wait.", "schema": {"type": "string"}}}
     op["x-problem-types"] = {status: [PROBLEM_PREFIX + c for c in codes]

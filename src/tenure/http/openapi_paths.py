@@ -11,7 +11,8 @@ from typing import Any
 
 JSON = "application/json"
 SIGNED_PROBLEMS = {"400": ["malformed", "bad-nonce", "url-mismatch"],
-                   "401": ["unknown-device", "bad-signature"], "413": ["too-large"]}
+                   "401": ["unknown-device", "bad-signature"], "413": ["too-large"],
+                   "503": ["unavailable"]}
 NONCE_HEADERS = {
     "Replay-Nonce": {"description": "A fresh nonce for the next signed request.",
                      "required": True, "schema": {"type": "string"}},
@@ -194,8 +195,9 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
             "text/csv": {"schema": {"type": "string"}},
             "application/jsonl": {"schema": {"type": "string"}}}},
         "responses": {"200": _ok("Imported.", _ref("ImportReport"))},
-        "problems": {"401": ["unauthorized"], "403": ["forbidden"], "413": ["too-large"],
-                     "422": ["invalid-rows", "invalid-input"]},
+        "problems": {"401": ["unauthorized"], "403": ["forbidden"],
+                     "409": ["import-conflict"], "413": ["too-large"],
+                     "422": ["invalid-rows", "invalid-input"], "503": ["unavailable"]},
     }},
     "/v1/admin/policy": {
         "get": {

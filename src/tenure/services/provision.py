@@ -13,7 +13,6 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -22,6 +21,7 @@ from typing import IO
 from tenure.clock import Clock
 from tenure.crypto.keys import KeyError_, load_public_key_der
 from tenure.domain.errors import ImportAborted, InvalidInput
+from tenure.domain.jsonread import JsonRejected, read_json
 from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
 
 from .ports import ImportStaging, Tx, UnitOfWork
@@ -91,9 +91,11 @@ def read_rows(stream: IO[bytes], fmt: str) -> Iterator[tuple[int, dict[str, str]
                 if not line.strip():
                     continue
                 try:
-                    value = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield number, f"not JSON ({exc.msg})"
+                    # The one reader with depth and number limits: a hostile row is a
+                    # bad row reported by line, not a crash of the whole import.
+                    value = read_json(line)
+                except JsonRejected as exc:
+                    yield number, str(exc)
                     continue
                 if not isinstance(value, dict):
                     yield number, "not a JSON object"
