@@ -59,6 +59,15 @@ def test_rotate_accepts_the_older_type_option(keys_dir: Path) -> None:
     assert KeyRing.load(keys_dir).active.key.alg == "ES256"
 
 
+def test_rotate_says_running_servers_follow_without_a_restart(
+        keys_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["keys", "init"]) == 0
+    capsys.readouterr()
+    assert main(["keys", "rotate"]) == 0
+    out = capsys.readouterr().out
+    assert "follow the change within 2 s" in out and "no restart" in out
+
+
 @pytest.mark.parametrize(("argv", "message"), [
     (["keys", "activate"], "give the kid: tenure keys activate KID"),
     (["keys", "retire"], "give the kid: tenure keys retire KID"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable, Sequence
-from typing import Any
 
 import httpx
 
@@ -18,23 +17,6 @@ from . import policy as policy_cli
 from . import server as server_cli
 
 Handler = Callable[[argparse.Namespace], int]
-
-
-class _Without:
-    """The subparsers action, minus the commands another module now registers.
-
-    cli/server.py still registers `apikey`; its current form lives in cli/apikey.py.
-    Once that block is deleted from server.py this filter does nothing and can go."""
-
-    def __init__(self, commands: Any, taken: tuple[str, ...]) -> None:
-        self._commands = commands
-        self._taken = taken
-
-    def add_parser(self, name: str, **kwargs: Any) -> argparse.ArgumentParser:
-        if name in self._taken:
-            return argparse.ArgumentParser(prog=name, add_help=False)
-        parser: argparse.ArgumentParser = self._commands.add_parser(name, **kwargs)
-        return parser
 
 
 def _describe(parser: argparse.ArgumentParser) -> None:
@@ -55,7 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Tenure activation-lock service. Settings come from TENURE_* environment "
                     "variables (TENURE_DATA_DIR, TENURE_DATABASE_URL, ...); see README.md.")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    server_cli.register(_Without(commands, apikey_cli.NAMES))
+    server_cli.register(commands)
     apikey_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)

@@ -1,8 +1,9 @@
-"""Operator commands: init, serve, db, keys, provision, apikey, audit, mail."""
+"""Operator commands: init, serve, db, keys, provision, audit, mail (apikey: cli/apikey.py)."""
 
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 from pathlib import Path
@@ -126,6 +127,10 @@ def cmd_db_upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
+RELOAD_NOTE = ("running servers that share this keys directory follow the change within "
+               "2 s; no restart needed")
+
+
 def cmd_keys(args: argparse.Namespace) -> int:
     from tenure.crypto.keyring import DEFAULT_KEY_TYPE, key_type_named
 
@@ -138,16 +143,19 @@ def cmd_keys(args: argparse.Namespace) -> int:
     elif args.action == "rotate":
         ring = KeyRing.load(settings.keys_dir).rotate(key_type)
         print(f"new signing key {ring.active.kid}; older keys keep verifying until retired")
+        print(RELOAD_NOTE)
     elif args.action == "add":
         ring = KeyRing.load(settings.keys_dir).add(key_type or DEFAULT_KEY_TYPE)
         print(f"published {ring.keys[-1].kid} in /v1/keys; it signs device tokens after "
               f"`tenure keys activate {ring.keys[-1].kid}`")
     elif args.action == "activate":
         ring = KeyRing.load(settings.keys_dir).activate(args.kid)
-        print(f"{args.kid} signs from now on (restart or reload the servers)")
+        print(f"{args.kid} signs from now on")
+        print(RELOAD_NOTE)
     elif args.action == "retire":
         ring = KeyRing.load(settings.keys_dir).retire(args.kid)
         print(f"retired {args.kid}: no longer published in /v1/keys")
+        print(RELOAD_NOTE)
     else:
         ring = KeyRing.load(settings.keys_dir)
     for key in ring.keys:
@@ -191,7 +199,7 @@ def cmd_provision_import(args: argparse.Namespace) -> int:
         fmt = args.format or detect_format(path.name, handle.read(64))
         handle.seek(0)
         report = rt.importer.run(
-            handle, fmt, actor=f"cli:{os.environ.get('USER', 'operator')}",
+            handle, fmt, actor=f"cli:{getpass.getuser()}",
             skip_invalid=args.skip_invalid, source=path.name, progress=progress)
     if show:
         print(file=sys.stderr)
@@ -207,25 +215,6 @@ def cmd_provision_import(args: argparse.Namespace) -> int:
     print(f"imported {report.imported} devices, {report.unchanged} already present, "
           f"{report.invalid} skipped as invalid ({report.rows} rows in {report.seconds:.1f}s, "
           f"{rate:,.0f} rows/s)")
-    return 0
-
-
-def cmd_apikey(args: argparse.Namespace) -> int:
-    rt = app_services()
-    if args.action == "create":
-        if not args.role:
-            raise InvalidInput("give a role: tenure apikey create --role factory")
-        key = rt.api_keys.create(args.role, args.name or args.role)
-        print(key)
-        print("(shown once: store it now)", file=sys.stderr)
-    elif args.action == "revoke":
-        if not args.key_id or not rt.api_keys.revoke(args.key_id):
-            raise InvalidInput(f"no live API key {args.key_id!r}")
-        print(f"revoked {args.key_id}")
-    else:
-        for row in rt.api_keys.all_keys():
-            state = "revoked" if row.revoked_at else "live"
-            print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
     return 0
 
 
@@ -284,13 +273,6 @@ def register(commands: Any) -> None:
                      help="import the valid rows even if some rows are invalid")
     imp.add_argument("--progress", action="store_true", help="show progress even when piped")
     imp.set_defaults(handler=cmd_provision_import)
-
-    p = commands.add_parser("apikey", help="admin API keys")
-    p.add_argument("action", choices=["create", "list", "revoke"])
-    p.add_argument("key_id", nargs="?", help="key id (for revoke)")
-    p.add_argument("--role", choices=["factory", "policy", "support", "admin"])
-    p.add_argument("--name", help="a label for the key")
-    p.set_defaults(handler=cmd_apikey)
 
     p = commands.add_parser("audit", help="the audit trail")
     p.add_argument("action", choices=["verify"], help="verify: check every hash-chain link")
