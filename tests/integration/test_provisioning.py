@@ -176,6 +176,19 @@ def test_hostile_jsonl_rows_are_bad_rows_not_a_crash(runtime: Services,
     assert count(runtime, t.devices) == 0
 
 
+def test_rows_with_control_characters_or_lone_surrogates_are_bad_rows(
+        runtime: Services, new: Callable[..., Device]) -> None:
+    """A lone surrogate crashed the staging insert (500) and a NUL or escape codes were
+    stored; now each is a bad row reported by line, and nothing is imported."""
+    data = provisioning_jsonl([new().row(), {**new().row(), "sku": "S\ud800"},
+                               {**new().row(), "model": "A\x00B"},
+                               {**new().row(), "model": "M\x1b[2J"}, new().row()])
+    report = import_file(runtime, data, "jsonl")
+    assert not report.committed
+    assert [line for line, _ in report.errors] == [2, 3, 4]
+    assert count(runtime, t.devices) == 0
+
+
 def test_reimporting_the_same_file_changes_nothing(runtime: Services,
                                                    new: Callable[..., Device],
                                                    clock: FixedClock) -> None:

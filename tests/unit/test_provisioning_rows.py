@@ -143,3 +143,16 @@ def test_imei_check_refuses_wrong_lengths_and_non_ascii_digits(value: str) -> No
     from tenure.domain.provisioning import is_imei
 
     assert not is_imei(value)
+
+
+@pytest.mark.parametrize(("field", "value", "says"), [
+    ("model", "A\x00B", "model contains the control character U+0000"),
+    ("sku", "S\ud800", "sku contains an unpaired surrogate (not a character)"),
+    ("model", "M\x07\x1b[2J", "model contains the control character U+0007"),
+    ("sku", "a\x85b", "sku contains the control character U+0085")])
+def test_model_and_sku_are_text_a_lock_screen_can_show(field: str, value: str,
+                                                       says: str) -> None:
+    """A NUL cannot be stored in PostgreSQL text, a lone surrogate in any UTF-8 column,
+    and escape codes rewrite screens: the row is refused by line, never a crash."""
+    parsed, problems = validate_row(row(**{field: value}))
+    assert parsed is None and problems == [says]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from .text import text_problem
+
 FIELDS = ("device_id", "imei", "model", "sku", "market", "public_key")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 _MARKET = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -58,7 +60,8 @@ def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[s
     cell = get("imei") or ""
     imeis = tuple(p for p in (part.strip() for part in cell.split(";")) if p)
     if (device_id and model and sku and market and key and 0 < len(imeis) <= 2
-            and len(model) <= MAX_TEXT and len(sku) <= MAX_TEXT
+            and text_problem(model, max_length=MAX_TEXT) is None
+            and text_problem(sku, max_length=MAX_TEXT) is None
             and _DEVICE_ID.match(device_id) and _MARKET.match(market)
             and all(map(is_imei, imeis)) and (len(imeis) == 1 or imeis[0] != imeis[1])):
         return ProvisioningRow(device_id, imeis, model, sku, market, key), []
@@ -86,8 +89,12 @@ def _problems(fields: dict[str, str]) -> list[str]:
     if len(set(imeis)) != len(imeis):
         problems.append("the same IMEI twice")
     for name in ("model", "sku"):
-        if len((fields.get(name) or "").strip()) > MAX_TEXT:
-            problems.append(f"{name} longer than {MAX_TEXT} characters")
+        value = (fields.get(name) or "").strip()
+        # The one text rule: no control characters or lone surrogates reach a screen
+        # or a database that cannot hold them (a NUL in PostgreSQL text).
+        problem = text_problem(value, max_length=MAX_TEXT) if value else None
+        if problem is not None:
+            problems.append(f"{name} {problem}")
     market = (fields.get("market") or "").strip()
     if market and not _MARKET.match(market):
         problems.append("market must be 1-32 letters, digits, _ or -")

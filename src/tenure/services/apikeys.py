@@ -7,6 +7,7 @@ import secrets
 
 from tenure.clock import Clock
 from tenure.domain.errors import Forbidden, InvalidInput, Unauthorized
+from tenure.domain.text import clean_text
 
 from .ports import ApiKeyRow, UnitOfWork
 from .tokens import digest
@@ -23,6 +24,7 @@ class ApiKeys:
     def create(self, role: str, name: str) -> str:
         if role not in ROLES:
             raise InvalidInput(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
+        name = clean_text(name, "name", max_length=200)
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
         with self.uow() as tx:
             now = self.clock.now()

@@ -194,6 +194,7 @@ class PolicyStore:
         if isinstance(reason, str) and not reason.strip():
             raise InvalidInput("a reason is required for every policy change (--reason)")
         reason = clean_text(reason, "reason", max_length=1000, multiline=True)
+        author = clean_text(author, "author", max_length=200)
 
         def work(tx: Tx) -> PolicyVersion:
             now = self.clock.now()

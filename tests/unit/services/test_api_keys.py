@@ -54,3 +54,11 @@ def test_a_key_with_a_forged_secret_is_unauthorized(world: World) -> None:
 def test_unknown_roles_are_refused(world: World) -> None:
     with pytest.raises(InvalidInput):
         ApiKeys(world.uow, world.clock).create("root", "x")
+
+
+@pytest.mark.parametrize("name", ["a\udcffb", "nul\x00", "\x1b[2Jclear", "", "x" * 201])
+def test_a_key_name_is_text_a_person_can_read(world: World, name: str) -> None:
+    """`--name $'a\\xffb'` on the CLI arrives as a lone surrogate: refused, not a crash."""
+    with pytest.raises(InvalidInput, match="'name'"):
+        ApiKeys(world.uow, world.clock).create("factory", name)
+    assert ApiKeys(world.uow, world.clock).all_keys() == []

@@ -101,3 +101,22 @@ def test_the_preview_counts_devices_newly_locked_refused_and_released(world: Wor
                 "policy:sanctions", territory="IR")
     lifted = store(world).preview(DENY_IR)
     assert lifted.totals.released == 1 and lifted.totals.newly_locked == 0
+
+
+def test_withdrawing_returns_to_no_policy_as_an_audited_version(world: World) -> None:
+    store(world).apply(LOCK_IR, "alice", "first")
+    entry = store(world).withdraw("bob", "sanctions lifted")
+    assert (entry.version, entry.author, entry.reason) == (2, "bob", "sanctions lifted")
+    assert store(world).current().policy.rules == ()
+    assert world.uow.actions("policy") == ["policy.applied", "policy.withdrawn"]
+    with pytest.raises(InvalidInput, match="nothing to withdraw"):
+        store(world).withdraw("bob", "again")
+    back = store(world).rollback(1, "carol", "")  # a withdrawal can itself be undone
+    assert back.version == 3 and store(world).current().policy.rules[0].rule_id == "sanctions"
+
+
+@pytest.mark.parametrize("author", ["x\udcff", "nul\x00", "\x1b[31mred"])
+def test_an_author_is_text_a_person_can_read(world: World, author: str) -> None:
+    with pytest.raises(InvalidInput, match="'author'"):
+        store(world).apply(LOCK_IR, author, "reason")
+    assert world.uow.state.policies == {}
