@@ -62,7 +62,7 @@ Definitions:
   children (from `/proc/<pid>/stat`) over the measurement window, divided by the
   requests answered in it. It does not count the load generator, which shares the
   machine, nor PostgreSQL's backends (shown apart as "database CPU").
-- **efficiency** = floor ÷ server CPU µs/request (the issue's target: ≥ 40 % for
+- **efficiency** = floor ÷ server CPU µs/request (the project's target: ≥ 40 % for
   check-in, ≥ 25 % for activation).
 - **policy dry-run**: `tenure policy apply examples/policy.toml --dry-run`, wall clock.
   So that every device has a last known territory, the bench first gives every device

@@ -8,13 +8,9 @@ import sys
 import structlog
 
 
-def configure_logging(level: str = "info", fmt: str | None = None) -> None:
-    """`fmt` is `Settings.log_format`; callers that pass only the level get the format
-    from the settings (the environment is read in one place, tenure.config)."""
-    if fmt is None:
-        from tenure.config import load_settings
-
-        fmt = load_settings().log_format
+def configure_logging(level: str = "info", fmt: str = "console") -> None:
+    """`level` and `fmt` are `Settings.log_level` and `Settings.log_format`: the caller
+    passes them (the environment is read in one place, tenure.config)."""
     numeric = getattr(logging, level.upper(), logging.INFO)
     renderer = (structlog.processors.JSONRenderer() if fmt == "json"
                 else structlog.dev.ConsoleRenderer(colors=False))

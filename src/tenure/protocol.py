@@ -1,4 +1,4 @@
-"""The wire vocabulary of PROTOCOL.md (docs/protocol.md), shared by server and agent.
+"""The wire vocabulary of the protocol (docs/protocol.md), shared by server and agent.
 
 Content types, token `typ`s, problem names, endpoint paths and the shapes of the
 JSON a device and the server exchange. Both sides import this one module, so a name
@@ -6,7 +6,7 @@ cannot drift between what the server sends and what the reference device expects
 It imports nothing of tenure and does no I/O.
 
 The `TypedDict`s describe documents as they travel; `total=False` marks members that
-PROTOCOL.md calls optional (a reader must still check every value it is sent).
+docs/protocol.md calls optional (a reader must still check every value it is sent).
 """
 
 # ruff: noqa: S105 - names of tokens and problems, not secrets
@@ -62,7 +62,7 @@ NO_PRIOR_REMINDER = "no-prior-reminder"
 TRANSFER_PENDING = "transfer-pending"
 INVALID_APPEAL_TOKEN = "invalid-appeal-token"
 UNSUPPORTED_EVIDENCE = "unsupported-evidence"
-# This server's own names for failures PROTOCOL.md leaves unnamed
+# This server's own names for failures docs/protocol.md leaves unnamed
 INVALID_INPUT = "invalid-input"
 INVALID_TOKEN = "invalid-token"
 UNKNOWN_TERRITORY = "unknown-territory"
@@ -94,7 +94,7 @@ PROTOCOL_PROBLEMS = frozenset({
     NOTICE_NOT_ACKNOWLEDGED, NO_PRIOR_REMINDER, TRANSFER_PENDING, INVALID_APPEAL_TOKEN,
     UNSUPPORTED_EVIDENCE,
 })
-"""Every problem name PROTOCOL.md defines."""
+"""Every problem name docs/protocol.md defines."""
 
 PROBLEMS = PROTOCOL_PROBLEMS | {
     INVALID_INPUT, INVALID_TOKEN, UNKNOWN_TERRITORY, NOT_ACTIVATED, UNAUTHORIZED, FORBIDDEN,

@@ -108,6 +108,10 @@ def test_devices_and_health_answer_during_a_large_import(any_server: ServerProce
     slowest = max(seconds for seconds, _ in checkins)
     assert slowest < 2.0, sorted(checkins, key=lambda c: c[0])[-5:]
     assert {outcome for _, outcome in checkins} <= {"activated", (503, "unavailable")}
+    # Staging (most of the import) blocks no device: only the short switch-in may answer
+    # 503, so most check-ins during the import are served, not merely refused fast.
+    served = sum(1 for _, outcome in checkins if outcome == "activated")
+    assert served >= len(checkins) / 2, (served, len(checkins))
     # the imported devices are there, every one (an import is all or nothing)
     assert phone.checkin()["status"] == "activated"
     url = server.env.get("TENURE_DATABASE_URL") or f"sqlite:///{server.data_dir / 'tenure.db'}"

@@ -165,7 +165,7 @@ class DeviceAgent:
         return self.identity.device_id
 
     def provisioning_row(self) -> dict[str, str]:
-        """The row of the factory's provisioning file (PROTOCOL.md field order)."""
+        """The row of the factory's provisioning file (docs/protocol.md field order)."""
         return {
             "device_id": self.device_id, "imei": ";".join(self.identity.imeis),
             "model": self.identity.model, "sku": self.identity.sku,

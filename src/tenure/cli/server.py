@@ -68,11 +68,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         raise InvalidInput("SQLite serves from one worker process (its single writer makes "
                            "more workers slower, not faster); use PostgreSQL "
                            "(TENURE_DATABASE_URL) for --workers above 1")
-    if settings.device_work not in ("inline", "threads"):
-        raise InvalidInput("TENURE_DEVICE_WORK must be 'inline' or 'threads'")
     limits = ConnectionLimits.from_settings(settings)
     prepare(settings, quiet=True)
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     # X-Forwarded-For is the app's business (TENURE_TRUSTED_PROXIES, http/addresses.py):
     # uvicorn's own proxy handling would trust it from loopback by default.
     config = uvicorn.Config(

@@ -1,6 +1,6 @@
 """Every failure a user or an operator can act on, as one tree of exception classes.
 
-Each error carries a stable problem name (`code`, the `<name>` of PROTOCOL.md's
+Each error carries a stable problem name (`code`, the `<name>` of docs/protocol.md's
 `urn:tenure:problem:<name>`), a `title`, a `detail` written for the person who reads
 it, and optional extension members. It carries no HTTP status: how a failure is told
 is the business of each channel, and each maps it once — the HTTP edge through the

@@ -1,4 +1,4 @@
-"""Password rules of PROTOCOL.md: 12 to 128 characters and not a commonly used password."""
+"""Password rules of docs/protocol.md: 12 to 128 characters and not a commonly used password."""
 
 from __future__ import annotations
 

@@ -19,5 +19,5 @@ from .app import create_app
 
 def create() -> Starlette:
     settings = load_settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.log_format)
     return create_app(bootstrap(settings))

@@ -1,4 +1,4 @@
-"""Device router: PROTOCOL.md's signed endpoints. Every answer carries a fresh nonce."""
+"""Device router: docs/protocol.md's signed endpoints. Every answer carries a fresh nonce."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ WAITERS = 8  # device requests waiting (in threads) for a busy SQLite at once
 
 def with_nonce(endpoint: Endpoint) -> Endpoint:
     """Every answer of a device endpoint, success or problem (a 500 too), carries a fresh
-    `Replay-Nonce` (PROTOCOL.md, Nonces): failures are mapped here, by the app's one
+    `Replay-Nonce` (docs/protocol.md, Nonces): failures are mapped here, by the app's one
     mapping, so that the header can be added to them as well."""
     async def wrapped(request: Request) -> Response:
         fresh = app_services(request).nonces.issue()

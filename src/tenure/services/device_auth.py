@@ -1,4 +1,4 @@
-"""Authenticating a signed device request (PROTOCOL.md, "Signed requests")."""
+"""Authenticating a signed device request (docs/protocol.md, "Signed requests")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Reading the members of a device payload; unknown members are ignored (PROTOCOL.md)."""
+"""Reading the members of a device payload; unknown members are ignored (docs/protocol.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Bootloader unlock authorization (PROTOCOL.md, "Bootloader unlock").
+"""Bootloader unlock authorization (docs/protocol.md, "Bootloader unlock").
 
 The bootloader shows a token signed by the device key over a fresh nonce; the bound
 owner, freshly signed in, sends it here; if decide_unlock() allows, the server signs
