@@ -8,7 +8,6 @@ from collections.abc import Callable, Sequence
 
 import httpx
 
-from tenure.crypto.keys import KeyError_
 from tenure.domain.errors import TenureError
 
 from . import apikey as apikey_cli
@@ -66,7 +65,7 @@ def failure(exc: BaseException) -> tuple[int, str] | None:
         return 1, exc.detail or str(exc)
     if isinstance(exc, httpx.HTTPError):  # network failures: not a traceback
         return 1, f"cannot reach the server: {exc}"
-    if isinstance(exc, OSError | KeyError_):
+    if isinstance(exc, OSError):
         return 1, str(exc)
     return None
 

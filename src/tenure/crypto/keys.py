@@ -16,6 +16,8 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
     encode_dss_signature,
 )
 
+from tenure.domain.errors import KeyRejected
+
 from .b64 import b64u_encode
 
 KeyType = Literal["Ed25519", "P-256"]
@@ -30,8 +32,8 @@ ALGS_FOR_KEY: dict[KeyType, frozenset[str]] = {
 SIGNING_ALG: dict[KeyType, str] = {"Ed25519": "Ed25519", "P-256": "ES256"}
 
 
-class KeyError_(ValueError):
-    """A key that is not one the protocol accepts."""
+# A key that is not one the protocol accepts: part of the one error tree.
+KeyError_ = KeyRejected
 
 
 @dataclass(frozen=True)

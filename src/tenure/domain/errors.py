@@ -15,7 +15,8 @@ caller) can catch a whole family:
     │   │   └── JWSError                  (crypto: not a JWS we can read)
     │   ├── TooLarge                    too-large
     │   ├── InvalidInput                invalid-input
-    │   │   └── WeakPassword              weak-password
+    │   │   ├── WeakPassword              weak-password
+    │   │   └── KeyRejected               (crypto: a key the protocol does not accept)
     │   ├── InvalidToken                invalid-token
     │   └── UnknownTerritory            unknown-territory
     ├── DeviceAuthError               a signed device request that proves nothing
@@ -103,6 +104,11 @@ class InvalidInput(RequestError):
 class WeakPassword(InvalidInput):
     code = "weak-password"
     title = "Weak password"
+
+
+class KeyRejected(InvalidInput, ValueError):
+    """A public key the protocol does not accept (tenure.crypto.keys: `KeyError_`);
+    answered as invalid-input, and reported per row in a provisioning import."""
 
 
 class InvalidToken(RequestError):
