@@ -20,11 +20,14 @@ from tenure.geo.ip import locator_from_settings
 from tenure.services.accounts import Registration
 from tenure.services.activation import Activation
 from tenure.services.apikeys import ApiKeys
+from tenure.services.authn import OwnerActions
 from tenure.services.binding import Binding
 from tenure.services.checkin import CheckIn
 from tenure.services.device_gateway import DeviceGateway
+from tenure.services.hashing import PasswordHashing
 from tenure.services.idempotency import IdempotencyRecords
 from tenure.services.last_seen import LastSeen
+from tenure.services.limits import Limit
 from tenure.services.lost_mode import LostMode
 from tenure.services.mail import MailDispatcher
 from tenure.services.maintenance import Maintenance
@@ -80,9 +83,11 @@ class Services:
     mail: MailDispatcher
     last_seen: LastSeen
     maintenance: Maintenance
+    hashing: PasswordHashing  # argon2's bounded, low-priority pool (shut down on close)
 
     def close(self) -> None:
         self.maintenance.flush_last_seen()
+        self.hashing.close()
         self.uow.engine.dispose()
 
 
@@ -103,25 +108,36 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     territory = TerritoryCheck(policies, locator_from_settings(settings.geoip_db), clock)
     mail = MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
                           settings.mail_from)
+    hashing = PasswordHashing(settings.password_hash_workers, settings.password_hash_queue,
+                              settings.password_hash_nice)
+    owner_actions = OwnerActions(reauth, cooldown)
+    window = settings.rate_window_seconds
+    password_reset = PasswordReset(
+        uow, clock, settings.password_reset_ttl_minutes, settings.credential_cooldown_hours,
+        hashing, per_address=Limit("reset-ip", settings.password_reset_address_limit, window),
+        per_email=Limit("reset-email", settings.password_reset_email_limit, window))
+    idempotency = IdempotencyRecords(uow, clock)
     return Services(
         settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
         gateway=DeviceGateway(uow, nonces),
         activation=Activation(signer, clock, cooldown, territory),
         binding=Binding(signer, clock, cooldown, reauth),
         checkin=CheckIn(signer, clock, cooldown, territory, last_seen),
-        register=Registration(uow, clock),
-        sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600)),
-        password_reset=PasswordReset(uow, clock, settings.password_reset_ttl_minutes,
-                                     settings.credential_cooldown_hours),
-        owner_devices=OwnerDevices(uow, clock, rules, reauth, cooldown, last_seen),
-        lost_mode=LostMode(uow, clock),
+        register=Registration(uow, clock, hashing,
+                              Limit("signup-ip", settings.signup_address_limit, window)),
+        sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600), hashing),
+        password_reset=password_reset,
+        owner_devices=OwnerDevices(uow, clock, rules, owner_actions, last_seen),
+        lost_mode=LostMode(uow, clock, owner_actions),
         unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, rules, reauth,
                                    cooldown),
         api_keys=ApiKeys(uow, clock),
         importer=Importer(uow, clock),
         policies=policies,
-        idempotency=IdempotencyRecords(uow, clock),
+        idempotency=idempotency,
         mail=mail,
         last_seen=last_seen,
-        maintenance=Maintenance(uow, clock, last_seen, mail),
+        maintenance=Maintenance(uow, clock, last_seen, mail, password_reset, idempotency,
+                                window),
+        hashing=hashing,
     )

@@ -50,6 +50,14 @@ class Settings:
     # Longest wait for the database (SQLite write lock, PostgreSQL lock or pooled
     # connection) before a request answers 503 with Retry-After.
     database_wait_seconds: float = 1.0
+    # Limits (docs/security.md): hits per `rate_window_seconds`; 0 turns a limit off.
+    rate_window_seconds: int = 3600
+    password_reset_address_limit: int = 10  # resets asked from one client address: then 429
+    password_reset_email_limit: int = 3  # reset mails to one address: the rest are dropped
+    signup_address_limit: int = 20  # accounts created from one client address: then 429
+    password_hash_workers: int = 0  # argon2 at once; 0: one per core but one, at least 1
+    password_hash_queue: int = 16  # hashing waiting beyond the workers; then 503
+    password_hash_nice: int = 10  # lower CPU priority of the hashing threads (Linux)
     device_work: str = "inline"  # inline: device transactions on the event loop; threads
     # Server process limits (http/connections.py): slow clients are cut off, not waited for.
     header_timeout_seconds: float = 10.0  # connection (or next request) to end of headers

@@ -392,7 +392,9 @@ RESET_TOKEN = re.compile(r"^ {4}(\S+) *$", re.MULTILINE)
 
 
 def reset_tokens(runtime: Services, email: str) -> list[str]:
-    """Every reset token mailed to `email`: the outbox is the only place a token exists."""
+    """Every reset token mailed to `email`: the outbox is the only place a token exists.
+    Queued reset requests are turned into mail first, as the server's background does."""
+    runtime.password_reset.process_pending()
     found = []
     for mail in outbox(runtime, email):
         if mail.subject == "Reset your password":

@@ -170,21 +170,37 @@ def test_unknown_emails_are_throttled_like_known_ones(client: TestClient,
     assert count(runtime, t.outbox) == 0  # nobody to tell
 
 
-def test_parallel_failures_are_all_counted(client: TestClient, accounts: Accounts,
-                                          runtime: Services, clock: FixedClock, backend: str,
-                                          request: pytest.FixtureRequest) -> None:
+def test_a_burst_of_wrong_passwords_checks_five_then_answers_429(
+        accounts: Accounts, runtime: Services, clock: FixedClock, backend: str) -> None:
+    """Regression: 20 simultaneous wrong passwords for one email were all checked and
+    answered 401. Each attempt is now counted before its password is checked, so a burst
+    gets exactly five checks (the threshold); the rest wait out the pause (429)."""
     owner = accounts.register()
     wrong = {"email": owner.email, "password": "parallel-guess-1"}
-    attempts = 0
-    for _ in range(2):
-        clients = [TestClient(create_app(runtime)) for _ in range(8)]
+
+    def burst(size: int) -> list[int]:
+        clients = [TestClient(create_app(runtime)) for _ in range(size)]
         answers = race([partial(c.post, "/v1/sessions", json=wrong) for c in clients])
-        assert all(a.status_code == 401 for a in answers), answers
-        attempts += len(answers)
-        clock.advance(4000)  # past any pause
+        for c in clients:
+            c.close()
+        assert all(not isinstance(a, BaseException) for a in answers), answers
+        for a in answers:
+            if a.status_code == 429:
+                assert_problem(a, "too-many-attempts", 429)
+                assert int(a.headers["retry-after"]) >= 1
+        return sorted(a.status_code for a in answers)
+
+    assert burst(20) == [401] * 5 + [429] * 15
+    assert len(outbox(runtime, owner.email)) == 1  # the owner is told once
+    clock.advance(30)  # the pause is over: one more check, then a longer pause
+    assert burst(8) == [401] + [429] * 7
+    paused = accounts.client.post("/v1/sessions", json={"email": owner.email,
+                                                        "password": owner.password})
+    assert_problem(paused, "too-many-attempts", 429)
+    assert paused.headers["retry-after"] == "60"
     [counted] = [r.failures for r in rows(runtime, t.login_throttle)
                  if r.key == f"email:{owner.email}"]
-    assert counted == attempts
+    assert counted == 6
 
 
 def test_sign_in_input_is_checked(client: TestClient) -> None:
@@ -230,6 +246,7 @@ def test_password_reset(client: TestClient, accounts: Accounts, runtime: Service
     known = client.post("/v1/password-resets", json={"email": owner.email.upper()})
     assert unknown.status_code == known.status_code == 202
     assert unknown.content == known.content == b""
+    runtime.password_reset.process_pending()
     assert count(runtime, t.outbox) == 1  # only the real account gets mail
     token = new_reset_token(runtime, owner.email)
     assert token not in known.text

@@ -80,7 +80,7 @@ def smtp_runtime(settings: Settings, clock: FixedClock,
 def ask_for_reset(rt: Services, email: str = "owner@example.com") -> str:
     """An account that asked for a password reset; returns the token that was mailed."""
     rt.register(email, PASSWORD)
-    rt.password_reset.request(email)
+    rt.password_reset.request(email, "192.0.2.1")
     return new_reset_token(rt, email.lower())
 
 

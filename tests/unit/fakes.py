@@ -31,6 +31,8 @@ from .fake_repositories import (
     FakeNonces,
     FakeOutbox,
     FakePolicies,
+    FakeRateLimits,
+    FakeResetRequests,
     FakeResets,
     FakeSessions,
     FakeTerritory,
@@ -63,6 +65,8 @@ class FakeTx:
         self.territory = FakeTerritory(state)
         self.commands = FakeCommands(state)
         self.unlocks = FakeUnlocks(state)
+        self.rate_limits = FakeRateLimits(state)
+        self.reset_requests = FakeResetRequests(state)
 
 
 class FakeUnitOfWork:

@@ -116,6 +116,14 @@ def test_rate_limits_answer_with_retry_after_in_whole_seconds() -> None:
     assert "retry_after" not in json.loads(bytes(response.body))
 
 
+def test_a_saturated_server_says_so_with_retry_after_not_as_an_internal_error() -> None:
+    response = from_error(e.Overloaded("Busy checking passwords.", retry_after=1))
+    body = json.loads(bytes(response.body))
+    assert response.status_code == 503
+    assert response.headers["Retry-After"] == "1"
+    assert body["type"] == "urn:tenure:problem:overloaded" and "retry_after" not in body
+
+
 def test_the_servers_own_setup_errors_are_not_told_to_clients() -> None:
     response = from_error(e.KeyRingError("/srv/keys/ring.json is readable by others"))
     body = json.loads(bytes(response.body))

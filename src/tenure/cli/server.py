@@ -232,6 +232,7 @@ def cmd_audit_verify(args: argparse.Namespace) -> int:
 
 def cmd_mail_dispatch(args: argparse.Namespace) -> int:
     rt = app_services()
+    rt.password_reset.process_pending(limit=10_000)  # queued resets become mail first
     print(f"sent {rt.mail.dispatch(limit=10_000)} messages")
     return 0
 

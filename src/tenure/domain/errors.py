@@ -36,11 +36,15 @@ caller) can catch a whole family:
     │   ├── AlreadyBound                already-bound
     │   ├── NotActivated                not-activated
     │   ├── EmailTaken                  email-taken
-    │   └── ImportConflict              import-conflict
+    │   ├── ImportConflict              import-conflict
+    │   ├── DeviceHeld                  device-held
+    │   └── IdempotencyKeyInUse         idempotency-key-in-use
     ├── NotFound                      not-found
     ├── RateLimited                   slow down (extension `retry_after`, seconds)
-    │   └── TooManyAttempts             too-many-attempts
+    │   ├── TooManyAttempts             too-many-attempts
+    │   └── RateLimitExceeded           rate-limited
     ├── Unavailable                   unavailable: the database is busy; retry soon
+    │   └── Overloaded                  overloaded (password hashing saturated)
     └── OperatorError                 the server's own set-up or input: an operator fixes it
         ├── ConfigError                 invalid-config     (config.py re-exports it)
         ├── KeyRingError                key-ring           (crypto/keyring.py)
@@ -220,6 +224,21 @@ class ImportConflict(Conflict):
     title = "Import conflict"
 
 
+class DeviceHeld(Conflict):
+    """Another claim holds the device (PROTOCOL.md Part 2): lift it first — e.g. the
+    owner's own lost mode before removing or unbinding the device."""
+
+    code = "device-held"
+    title = "Device held by another claim"
+
+
+class IdempotencyKeyInUse(Conflict):
+    """A request with the same Idempotency-Key is still running; retry for its answer."""
+
+    code = "idempotency-key-in-use"
+    title = "Idempotency-Key in use"
+
+
 # -- nothing there, or nothing the caller may see ------------------------------------------
 
 class NotFound(TenureError):
@@ -238,6 +257,13 @@ class TooManyAttempts(RateLimited):
     title = "Too many attempts"
 
 
+class RateLimitExceeded(RateLimited):
+    """A fixed-window limit (password resets, sign-ups per client address) is used up."""
+
+    code = "rate-limited"
+    title = "Too many requests"
+
+
 # -- the server cannot serve this now -----------------------------------------------------
 
 class Unavailable(TenureError):
@@ -246,6 +272,14 @@ class Unavailable(TenureError):
 
     code = "unavailable"
     title = "Service unavailable"
+
+
+class Overloaded(Unavailable):
+    """The bounded password-hashing pool and its queue are full: retry in a moment
+    (`retry_after`). Nothing ran."""
+
+    code = "overloaded"
+    title = "Server busy"
 
 
 # -- the operator's side -------------------------------------------------------------------

@@ -19,8 +19,11 @@ async def register(request: Request) -> Response:
     body = await read_capped(request, rt.settings.max_body_bytes)
     data = json_object(body)
 
+    address = client_address(request)
+
     async def produce() -> Response:
-        account = await run_in_threadpool(rt.register, data.get("email"), data.get("password"))
+        account = await run_in_threadpool(rt.register, data.get("email"), data.get("password"),
+                                          address)
         return JSONResponse({"account_id": account.account_id, "email": account.email},
                             status_code=201)
 
@@ -42,7 +45,8 @@ async def sign_in(request: Request) -> Response:
 async def request_reset(request: Request) -> Response:
     rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
-    await run_in_threadpool(rt.password_reset.request, data.get("email"))
+    await run_in_threadpool(rt.password_reset.request, data.get("email"),
+                            client_address(request))
     return Response(status_code=202)
 
 

@@ -1,8 +1,10 @@
 """Idempotency-Key for mutating account and admin requests (DESIGN.md §6).
 
 A retried request with the same key and body gets the first answer again instead of
-doing the work twice; the same key with another body is refused. Answers that hold
-secrets (sessions) are never stored, so those endpoints do not take a key.
+doing the work twice; the same key with another body is refused; a key whose first
+request is still running answers `409 idempotency-key-in-use` (the reservation rules
+live in tenure.services.idempotency). Answers that hold secrets (sessions) are never
+stored, so those endpoints do not take a key.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tenure.domain.errors import InvalidInput
-from tenure.services.idempotency import IdempotencyRecords
-from tenure.services.ports import StoredResponse
+from tenure.domain.errors import InvalidInput, TenureError
+from tenure.services.idempotency import IdempotencyRecords, Reservation, retryable
+
+from .problems import from_error
 
 
 async def idempotent(request: Request, records: IdempotencyRecords, principal: str, body: bytes,
@@ -29,15 +32,20 @@ async def idempotent(request: Request, records: IdempotencyRecords, principal: s
     scope = f"{principal}:{request.method}:{request.url.path}"[:160]
     request_hash = hashlib.sha256(body).hexdigest()
 
-    stored = await run_in_threadpool(records.find, scope, key)
-    if stored is not None:
-        if stored.request_hash != request_hash:
-            raise InvalidInput("This Idempotency-Key was used with a different request body.")
-        return Response(stored.body, status_code=stored.status, media_type=stored.content_type,
+    held = await run_in_threadpool(records.reserve, scope, key, request_hash)
+    if not isinstance(held, Reservation):
+        return Response(held.body, status_code=held.status, media_type=held.content_type,
                         headers={"Idempotent-Replayed": "true"})
-    response = await produce()
-    if response.status_code < 500:
-        record = StoredResponse(request_hash, response.status_code, bytes(response.body),
-                                response.media_type or "application/json")
-        await run_in_threadpool(records.remember, scope, key, record)
+    try:
+        response = await produce()
+    except TenureError as exc:
+        response = from_error(exc)  # kept: a retry gets the same refusal
+        if retryable(response.status_code):
+            await run_in_threadpool(records.release, held)
+            raise
+    except BaseException:
+        await run_in_threadpool(records.release, held)
+        raise
+    await run_in_threadpool(records.finish, held, response.status_code, bytes(response.body),
+                            response.media_type or "application/json")
     return response

@@ -54,10 +54,14 @@ STATUS: dict[type[e.TenureError], int] = {
     e.NotActivated: 409,
     e.EmailTaken: 409,
     e.ImportConflict: 409,
+    e.DeviceHeld: 409,
+    e.IdempotencyKeyInUse: 409,
     e.NotFound: 404,
     e.RateLimited: 429,
     e.TooManyAttempts: 429,
+    e.RateLimitExceeded: 429,
     e.Unavailable: 503,
+    e.Overloaded: 503,
     # operator input that arrives over HTTP (admin API) answers 422; the rest is the
     # server's own set-up, which a client cannot fix
     e.OperatorError: 500,

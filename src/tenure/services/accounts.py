@@ -1,4 +1,5 @@
-"""Owner accounts: registration."""
+"""Owner accounts: registration, limited per client address (each sign-up costs an
+argon2 hash and a row; see docs/security.md)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import secrets
 from dataclasses import dataclass
 
 from tenure.clock import Clock
-from tenure.crypto.passwords import hash_password
-from tenure.domain.errors import EmailTaken, InvalidInput
+from tenure.domain.errors import EmailTaken, InvalidInput, RateLimitExceeded
 from tenure.domain.passwords import check_password
 from tenure.domain.text import text_problem
 
+from .hashing import PasswordHashing
+from .limits import Limit
 from .ports import UnitOfWork
 
 _EMAIL = re.compile(r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s.\x00-\x1f\x7f]+"
@@ -32,16 +34,26 @@ class NewAccount:
 
 
 class Registration:
-    def __init__(self, uow: UnitOfWork, clock: Clock) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, hashing: PasswordHashing | None = None,
+                 limit: Limit | None = None) -> None:
         self.uow = uow
         self.clock = clock
+        self.hashing = hashing or PasswordHashing()
+        self.limit = limit or Limit("signup-ip", 0, 3600)  # hits 0: off
 
-    def __call__(self, email: object, password: object) -> NewAccount:
+    def __call__(self, email: object, password: object,
+                 client_address: str = "") -> NewAccount:
         address = normalise_email(email)
         if not isinstance(password, str):
             raise InvalidInput("'password' must be a string.")
         check_password(password)
-        password_hash = hash_password(password)  # slow: before the transaction, not in it
+        limit = self.limit
+        wait = (self.uow.run(lambda tx: limit.over(tx, client_address, self.clock.now()))
+                if limit.hits > 0 else None)
+        if wait is not None:
+            raise RateLimitExceeded("Too many accounts were created from your address; "
+                              "try again later.", retry_after=wait)
+        password_hash = self.hashing.hash(password)  # slow: before the transaction
         account_id = secrets.token_hex(16)
         with self.uow() as tx:
             now = self.clock.now()

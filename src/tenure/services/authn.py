@@ -1,4 +1,5 @@
-"""Who is calling: account sessions (bearer tokens) and their freshness."""
+"""Who is calling: account sessions (bearer tokens), their freshness, and the one rule
+for owner actions that weaken a device's protection (`OwnerActions`)."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ class AccountSession:
             raise CredentialCoolingDown(
                 "The password of this account was changed recently; for the owner's "
                 "protection it cannot be used for this until the cool-down has passed.",
-                retry_after=accepted_from)
+                until=accepted_from)
 
     def require_fresh(self, now: int, max_age: int) -> None:
         """Removing a device or unlocking a bootloader needs a sign-in of the last minutes."""
@@ -39,6 +40,27 @@ class AccountSession:
             raise ReauthenticationRequired(
                 f"This action needs a sign-in from the last {max_age // 60} minutes; "
                 "sign in again and retry.")
+
+
+@dataclass(frozen=True, slots=True)
+class OwnerActions:
+    """PROTOCOL.md Part 2: every owner action that weakens a device's protection or
+    moves it to someone else — removing a device, unbinding it, lifting lost mode,
+    unlocking its bootloader — needs a fresh sign-in (`401 reauthentication-required`)
+    AND a password not changed by a reset within the cool-down
+    (`403 credential-cooldown` with `until`). One rule, so that no action can forget
+    half of it; a new weakening action calls `require_weakening` and nothing else."""
+
+    reauth_seconds: int
+    cooldown_seconds: int
+
+    def require_fresh(self, session: AccountSession, now: int) -> None:
+        """For actions that need a recent sign-in but protect the device (lost mode on)."""
+        session.require_fresh(now, self.reauth_seconds)
+
+    def require_weakening(self, session: AccountSession, now: int) -> None:
+        session.require_fresh(now, self.reauth_seconds)
+        session.require_settled(now, self.cooldown_seconds)
 
 
 def session_for(tx: Tx, token: str | None, now: int) -> AccountSession | None:

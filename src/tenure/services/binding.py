@@ -11,7 +11,7 @@ from tenure.domain.masking import mask_email
 from tenure.domain.model import Act, Claim, ClaimKind, owner_claim, owner_hint
 
 from . import notices
-from .authn import require_session, session_for
+from .authn import OwnerActions, require_session, session_for
 from .device_auth import DeviceRequest
 from .device_payload import required_str
 from .ownership import release_owner
@@ -25,7 +25,7 @@ class Binding:
         self.signer = signer
         self.clock = clock
         self.cooldown = credential_cooldown
-        self.reauth = reauth_seconds
+        self.rule = OwnerActions(reauth_seconds, credential_cooldown)
 
     def _answer(self, tx: Tx, request: DeviceRequest, now: int, changed: bool) -> str:
         """The record after the change; claims are read again only if it changed them."""
@@ -61,8 +61,7 @@ class Binding:
         if session is None:
             raise ReauthenticationRequired(
                 "The account token is not valid; sign in again and retry.")
-        session.require_fresh(now, self.reauth)
-        session.require_settled(now, self.cooldown)
+        self.rule.require_weakening(session, now)
         owner = owner_claim(request.device.claims)
         if owner is not None:
             if owner.holder != session.account_id:

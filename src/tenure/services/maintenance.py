@@ -1,21 +1,29 @@
-"""The server's background round: batched last-seen times, mail, expired nonces."""
+"""The server's background round: batched last-seen times, queued password resets,
+mail, and forgetting what has expired (nonces, rate-limit windows, idempotent answers)."""
 
 from __future__ import annotations
 
 from tenure.clock import Clock
 
+from .idempotency import IdempotencyRecords
 from .last_seen import LastSeen
 from .mail import MailDispatcher
+from .password_reset import PasswordReset
 from .ports import UnitOfWork
 
 
 class Maintenance:
     def __init__(self, uow: UnitOfWork, clock: Clock, last_seen: LastSeen,
-                 mail: MailDispatcher) -> None:
+                 mail: MailDispatcher, password_reset: PasswordReset | None = None,
+                 idempotency: IdempotencyRecords | None = None,
+                 rate_window: int = 3600) -> None:
         self.uow = uow
         self.clock = clock
         self.last_seen = last_seen
         self.mail = mail
+        self.password_reset = password_reset
+        self.idempotency = idempotency
+        self.rate_window = rate_window
 
     def flush_last_seen(self) -> int:
         return self.last_seen.flush(self.uow)
@@ -24,8 +32,19 @@ class Maintenance:
         with self.uow() as tx:
             return tx.nonces.purge(self.clock.now())
 
+    def purge_rate_limits(self) -> None:
+        """Windows that ended more than a window ago count for nothing any more."""
+        with self.uow() as tx:
+            tx.rate_limits.purge(self.clock.now() - 2 * self.rate_window)
+
     def __call__(self) -> None:
-        """One round; an exception leaves the rest for the next round."""
+        """One round; an exception leaves the rest for the next round. Queued resets
+        come before the mail, so that their mail leaves in the same round."""
         self.flush_last_seen()
+        if self.password_reset is not None:
+            self.password_reset.process_pending()
         self.mail.dispatch()
         self.purge_nonces()
+        self.purge_rate_limits()
+        if self.idempotency is not None:
+            self.idempotency.purge()

@@ -47,3 +47,13 @@ def sign_in_throttled(tx: Tx, email: str, failures: int, until: int, now: int) -
         f"There were {failures} failed sign-in attempts on your account; sign-in is paused "
         f"until {when(until)}. Your account is not locked for good.\n"
         "If this was not you, consider changing your password.\n"), now)
+
+
+def lost_mode(tx: Tx, email: str, device_id: str, what: str, now: int) -> None:
+    """`what`: "on", "changed" or "off" — the holder of a lost claim hears of every change."""
+    subject = {"on": "Your device is in lost mode",
+               "changed": "The lost-mode message of your device changed",
+               "off": "Lost mode of your device was lifted"}[what]
+    tx.outbox.enqueue(email, subject, (
+        f"{subject} (device {device_id}, {when(now)}).\n"
+        "If this was not you, sign in, review your devices and change your password.\n"), now)

@@ -8,7 +8,7 @@ from tenure.clock import Clock
 from tenure.domain.model import Claim
 from tenure.domain.unlock import BLOCKING, UnlockInput, UnlockRules, eligible_from, quota_left
 
-from .authn import require_session
+from .authn import OwnerActions, require_session
 from .last_seen import LastSeen
 from .ownership import owned_claim, release_owner
 from .ports import OwnedDevice, Tx, UnitOfWork
@@ -20,13 +20,11 @@ def _latest(*times: int | None) -> int | None:
 
 class OwnerDevices:
     def __init__(self, uow: UnitOfWork, clock: Clock, rules: UnlockRules,
-                 reauth_seconds: int, cooldown_seconds: int,
-                 last_seen: LastSeen | None = None) -> None:
+                 owner_actions: OwnerActions, last_seen: LastSeen | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.rules = rules
-        self.reauth = reauth_seconds
-        self.cooldown = cooldown_seconds
+        self.rule = owner_actions
         self.last_seen = last_seen
 
     def overview(self, token: str | None) -> list[dict[str, Any]]:
@@ -71,8 +69,7 @@ class OwnerDevices:
         def work(tx: Tx) -> None:
             now = self.clock.now()
             session = require_session(tx, token, now)
-            session.require_fresh(now, self.reauth)
-            session.require_settled(now, self.cooldown)
+            self.rule.require_weakening(session, now)
             release_owner(tx, owned_claim(tx, session, device_id), session, now,
                           how="in the portal")
 

@@ -3,7 +3,7 @@ the portal's removal and lost mode."""
 
 from __future__ import annotations
 
-from tenure.domain.errors import NotFound
+from tenure.domain.errors import DeviceHeld, NotFound
 from tenure.domain.model import Claim, ClaimKind
 from tenure.domain.provisioning import is_device_id
 
@@ -13,12 +13,16 @@ from .ports import Tx
 
 
 def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
-    """Release the owner claim: the same effect from the device and from the portal."""
+    """Release the owner claim: the same effect from the device and from the portal.
+
+    Refused while the same account's `lost` claim is held (PROTOCOL.md Part 2): giving
+    the device up would leave a lost lock nobody may lift, or — worse — let whoever
+    holds a stolen, lost-reported device shed the owner claim first."""
+    if any(c.kind is ClaimKind.LOST and c.holder == session.account_id
+           for c in tx.claims.active(owner.device_id)):
+        raise DeviceHeld("This device is in lost mode; lift lost mode before removing it "
+                         "from the account.")
     tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
-    for claim in tx.claims.active(owner.device_id):
-        if claim.kind is ClaimKind.LOST and claim.holder == session.account_id:
-            # Nobody could release it once the account no longer owns the device.
-            tx.claims.release(claim.claim_id, now, by=f"account:{session.account_id}")
     tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
                     actor=f"account:{session.account_id}", at=now, how=how,
                     claim=owner.claim_id)

@@ -1,12 +1,16 @@
 """Signing in, with throttling that slows guessing without locking owners out for good.
 
-Failures are counted per email address (known or not, so the answers do not reveal
-which accounts exist) and per client address. After `ACCOUNT_THRESHOLD` consecutive
-failures for one email, or `ADDRESS_THRESHOLD` from one address, sign-in pauses for a
-delay that doubles with each further failure, up to one hour. A success clears the
-email's count; counts whose last failure is a day old start again, so a shared office
-address is not paused forever. The owner is mailed when their account's sign-in is
-first paused.
+Attempts are counted per email address (known or not, so the answers do not reveal
+which accounts exist) and per client address — counted *before* the password is
+checked, in one atomic statement, so that a burst of simultaneous guesses cannot all
+slip past a check that has not yet seen the others (store/limits_repo.py). The attempt
+that reaches `ACCOUNT_THRESHOLD` for one email (or `ADDRESS_THRESHOLD` from one
+address) pauses sign-in at once, pessimistically, for a delay that doubles with each
+further failure up to one hour; while paused, attempts are refused with 429 and not
+counted, and no password is checked. A success clears the email's count and takes back
+its own attempt from the address's; counts whose last attempt is a day old start
+again, so a shared office address is not paused forever. The owner is mailed when
+their account's sign-in is first paused.
 """
 
 from __future__ import annotations
@@ -14,25 +18,36 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tenure.clock import Clock
-from tenure.crypto.passwords import hash_password, needs_rehash, verify_password
 from tenure.domain.errors import InvalidCredentials, InvalidInput, TooManyAttempts
 
 from . import notices
 from .accounts import normalise_email
-from .ports import Tx, UnitOfWork
+from .hashing import PasswordHashing
+from .ports import AccountRow, Tx, UnitOfWork
 from .tokens import digest, new_token
 
 ACCOUNT_THRESHOLD = 5
 ADDRESS_THRESHOLD = 50
 BASE_DELAY = 30
 MAX_DELAY = 3600
-FORGET_AFTER = 24 * 3600  # failures this old no longer count (shared addresses recover)
+FORGET_AFTER = 24 * 3600  # attempts this old no longer count (shared addresses recover)
 
 
 @dataclass(frozen=True, slots=True)
 class NewSession:
     token: str
     expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One admitted attempt: its number for each key, the pause it set (if it reached a
+    threshold), and the account the email names (None: unknown)."""
+
+    keys: tuple[str, str]
+    counts: tuple[int, int]
+    pauses: tuple[int | None, int | None]
+    account: AccountRow | None
 
 
 def delay_after(failures: int, threshold: int) -> int:
@@ -43,29 +58,32 @@ def delay_after(failures: int, threshold: int) -> int:
 
 
 class SignIn:
-    def __init__(self, uow: UnitOfWork, clock: Clock, session_ttl: int) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, session_ttl: int,
+                 hashing: PasswordHashing | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.ttl = session_ttl
+        self.hashing = hashing or PasswordHashing()
 
     def __call__(self, email: object, password: object, client_address: str) -> NewSession:
         address = normalise_email(email)
         if not isinstance(password, str) or not password:
             raise InvalidInput("'password' must be a non-empty string.")
         keys = (f"email:{address}", f"ip:{client_address}")
-        with self.uow(readonly=True) as tx:
-            self._refuse_if_paused(tx, keys)
-            account = tx.accounts.by_email(address)
-        ok = verify_password(account.password_hash if account else None, password[:1024])
+        attempt = self.uow.run(lambda tx: self._admit(tx, keys, address))
+        account = attempt.account
+        ok = self.hashing.verify(account.password_hash if account else None, password[:1024])
         if not ok or account is None:
-            self.uow.run(lambda tx: self._count_failure(tx, keys, address))
+            self.uow.run(lambda tx: self._failed(tx, attempt))
             raise InvalidCredentials("The email or password is not correct.")
         token = new_token()
-        rehash = hash_password(password) if needs_rehash(account.password_hash) else None
+        rehash = (self.hashing.hash(password) if self.hashing.needs_rehash(account.password_hash)
+                  else None)
 
         def succeed(tx: Tx) -> NewSession:
             now = self.clock.now()
             tx.throttle.clear(keys[0])
+            tx.throttle.forgive(keys[1], attempt.pauses[1])
             if rehash:
                 tx.accounts.rehash(account.account_id, rehash)
             tx.sessions.create(digest(token), account.account_id, now, now + self.ttl)
@@ -73,25 +91,33 @@ class SignIn:
 
         return self.uow.run(succeed)
 
-    def _refuse_if_paused(self, tx: Tx, keys: tuple[str, ...]) -> None:
+    def _admit(self, tx: Tx, keys: tuple[str, str], address: str) -> Attempt:
+        """Count this attempt on both keys, or refuse it (counting nothing: the
+        transaction rolls back) while either is paused."""
         now = self.clock.now()
-        rows = tx.throttle.get_many(keys)
-        until = max((r.blocked_until for r in rows.values()), default=0)
-        if until > now:
-            raise TooManyAttempts(
-                "Too many failed sign-in attempts; try again later.", retry_after=until - now)
-
-    def _count_failure(self, tx: Tx, keys: tuple[str, ...], address: str) -> None:
-        now = self.clock.now()
+        counts: list[int] = []
+        pauses: list[int | None] = []
         for key, threshold in zip(keys, (ACCOUNT_THRESHOLD, ADDRESS_THRESHOLD), strict=True):
-            failures = tx.throttle.record_failure(key, now, now - FORGET_AFTER)
-            if failures < threshold:
-                continue
-            until = now + delay_after(failures, threshold)
-            tx.throttle.block(key, until)
-            if key == keys[0] and failures == threshold:
-                account = tx.accounts.by_email(address)
-                if account is not None:
-                    notices.sign_in_throttled(tx, account.email, failures, until, now)
-                    tx.audit.record(f"account:{account.account_id}", "account.sign_in_paused",
-                                    actor="system", at=now, failures=failures, until=until)
+            count = tx.throttle.admit(key, now, now - FORGET_AFTER)
+            if count is None:
+                raise TooManyAttempts("Too many failed sign-in attempts; try again later.",
+                                      retry_after=tx.throttle.blocked_until(key) - now)
+            pause = None
+            if count >= threshold:  # assume it fails: concurrent attempts must wait
+                pause = now + delay_after(count, threshold)
+                tx.throttle.block(key, pause)
+            counts.append(count)
+            pauses.append(pause)
+        return Attempt(keys, (counts[0], counts[1]), (pauses[0], pauses[1]),
+                       tx.accounts.by_email(address))
+
+    def _failed(self, tx: Tx, attempt: Attempt) -> None:
+        """The attempt was already counted; tell the owner when it paused their sign-in."""
+        until = attempt.pauses[0]
+        if attempt.counts[0] != ACCOUNT_THRESHOLD or until is None or attempt.account is None:
+            return
+        now = self.clock.now()
+        account = attempt.account
+        notices.sign_in_throttled(tx, account.email, ACCOUNT_THRESHOLD, until, now)
+        tx.audit.record(f"account:{account.account_id}", "account.sign_in_paused",
+                        actor="system", at=now, failures=ACCOUNT_THRESHOLD, until=until)

@@ -22,7 +22,7 @@ from tenure.domain.errors import Malformed, UnlockNotPermitted
 from tenure.domain.provisioning import is_device_id
 from tenure.domain.unlock import UnlockDecision, UnlockInput, UnlockRules, decide_unlock
 
-from .authn import AccountSession, require_session
+from .authn import AccountSession, OwnerActions, require_session
 from .ports import Tx, UnitOfWork
 
 BL_TYP = protocol.BL_TOKEN_TYP
@@ -64,8 +64,7 @@ class UnlockAuthorization:
         self.clock = clock
         self.issuer = issuer
         self.rules = rules
-        self.reauth = reauth_seconds
-        self.cooldown = cooldown_seconds
+        self.rule = OwnerActions(reauth_seconds, cooldown_seconds)
 
     def __call__(self, bearer: str | None, bootloader_token: object) -> str:
         token = read_bootloader_token(bootloader_token)
@@ -80,8 +79,7 @@ class UnlockAuthorization:
                 token: BootloaderToken) -> tuple[UnlockDecision, str | None]:
         now = self.clock.now()
         session = require_session(tx, bearer, now)
-        session.require_fresh(now, self.reauth)
-        session.require_settled(now, self.cooldown)
+        self.rule.require_weakening(session, now)
         if not token.jws.has_type(BL_TYP):
             return self._refuse(tx, session, token, now, UnlockDecision(
                 False, f"This is not a bootloader token (typ must be {BL_TYP})."))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select, update
+from typing import Any
 
-from tenure.services.ports.rows import ApiKeyRow, StoredResponse
+from sqlalchemy import Connection, and_, delete, insert, select, update
+
+from tenure.services.ports.rows import PENDING, ApiKeyRow, StoredResponse
 
 from . import tables as t
 from .repositories import insert_ignoring_duplicates
@@ -35,20 +37,46 @@ class ApiKeyRepo:
 
 
 class IdempotencyRepo:
+    """One row per (scope, key): reserved (status 0) before the work runs, so that a
+    concurrent duplicate finds it taken, then completed with the answer to replay."""
+
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def get(self, scope: str, key: str) -> StoredResponse | None:
-        r = self.conn.execute(select(t.idempotency_keys).where(
-            t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key)).first()
-        return None if r is None else StoredResponse(r.request_hash, r.status, r.body,
-                                                     r.content_type)
+    def _where(self, scope: str, key: str) -> Any:
+        return and_(t.idempotency_keys.c.scope == scope, t.idempotency_keys.c.key == key)
 
-    def put(self, scope: str, key: str, response: StoredResponse, now: int) -> bool:
+    def get(self, scope: str, key: str) -> StoredResponse | None:
+        r = self.conn.execute(select(t.idempotency_keys).where(self._where(scope, key))).first()
+        return None if r is None else StoredResponse(r.request_hash, r.status, r.body,
+                                                     r.content_type, r.created_at)
+
+    def reserve(self, scope: str, key: str, request_hash: str, now: int) -> bool:
+        """Take the key for one execution; False when a row for it exists."""
         return insert_ignoring_duplicates(self.conn, t.idempotency_keys, {
-            "scope": scope, "key": key, "request_hash": response.request_hash,
-            "status": response.status, "body": response.body,
-            "content_type": response.content_type, "created_at": now})
+            "scope": scope, "key": key, "request_hash": request_hash, "status": PENDING,
+            "body": b"", "content_type": "", "created_at": now})
+
+    def take_over(self, scope: str, key: str, stale_before: int, request_hash: str,
+                  now: int) -> bool:
+        """Take a reservation whose request died before finishing (its worker crashed)."""
+        c = t.idempotency_keys.c
+        return self.conn.execute(
+            update(t.idempotency_keys)
+            .where(self._where(scope, key), c.status == PENDING, c.created_at < stale_before)
+            .values(request_hash=request_hash, created_at=now)).rowcount == 1
+
+    def complete(self, scope: str, key: str, response: StoredResponse) -> None:
+        c = t.idempotency_keys.c
+        self.conn.execute(
+            update(t.idempotency_keys).where(self._where(scope, key), c.status == PENDING)
+            .values(status=response.status, body=response.body,
+                    content_type=response.content_type))
+
+    def release(self, scope: str, key: str) -> None:
+        """Free a reservation whose execution failed, so that a retry runs it again."""
+        self.conn.execute(delete(t.idempotency_keys).where(
+            self._where(scope, key), t.idempotency_keys.c.status == PENDING))
 
     def purge(self, before: int) -> None:
         self.conn.execute(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import (
@@ -29,7 +29,6 @@ from tenure.services.ports.rows import (
     OwnedDevice,
     SessionRow,
     StoredDevice,
-    ThrottleRow,
 )
 
 from . import tables as t
@@ -223,6 +222,15 @@ class ClaimRepo:
         )
         return result.rowcount == 1
 
+    def set_text(self, claim_id: str, message: str, contact: str) -> bool:
+        """Change what a held claim shows (an owner editing their lost-mode message)."""
+        result = self.conn.execute(
+            update(t.claims)
+            .where(t.claims.c.claim_id == claim_id, t.claims.c.released_at.is_(None))
+            .values(message=message, contact=contact)
+        )
+        return result.rowcount == 1
+
     def active_device_ids_held_by(self, holder: str, kind: ClaimKind) -> list[str]:
         rows = self.conn.execute(
             select(t.claims.c.device_id)
@@ -309,45 +317,6 @@ class NonceRepo:
     def purge(self, now: int) -> int:
         return self.conn.execute(
             delete(t.used_nonces).where(t.used_nonces.c.expires_at < now)).rowcount
-
-
-class ThrottleRepo:
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def get_many(self, keys: Iterable[str]) -> dict[str, ThrottleRow]:
-        rows = self.conn.execute(
-            select(t.login_throttle).where(t.login_throttle.c.key.in_(list(keys))))
-        return {r.key: ThrottleRow(r.failures, r.blocked_until, r.last_failure_at) for r in rows}
-
-    def record_failure(self, key: str, now: int, forget_before: int) -> int:
-        """Count one more failure and return the count, atomically: concurrent failures
-        each add one (a read-then-write would lose some). A count whose last failure is
-        older than `forget_before` starts again from zero."""
-        lt = t.login_throttle
-        self.conn.execute(
-            update(lt).where(lt.c.key == key, lt.c.last_failure_at < forget_before)
-            .values(failures=0, blocked_until=0))
-        bump = (update(lt).where(lt.c.key == key)
-                .values(failures=lt.c.failures + 1, last_failure_at=now)
-                .returning(lt.c.failures))
-        row = self.conn.execute(bump).first()
-        if row is None:
-            if insert_ignoring_duplicates(self.conn, lt, {
-                "key": key, "failures": 1, "blocked_until": 0, "last_failure_at": now,
-            }):
-                return 1
-            row = self.conn.execute(bump).first()
-        assert row is not None
-        return int(row.failures)
-
-    def block(self, key: str, until: int) -> None:
-        self.conn.execute(
-            update(t.login_throttle).where(t.login_throttle.c.key == key)
-            .values(blocked_until=until))
-
-    def clear(self, key: str) -> None:
-        self.conn.execute(delete(t.login_throttle).where(t.login_throttle.c.key == key))
 
 
 class ResetRepo:

@@ -150,6 +150,22 @@ login_throttle = Table(
     Column("last_failure_at", BigInteger, nullable=False),
 )
 
+rate_limits = Table(
+    "rate_limits",
+    metadata,
+    Column("key", String(200), primary_key=True),  # <limit>:<subject>
+    Column("window_start", BigInteger, nullable=False, index=True),
+    Column("hits", Integer, nullable=False),
+)
+
+reset_requests = Table(
+    "reset_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("email", String(254), nullable=False),  # as typed (normalised); may have no account
+    Column("created_at", BigInteger, nullable=False, index=True),
+)
+
 api_keys = Table(
     "api_keys",
     metadata,

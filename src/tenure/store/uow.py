@@ -17,6 +17,7 @@ from tenure.domain.errors import Unavailable
 from .audit import AuditLog
 from .credentials import ApiKeyRepo, IdempotencyRepo
 from .database import is_busy, is_conflict, transaction
+from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
 from .outbox import Outbox
 from .repositories import (
     AccountRepo,
@@ -25,7 +26,6 @@ from .repositories import (
     NonceRepo,
     ResetRepo,
     SessionRepo,
-    ThrottleRepo,
 )
 from .staging import ImportStaging
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
@@ -61,6 +61,8 @@ class Tx:
     territory = _repo(TerritoryRepo)
     commands = _repo(CommandRepo)
     unlocks = _repo(UnlockRepo)
+    rate_limits = _repo(RateLimitRepo)
+    reset_requests = _repo(ResetRequestRepo)
 
 
 class UnitOfWork:

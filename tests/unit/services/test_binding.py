@@ -6,6 +6,7 @@ import pytest
 
 from tenure.domain.errors import (
     AlreadyBound,
+    DeviceHeld,
     Malformed,
     NotActivated,
     ReauthenticationRequired,
@@ -59,18 +60,32 @@ def test_binding_needs_an_activated_device_and_a_live_session(world: World) -> N
     assert world.uow.active_claims(phone.device_id) == ()
 
 
-def test_unbinding_releases_the_owner_and_their_lost_report_and_mails_them(
-        world: World) -> None:
+def test_unbinding_releases_the_owner_and_mails_them(world: World) -> None:
     owner = world.owner()
     phone = world.phone(activated=True)
     world.bind(phone, owner)
-    world.claim(phone, ClaimKind.LOST, owner.account_id, message="Lost")
     record = world.act(world.binding().unbind, phone, {"account_token": owner.token})
     assert record["owner"] is None and record["locks"] == []
     assert world.uow.active_claims(phone.device_id) == ()
     assert "claim.owner.released" in world.uow.actions(f"device:{phone.device_id}")
     assert world.uow.mail_to(owner.email)[-1].subject == (
         "Your Tenure Phone 1 was removed from your account")
+
+
+def test_a_device_in_lost_mode_cannot_be_unbound_until_lost_mode_is_lifted(
+        world: World) -> None:
+    """Regression (PROTOCOL.md Part 2, 409 device-held): unbinding a lost device silently
+    released the lost claim too, so whoever held a stolen, lost-reported phone and the
+    owner's fresh token could shed both locks at once."""
+    owner = world.owner()
+    phone = world.phone(activated=True)
+    world.bind(phone, owner)
+    world.claim(phone, ClaimKind.LOST, owner.account_id, message="Lost", contact="+1 555 0100")
+    with pytest.raises(DeviceHeld):
+        world.act(world.binding().unbind, phone, {"account_token": owner.token})
+    assert {c.kind for c in world.uow.active_claims(phone.device_id)} == {
+        ClaimKind.OWNER, ClaimKind.LOST}
+    assert "claim.owner.released" not in world.uow.actions(f"device:{phone.device_id}")
 
 
 def test_unbinding_needs_a_fresh_sign_in_of_the_bound_account(world: World) -> None:

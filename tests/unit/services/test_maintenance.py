@@ -1,11 +1,13 @@
-"""The background round (last-seen, mail, expired nonces) and kept idempotent answers."""
+"""The background round: last-seen times, queued resets, mail, and forgetting expired
+nonces, rate-limit windows and idempotent answers."""
 
 from __future__ import annotations
 
-from tenure.services.idempotency import IdempotencyRecords
+from tenure.services.idempotency import KEEP_SECONDS, IdempotencyRecords, Reservation
+from tenure.services.limits import Limit
 from tenure.services.mail import MailDispatcher
 from tenure.services.maintenance import Maintenance
-from tenure.services.ports import StoredResponse
+from tenure.services.password_reset import PasswordReset
 
 from ..fakes import MemoryMailSink
 from .conftest import World
@@ -37,12 +39,25 @@ def test_an_older_last_seen_never_overwrites_a_newer_one(world: World) -> None:
     assert world.uow.state.devices[phone.device_id].last_checkin_at == world.clock.now()
 
 
-def test_the_first_answer_kept_for_a_key_is_the_one_replayed(world: World) -> None:
+def test_a_round_mails_queued_resets_and_forgets_old_windows_and_answers(
+        world: World) -> None:
+    owner = world.owner()
+    sink = MemoryMailSink()
+    mail = MailDispatcher(world.uow, world.clock, sink, "t@tenure.test")
+    reset = PasswordReset(world.uow, world.clock, 30, 72,
+                          per_address=Limit("reset-ip", 10, 3600))
     records = IdempotencyRecords(world.uow, world.clock)
-    first = StoredResponse("hash-a", 201, b'{"id": 1}', "application/json")
-    assert records.find("anonymous:POST:/v1/accounts", "k1") is None
-    assert records.remember("anonymous:POST:/v1/accounts", "k1", first)
-    assert not records.remember("anonymous:POST:/v1/accounts", "k1",
-                                StoredResponse("hash-b", 201, b"{}", "application/json"))
-    assert records.find("anonymous:POST:/v1/accounts", "k1") == first
-    assert records.find("other-scope", "k1") is None
+    now = world.clock.now()
+    old = records.reserve("anonymous:POST:/v1/accounts", "old", "h")
+    assert isinstance(old, Reservation)
+    records.finish(old, 201, b"{}", "application/json")
+    with world.uow() as tx:
+        tx.rate_limits.hit("reset-ip:192.0.2.1", now - 3 * 3600)
+        tx.rate_limits.hit("reset-ip:192.0.2.2", now - now % 3600)
+    world.clock.advance(KEEP_SECONDS)
+    reset.request(owner.email, "192.0.2.9")
+    Maintenance(world.uow, world.clock, world.last_seen, mail, reset, records, 3600)()
+    assert [m["Subject"] for m in sink.sent] == ["Reset your password"]
+    assert world.uow.state.reset_requests == {}
+    assert set(world.uow.state.rate_limits) == {"reset-ip:192.0.2.9"}
+    assert world.uow.state.idempotency == {}

@@ -6,8 +6,14 @@ from dataclasses import replace
 
 import pytest
 
-from tenure.domain.errors import CredentialCoolingDown, NotFound, ReauthenticationRequired
+from tenure.domain.errors import (
+    CredentialCoolingDown,
+    DeviceHeld,
+    NotFound,
+    ReauthenticationRequired,
+)
 from tenure.domain.model import ClaimKind
+from tenure.services.authn import OwnerActions
 from tenure.services.owner_devices import OwnerDevices
 from tenure.services.unlock import rules_from
 
@@ -17,7 +23,8 @@ RULES = rules_from(168, 1, 365, 14)
 
 
 def portal(world: World) -> OwnerDevices:
-    return OwnerDevices(world.uow, world.clock, RULES, REAUTH, COOLDOWN, world.last_seen)
+    return OwnerDevices(world.uow, world.clock, RULES, OwnerActions(REAUTH, COOLDOWN),
+                        world.last_seen)
 
 
 def test_the_list_shows_each_owned_device_with_its_claims_and_unlock_outlook(
@@ -64,16 +71,28 @@ def test_an_account_without_devices_gets_an_empty_list(world: World) -> None:
     assert portal(world).overview(world.owner().token) == []
 
 
-def test_removing_releases_the_owner_and_lost_claims_and_mails_the_owner(
-        world: World) -> None:
+def test_removing_releases_the_owner_claim_and_mails_the_owner(world: World) -> None:
     owner = world.owner()
     phone = world.phone(activated=True)
     world.bind(phone, owner)
-    world.claim(phone, ClaimKind.LOST, owner.account_id, message="Lost")
     portal(world).remove(owner.token, phone.device_id)
     assert world.uow.active_claims(phone.device_id) == ()
     assert world.uow.mail_to(owner.email)[-1].body.count("(in the portal)") == 1
     assert portal(world).overview(owner.token) == []
+
+
+def test_a_device_in_lost_mode_is_held_until_lost_mode_is_lifted(world: World) -> None:
+    """Regression (PROTOCOL.md Part 2): removal silently dropped the lost claim with the
+    owner claim; now it answers 409 device-held and changes nothing."""
+    owner = world.owner()
+    phone = world.phone(activated=True)
+    world.bind(phone, owner)
+    world.claim(phone, ClaimKind.LOST, owner.account_id, message="Lost", contact="+1 555 0100")
+    with pytest.raises(DeviceHeld):
+        portal(world).remove(owner.token, phone.device_id)
+    assert {c.kind for c in world.uow.active_claims(phone.device_id)} == {
+        ClaimKind.OWNER, ClaimKind.LOST}
+    assert world.uow.mail_to(owner.email) == []
 
 
 def test_removing_needs_a_fresh_settled_sign_in_of_the_owner(world: World) -> None:

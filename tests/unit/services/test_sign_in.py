@@ -6,6 +6,7 @@ import pytest
 
 from tenure.crypto.passwords import needs_rehash
 from tenure.domain.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from tenure.services.hashing import PasswordHashing
 from tenure.services.sessions import ACCOUNT_THRESHOLD, BASE_DELAY, SignIn
 from tenure.services.tokens import digest
 
@@ -88,3 +89,51 @@ def test_failures_a_day_old_are_forgotten(world: World) -> None:
     world.clock.advance(25 * HOUR)
     fail(world, owner.email, 1)
     assert world.uow.state.throttle[f"email:{owner.email}"].failures == 1
+
+
+class WatchedHashing(PasswordHashing):
+    """The real argon2 check, noting what the throttle held when each check began."""
+
+    def __init__(self, world: World) -> None:
+        super().__init__(workers=1, queue=4)
+        self.world = world
+        self.seen: list[tuple[int, int]] = []  # (email failures, email paused until)
+
+    def verify(self, stored_hash: str | None, password: str) -> bool:
+        rows = self.world.uow.state.throttle
+        row = next((r for k, r in rows.items() if k.startswith("email:")), None)
+        self.seen.append((row.failures, row.blocked_until) if row else (0, 0))
+        return super().verify(stored_hash, password)
+
+
+def test_each_attempt_is_counted_before_its_password_is_checked(world: World) -> None:
+    """Regression: failures were counted after the check, so a burst of simultaneous
+    guesses all passed a throttle that had not seen the others. Now the count is
+    committed first, and the attempt that reaches the threshold sets the pause before
+    its own check: a concurrent attempt already finds the key paused."""
+    owner = world.owner()
+    hashing = WatchedHashing(world)
+    try:
+        service = SignIn(world.uow, world.clock, TTL, hashing)
+        for _ in range(ACCOUNT_THRESHOLD):
+            with pytest.raises(InvalidCredentials):
+                service(owner.email, "wrong guess", "198.51.100.7")
+        now = world.clock.now()
+        assert hashing.seen == [(1, 0), (2, 0), (3, 0), (4, 0),
+                                (ACCOUNT_THRESHOLD, now + BASE_DELAY)]
+        with pytest.raises(TooManyAttempts):
+            service(owner.email, PASSWORD, "198.51.100.7")
+        assert len(hashing.seen) == ACCOUNT_THRESHOLD  # paused: no password checked
+        assert world.uow.state.throttle[f"email:{owner.email}"].failures == ACCOUNT_THRESHOLD
+    finally:
+        hashing.close()
+
+
+def test_a_success_takes_back_its_own_attempt_and_the_pause_it_set(world: World) -> None:
+    owner = world.owner()
+    fail(world, owner.email, ACCOUNT_THRESHOLD - 1)
+    sign_in(world)(owner.email, PASSWORD, "198.51.100.7")  # the fifth attempt succeeds
+    assert f"email:{owner.email}" not in world.uow.state.throttle
+    address = world.uow.state.throttle["ip:198.51.100.7"]
+    assert (address.failures, address.blocked_until) == (ACCOUNT_THRESHOLD - 1, 0)
+    sign_in(world)(owner.email, PASSWORD, "198.51.100.7")  # not paused

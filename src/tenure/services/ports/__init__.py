@@ -24,6 +24,8 @@ from .repositories import (
     Nonces,
     Outbox,
     Policies,
+    RateLimits,
+    ResetRequests,
     Resets,
     Sessions,
     Territory,
@@ -31,6 +33,7 @@ from .repositories import (
     Unlocks,
 )
 from .rows import (
+    PENDING,
     AccountRow,
     ApiKeyRow,
     OutboxMessage,
@@ -78,6 +81,10 @@ class Tx(Protocol):
     def commands(self) -> Commands: ...
     @property
     def unlocks(self) -> Unlocks: ...
+    @property
+    def rate_limits(self) -> RateLimits: ...
+    @property
+    def reset_requests(self) -> ResetRequests: ...
 
 
 class ImportStaging(Protocol):
@@ -117,10 +124,9 @@ class UsedNonces(Protocol):
 
 
 __all__ = [
-    "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "Claims", "Commands",
+    "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "Claims", "Commands",
     "Devices", "Idempotency", "ImportStaging", "MailSink", "Nonces", "Outbox",
-    "OutboxMessage", "OwnedDevice",
-    "Policies", "PolicyVersion", "Resets", "SessionRow", "Sessions", "StoredDevice",
-    "StoredResponse", "Territory", "Throttle", "ThrottleRow", "Tx", "UnitOfWork", "Unlocks",
-    "UsedNonces",
+    "OutboxMessage", "OwnedDevice", "Policies", "PolicyVersion", "RateLimits",
+    "ResetRequests", "Resets", "SessionRow", "Sessions", "StoredDevice", "StoredResponse",
+    "Territory", "Throttle", "ThrottleRow", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
 ]

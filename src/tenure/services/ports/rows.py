@@ -80,10 +80,21 @@ class ApiKeyRow:
 
 @dataclass(frozen=True, slots=True)
 class StoredResponse:
+    """An Idempotency-Key's row: reserved (`pending`, status 0) while the first request
+    with the key runs, then the answer to replay."""
+
     request_hash: str
-    status: int
+    status: int  # PENDING while the first request with the key is still running
     body: bytes
     content_type: str
+    created_at: int = 0
+
+    @property
+    def pending(self) -> bool:
+        return self.status == PENDING
+
+
+PENDING = 0
 
 
 @dataclass(frozen=True, slots=True)
