@@ -20,6 +20,7 @@ from tenure.domain.errors import ImportConflict
 from tenure.domain.model import Claim
 from tenure.services.ports import OutboxMessage, Tx
 
+from .fake_limits import FakeIdempotency, FakeRateLimits, FakeResetRequests, FakeThrottle
 from .fake_repositories import (
     FakeAccounts,
     FakeApiKeys,
@@ -27,16 +28,12 @@ from .fake_repositories import (
     FakeClaims,
     FakeCommands,
     FakeDevices,
-    FakeIdempotency,
     FakeNonces,
     FakeOutbox,
     FakePolicies,
-    FakeRateLimits,
-    FakeResetRequests,
     FakeResets,
     FakeSessions,
     FakeTerritory,
-    FakeThrottle,
     FakeUnlocks,
     LostRace,
     State,
