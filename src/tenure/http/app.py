@@ -57,7 +57,7 @@ class AccessLog:
 
 
 async def _maintenance(services: Services, every: float) -> None:
-    """Write batched last-seen times, deliver mail, forget expired nonces."""
+    """One maintenance round a period: last-seen times, queued resets, mail, expiries."""
     while True:
         await asyncio.sleep(every)
         try:
