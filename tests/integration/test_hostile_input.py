@@ -160,7 +160,8 @@ def test_a_multi_line_lost_message_keeps_its_lines(client: TestClient,
                                                    lost_phone: tuple[Device, str]) -> None:
     phone, token = lost_phone
     response = client.post(f"/v1/me/devices/{phone.device_id}/lost",
-                           json={"message": "Lost!\r\n\tReward offered.", "contact": "Ann"},
+                           json={"message": "Lost!\r\n\tReward offered.",
+                                 "contact": "+49 30 1234567"},
                            headers=bearer(token))
     assert response.status_code == 204, response.text
     (lock,) = phone.checkin().record()["locks"]
