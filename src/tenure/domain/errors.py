@@ -225,7 +225,7 @@ class ImportConflict(Conflict):
 
 
 class DeviceHeld(Conflict):
-    """Another claim holds the device (PROTOCOL.md Part 2): lift it first — e.g. the
+    """Another claim holds the device (docs/protocol.md Part 2): lift it first — e.g. the
     owner's own lost mode before removing or unbinding the device."""
 
     code = "device-held"

@@ -44,7 +44,7 @@ class AccountSession:
 
 @dataclass(frozen=True, slots=True)
 class OwnerActions:
-    """PROTOCOL.md Part 2: every owner action that weakens a device's protection or
+    """docs/protocol.md Part 2: every owner action that weakens a device's protection or
     moves it to someone else — removing a device, unbinding it, lifting lost mode,
     unlocking its bootloader — needs a fresh sign-in (`401 reauthentication-required`)
     AND a password not changed by a reset within the cool-down

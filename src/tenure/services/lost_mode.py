@@ -22,7 +22,7 @@ from .authn import OwnerActions, require_session
 from .ownership import owned_claim
 from .ports import Tx, UnitOfWork
 
-MAX_MESSAGE = 350  # PROTOCOL.md Part 2
+MAX_MESSAGE = 350  # docs/protocol.md Part 2
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().-]{2,30}$")
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s.]+(\.[^@\s.]+)+$")
 

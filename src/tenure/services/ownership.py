@@ -15,7 +15,7 @@ from .ports import Tx
 def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
     """Release the owner claim: the same effect from the device and from the portal.
 
-    Refused while the same account's `lost` claim is held (PROTOCOL.md Part 2): giving
+    Refused while the same account's `lost` claim is held (docs/protocol.md Part 2): giving
     the device up would leave a lost lock nobody may lift, or — worse — let whoever
     holds a stolen, lost-reported device shed the owner claim first."""
     if any(c.kind is ClaimKind.LOST and c.holder == session.account_id
