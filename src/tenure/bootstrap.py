@@ -38,6 +38,7 @@ from tenure.services.policy import PolicyStore
 from tenure.services.provision import Importer
 from tenure.services.records import RecordSigner
 from tenure.services.sessions import SignIn
+from tenure.services.status_check import StatusCheck
 from tenure.services.territory_check import TerritoryCheck
 from tenure.services.unlock import UnlockAuthorization, rules_from
 from tenure.store.database import make_engine
@@ -79,6 +80,7 @@ class Services:
     api_keys: ApiKeys
     importer: Importer
     policies: PolicyStore
+    status_check: StatusCheck
     idempotency: IdempotencyRecords
     mail: MailDispatcher
     last_seen: LastSeen
@@ -134,6 +136,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         api_keys=ApiKeys(uow, clock),
         importer=Importer(uow, clock),
         policies=policies,
+        status_check=StatusCheck(uow, keyring, clock, settings.issuer, policies,
+                                 per_address=Limit("status-ip", settings.status_rate, 60),
+                                 per_device=Limit("status-device", settings.status_rate, 60)),
         idempotency=idempotency,
         mail=mail,
         last_seen=last_seen,

@@ -55,6 +55,7 @@ class Settings:
     password_reset_address_limit: int = 10  # resets asked from one client address: then 429
     password_reset_email_limit: int = 3  # reset mails to one address: the rest are dropped
     signup_address_limit: int = 20  # accounts created from one client address: then 429
+    status_rate: int = 30  # public status lookups a minute per address (IPv6 /64) and per device
     password_hash_workers: int = 0  # argon2 at once; 0: one per core but one, at least 1
     password_hash_queue: int = 16  # hashing waiting beyond the workers; then 503
     password_hash_nice: int = 10  # lower CPU priority of the hashing threads (Linux)

@@ -103,6 +103,9 @@ class FakeDevices(_Repo):
     def existing_imeis(self, imeis: Sequence[str]) -> dict[str, str]:
         return {i: self.s.imeis[i] for i in imeis if i in self.s.imeis}
 
+    def imeis_of(self, device_id: str) -> list[str]:
+        return sorted(i for i, d in self.s.imeis.items() if d == device_id)
+
     def insert_many(self, devices: list[tuple[Any, ...]], imeis: list[tuple[str, str]]) -> None:
         for device_id, model, sku, market, key_type, der, now in devices:
             if device_id in self.s.devices:

@@ -1,4 +1,4 @@
-"""`tenure`: serve, init, db, keys, provision, apikey, audit, mail, device."""
+"""`tenure`: serve, init, db, keys, provision, apikey, audit, mail, device, status."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from . import apikey as apikey_cli
 from . import device as device_cli
 from . import policy as policy_cli
 from . import server as server_cli
+from . import status as status_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -40,6 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     apikey_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)
+    status_cli.register(commands)
     _describe(parser)
     return parser
 

@@ -40,6 +40,7 @@ caller) can catch a whole family:
     │   ├── DeviceHeld                  device-held
     │   └── IdempotencyKeyInUse         idempotency-key-in-use
     ├── NotFound                      not-found
+    │   └── DeviceNotFound              unknown-device (404: the public status check)
     ├── RateLimited                   slow down (extension `retry_after`, seconds)
     │   ├── TooManyAttempts             too-many-attempts
     │   └── RateLimitExceeded           rate-limited
@@ -244,6 +245,18 @@ class IdempotencyKeyInUse(Conflict):
 class NotFound(TenureError):
     code = "not-found"
     title = "Not found"
+
+
+class DeviceNotFound(NotFound):
+    """A public lookup (the buyer's status check) names no device Tenure knows.
+
+    The one problem name told at two statuses: the device protocol answers an unknown
+    device `401 unknown-device` (UnknownDevice: the request proves nothing), the public
+    status check `404 unknown-device` (nothing there); both are in the wire contract.
+    """
+
+    code = "unknown-device"
+    title = "Unknown device"
 
 
 # -- slow down -----------------------------------------------------------------------------

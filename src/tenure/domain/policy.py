@@ -153,6 +153,12 @@ def _winner(policy: Policy, device: Device, territory: str) -> Rule | None:
     return best[1] if best else None
 
 
+def winning_rule(policy: Policy, device: Device, territory: str) -> Rule | None:
+    """The rule that decides `territory` for this device by the precedence above (None:
+    no rule covers it); `*` asks what holds where no rule names a territory."""
+    return _winner(policy, device, territory)
+
+
 def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | None:
     """The restriction that applies, or None when the device is free where it is."""
     chosen: tuple[Rule, str] | None = None

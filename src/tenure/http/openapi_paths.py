@@ -293,6 +293,29 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/keys": {"get": {
         "operationId": "serverKeys", "tags": ["public"], "summary": "The server's JWKS",
         "responses": {"200": _ok("Keys devices pin.", _ref("Jwks"))}}},
+    "/v1/public/status": {"get": {
+        "operationId": "deviceStatus", "tags": ["public"],
+        "summary": "A buyer's signed statement of a device's status",
+        "description": "Exactly one of `imei` and `device_id`. The statement is a compact "
+                       "JWS (`typ` `tenure-status+jwt`) signed with the integrator key of "
+                       "`/v1/keys`; its payload: `iss`, `sub` (device id), `imei`, `iat`, "
+                       "`exp` (`iat` + 600), `nonce` (when given), the booleans "
+                       "`activation_lock`, `lost`, `financed`, `organization`, and "
+                       "`territory_restrictions` (territory codes; `*`: everywhere no rule "
+                       "names). Limited per client address (IPv6 /64) and per device.",
+        "parameters": [
+            {"name": "imei", "in": "query", "required": False,
+             "schema": {"type": "string", "pattern": "^[0-9]{15}$"}},
+            {"name": "device_id", "in": "query", "required": False,
+             "schema": {"type": "string"}},
+            {"name": "nonce", "in": "query", "required": False,
+             "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,128}$"}}],
+        "responses": {"200": _ok("The statement; `Cache-Control: no-store`.", _obj(
+            {"statement": {"type": "string"}}, ("statement",)))},
+        "problems": {"400": ["malformed"], "404": ["unknown-device"],
+                     "422": ["invalid-input"], "429": ["rate-limited"],
+                     "503": ["unavailable"]},
+    }},
     "/healthz": {"get": {
         "operationId": "healthz", "tags": ["operations"], "summary": "Database answers",
         "responses": {

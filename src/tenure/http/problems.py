@@ -57,6 +57,7 @@ STATUS: dict[type[e.TenureError], int] = {
     e.DeviceHeld: 409,
     e.IdempotencyKeyInUse: 409,
     e.NotFound: 404,
+    e.DeviceNotFound: 404,  # the public status check; devices are told 401
     e.RateLimited: 429,
     e.TooManyAttempts: 429,
     e.RateLimitExceeded: 429,

@@ -1,4 +1,5 @@
-"""Public router: the key set devices pin, health, readiness, metrics and the API contract."""
+"""Public router: the key set devices pin, the buyer's status check, health, readiness,
+metrics and the API contract."""
 
 from __future__ import annotations
 
@@ -8,16 +9,27 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tenure.services.status_check import read_query
 from tenure.store.database import ping
 from tenure.store.migrate import pending
 
 from . import apidocs
+from .bodies import client_address
 from .deps import app_services
 
 
 async def keys(request: Request) -> Response:
     rt = app_services(request)
     return JSONResponse(rt.keyring.jwks(), headers={"Cache-Control": "public, max-age=300"})
+
+
+async def status(request: Request) -> Response:
+    """`GET /v1/public/status`: the signed statement; never cached (it carries a nonce
+    and goes stale in ten minutes)."""
+    rt = app_services(request)
+    query = read_query(request.query_params.multi_items())
+    statement = await run_in_threadpool(rt.status_check, query, client_address(request))
+    return JSONResponse({"statement": statement}, headers={"Cache-Control": "no-store"})
 
 
 async def healthz(request: Request) -> Response:
@@ -50,6 +62,7 @@ async def metrics(_: Request) -> Response:
 
 routes = [
     Route("/v1/keys", keys, methods=["GET"]),
+    Route("/v1/public/status", status, methods=["GET"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),

@@ -118,6 +118,12 @@ class DeviceRepo:
         )
         return {r.imei: r.device_id for r in rows}
 
+    def imeis_of(self, device_id: str) -> list[str]:
+        """The device's IMEIs, sorted (the status statement names the first)."""
+        return list(self.conn.execute(
+            select(t.device_imeis.c.imei).where(t.device_imeis.c.device_id == device_id)
+            .order_by(t.device_imeis.c.imei)).scalars())
+
     def insert_many(self, devices: list[tuple[Any, ...]], imeis: list[tuple[str, str]]) -> None:
         """Bulk insert, inside the unit of work's transaction: COPY on PostgreSQL, one
         executemany on SQLite. Rows are tuples in the order of DEVICE_COLUMNS and
