@@ -190,18 +190,22 @@ def test_library_refuses_wrong_type_issuer_signature_and_expired_records(
 
 
 def test_library_verifies_statements_and_webhook_events_of_the_key_ring(
-        lib: Library, server: ServerProcess) -> None:
+        lib: Library, server: ServerProcess, devices: dict[tuple[str, str], Device]) -> None:
     """Statements and webhook events are signed by the key meant for third parties
-    (`KeyRing.integrator_key`). The server's senders of both are not built yet, so these
-    tokens are made here with the running server's own key ring, in PROTOCOL.md's shape."""
+    (`KeyRing.integrator_key`). The statement is the running server's own answer to
+    `GET /v1/public/status`; webhook events are not sent yet, so those are made here with
+    the server's key ring, in PROTOCOL.md's shape."""
     ring = KeyRing.load(server.data_dir / "keys")
     key = ring.integrator_key
     keys_url, now = f"{server.url}/v1/keys", int(time.time())
-    statement = sign_compact({"kid": key.kid, "typ": STATUS}, {
-        "iss": "tenure", "sub": "PHONE-1", "imei": "490154203237518", "iat": now,
-        "exp": now + 600, "nonce": "bXktbm9uY2U", "activation_lock": True, "lost": False,
-        "financed": False, "organization": False, "territory_restrictions": []}, key.key)
-    assert lib.verify(statement, keys_url, STATUS, "tenure")["activation_lock"] is True
+    device = next(iter(devices.values()))
+    answer = httpx.get(f"{server.url}/v1/public/status",
+                       params={"device_id": device.id, "nonce": "bXktbm9uY2U"})
+    assert answer.status_code == 200, answer.text
+    statement = answer.json()["statement"]
+    claims = lib.verify(statement, keys_url, STATUS, "tenure")
+    assert (claims["sub"], claims["nonce"], claims["activation_lock"]) == (
+        device.id, "bXktbm9uY2U", False)
     with pytest.raises(lib.error):
         lib.verify(statement, keys_url, RECORD, "tenure")
 

@@ -19,8 +19,9 @@ from tests.e2e.conftest import ServerProcess, _backend_url, _server
 
 # Rows a refused (4xx) request writes on purpose, so the fingerprint leaves them out:
 # - login_throttle: a wrong password is counted before it is refused (the throttle);
-# - rate_limits: a sign-up is counted against its address's limit before it is checked
-#   further, so a refused one (email-taken, rate-limited) still counts (docs/security.md);
+# - rate_limits: a sign-up (and a status lookup) is counted against its address's limit
+#   before it is checked further, so a refused one (email-taken, unknown-device,
+#   rate-limited) still counts (docs/security.md);
 # - idempotency_keys: a 4xx sent with an Idempotency-Key is stored so a retry replays it;
 # - audit events of refusals the audit trail exists to show (a paused sign-in, a refused
 #   bootloader unlock) and the mail telling an owner their sign-in is paused;
