@@ -40,7 +40,9 @@ from .conftest import FuzzTarget
 pytestmark = [pytest.mark.e2e, pytest.mark.fuzz]
 
 EXAMPLES = int(os.environ.get("TENURE_FUZZ_EXAMPLES", "6"))
-STATEFUL_EXAMPLES = int(os.environ.get("TENURE_FUZZ_STATEFUL_EXAMPLES", "10"))
+# Enough sequences that one follows the accounts → sessions link (checked below) with
+# every operation in the pool, the public status check included.
+STATEFUL_EXAMPLES = int(os.environ.get("TENURE_FUZZ_STATEFUL_EXAMPLES", "12"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_headers_conformance, response_schema_conformance]
 
