@@ -40,6 +40,7 @@ from tenure.services.records import RecordSigner
 from tenure.services.sessions import SignIn
 from tenure.services.status_check import StatusCheck
 from tenure.services.territory_check import TerritoryCheck
+from tenure.services.totp import SecondFactor
 from tenure.services.unlock import UnlockAuthorization, rules_from
 from tenure.store.database import make_engine
 from tenure.store.uow import UnitOfWork
@@ -73,6 +74,7 @@ class Services:
     checkin: CheckIn
     register: Registration
     sign_in: SignIn
+    second_factor: SecondFactor
     password_reset: PasswordReset
     owner_devices: OwnerDevices
     lost_mode: LostMode
@@ -128,6 +130,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         register=Registration(uow, clock, hashing,
                               Limit("signup-ip", settings.signup_address_limit, window)),
         sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600), hashing),
+        second_factor=SecondFactor(uow, clock, owner_actions),
         password_reset=password_reset,
         owner_devices=OwnerDevices(uow, clock, rules, owner_actions, last_seen),
         lost_mode=LostMode(uow, clock, owner_actions),

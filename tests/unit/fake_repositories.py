@@ -23,6 +23,7 @@ from tenure.services.ports import (
     StoredDevice,
     StoredResponse,
     ThrottleRow,
+    TotpRow,
 )
 
 
@@ -70,6 +71,8 @@ class State:
     reset_requests: dict[str, tuple[str, int]] = field(default_factory=dict)  # email, at
     policies: dict[int, PolicyVersion] = field(default_factory=dict)
     grants: list[dict[str, Any]] = field(default_factory=list)
+    totp: dict[str, TotpRow] = field(default_factory=dict)
+    recovery: dict[tuple[str, str], int | None] = field(default_factory=dict)  # used_at
 
 
 class _Repo:
@@ -366,3 +369,41 @@ class FakeUnlocks(_Repo):
     def report_bootloader(self, device_id: str, state: str, now: int,
                           current: str | None) -> None:
         self.s.bootloader[device_id] = state
+
+
+class FakeSecondFactors(_Repo):
+    def get(self, account_id: str) -> TotpRow | None:
+        return self.s.totp.get(account_id)
+
+    def set_pending(self, account_id: str, secret: str, now: int) -> None:
+        row = self.s.totp.get(account_id)
+        if row is None or row.enabled_at is None:
+            self.s.totp[account_id] = TotpRow(account_id, secret, None, None)
+
+    def enable(self, account_id: str, step: int, now: int) -> bool:
+        row = self.s.totp.get(account_id)
+        if row is None or row.enabled_at is not None:
+            return False
+        self.s.totp[account_id] = replace(row, enabled_at=now, last_step=step)
+        return True
+
+    def use_step(self, account_id: str, step: int) -> bool:
+        row = self.s.totp.get(account_id)
+        if row is None or (row.last_step is not None and row.last_step >= step):
+            return False
+        self.s.totp[account_id] = replace(row, last_step=step)
+        return True
+
+    def add_recovery(self, account_id: str, code_hashes: list[str]) -> None:
+        for h in code_hashes:
+            self.s.recovery[(account_id, h)] = None
+
+    def unused_recovery(self, account_id: str) -> list[str]:
+        return [h for (a, h), used in self.s.recovery.items()
+                if a == account_id and used is None]
+
+    def use_recovery(self, account_id: str, code_hash: str, now: int) -> bool:
+        if self.s.recovery.get((account_id, code_hash), 0) is not None:
+            return False
+        self.s.recovery[(account_id, code_hash)] = now
+        return True

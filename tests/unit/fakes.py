@@ -32,6 +32,7 @@ from .fake_repositories import (
     FakeOutbox,
     FakePolicies,
     FakeResets,
+    FakeSecondFactors,
     FakeSessions,
     FakeTerritory,
     FakeUnlocks,
@@ -64,6 +65,7 @@ class FakeTx:
         self.unlocks = FakeUnlocks(state)
         self.rate_limits = FakeRateLimits(state)
         self.reset_requests = FakeResetRequests(state)
+        self.second_factors = FakeSecondFactors(state)
 
 
 class FakeUnitOfWork:

@@ -27,6 +27,7 @@ caller) can catch a whole family:
     ├── AuthError                     who is asking is not established (well enough)
     │   ├── Unauthorized                unauthorized
     │   ├── InvalidCredentials          invalid-credentials
+    │   ├── TotpRequired                totp-required
     │   └── ReauthenticationRequired    reauthentication-required
     ├── Refused                       the caller is known and may not do this (now)
     │   ├── Forbidden                   forbidden
@@ -38,6 +39,7 @@ caller) can catch a whole family:
     │   ├── EmailTaken                  email-taken
     │   ├── ImportConflict              import-conflict
     │   ├── DeviceHeld                  device-held
+    │   ├── TotpEnabled                 totp-enabled
     │   └── IdempotencyKeyInUse         idempotency-key-in-use
     ├── NotFound                      not-found
     │   └── DeviceNotFound              unknown-device (404: the public status check)
@@ -168,6 +170,13 @@ class InvalidCredentials(AuthError):
     title = "Invalid credentials"
 
 
+class TotpRequired(AuthError):
+    """The password was right, and the account has a second factor on: send `totp`."""
+
+    code = "totp-required"
+    title = "Second factor required"
+
+
 class ReauthenticationRequired(AuthError):
     code = "reauthentication-required"
     title = "Reauthentication required"
@@ -231,6 +240,13 @@ class DeviceHeld(Conflict):
 
     code = "device-held"
     title = "Device held by another claim"
+
+
+class TotpEnabled(Conflict):
+    """The account's second factor is already on: enrolling again would replace it."""
+
+    code = "totp-enabled"
+    title = "Second factor already on"
 
 
 class IdempotencyKeyInUse(Conflict):

@@ -1,4 +1,5 @@
-"""Account router: registration, sessions, password reset, the owner's devices."""
+"""Account router: registration, sessions, the second factor, password reset, the
+owner's devices."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-
-from tenure.domain.errors import InvalidInput
 
 from .bodies import bearer, client_address, json_object, read_capped
 from .deps import app_services
@@ -33,11 +32,9 @@ async def register(request: Request) -> Response:
 async def sign_in(request: Request) -> Response:
     rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
-    totp = data.get("totp")
-    if totp is not None and not isinstance(totp, str):
-        raise InvalidInput("'totp' must be a string.")
     session = await run_in_threadpool(
-        rt.sign_in, data.get("email"), data.get("password"), client_address(request))
+        rt.sign_in, data.get("email"), data.get("password"), client_address(request),
+        data.get("totp"))
     return JSONResponse({"token": session.token, "expires_at": session.expires_at},
                         status_code=201, headers={"Cache-Control": "no-store"})
 
@@ -99,6 +96,21 @@ async def unlock(request: Request) -> Response:
     return JSONResponse({"unlock_token": token}, headers={"Cache-Control": "no-store"})
 
 
+async def enroll_totp(request: Request) -> Response:
+    rt = app_services(request)
+    enrolment = await run_in_threadpool(rt.second_factor.enroll, bearer(request))
+    return JSONResponse({"secret": enrolment.secret, "otpauth_uri": enrolment.otpauth_uri},
+                        status_code=201, headers={"Cache-Control": "no-store"})
+
+
+async def confirm_totp(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    codes = await run_in_threadpool(rt.second_factor.confirm, bearer(request),
+                                    data.get("code"))
+    return JSONResponse({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
+
+
 routes = [
     Route("/v1/accounts", register, methods=["POST"]),
     Route("/v1/sessions", sign_in, methods=["POST"]),
@@ -108,5 +120,7 @@ routes = [
     Route("/v1/me/devices/{device_id}", remove_my_device, methods=["DELETE"]),
     Route("/v1/me/devices/{device_id}/lost", report_lost, methods=["POST"]),
     Route("/v1/me/devices/{device_id}/lost", report_found, methods=["DELETE"]),
+    Route("/v1/me/totp", enroll_totp, methods=["POST"]),
+    Route("/v1/me/totp/confirm", confirm_totp, methods=["POST"]),
     Route("/v1/unlocks", unlock, methods=["POST"]),
 ]

@@ -43,6 +43,7 @@ STATUS: dict[type[e.TenureError], int] = {
     e.Unauthorized: 401,
     e.InvalidCredentials: 401,
     e.ReauthenticationRequired: 401,
+    e.TotpRequired: 401,
     # known caller, not allowed
     e.Refused: 403,
     e.Forbidden: 403,
@@ -55,6 +56,7 @@ STATUS: dict[type[e.TenureError], int] = {
     e.EmailTaken: 409,
     e.ImportConflict: 409,
     e.DeviceHeld: 409,
+    e.TotpEnabled: 409,
     e.IdempotencyKeyInUse: 409,
     e.NotFound: 404,
     e.DeviceNotFound: 404,  # the public status check; devices are told 401

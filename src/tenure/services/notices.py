@@ -49,6 +49,13 @@ def sign_in_throttled(tx: Tx, email: str, failures: int, until: int, now: int) -
         "If this was not you, consider changing your password.\n"), now)
 
 
+def totp_enabled(tx: Tx, email: str, now: int) -> None:
+    tx.outbox.enqueue(email, "Two-step sign-in is on for your account", (
+        f"A second factor (an authenticator app) was turned on for your account at "
+        f"{when(now)}. Signing in now needs a code from it, or one of your recovery codes.\n"
+        "If this was not you, reset your password at once and contact support.\n"), now)
+
+
 def lost_mode(tx: Tx, email: str, device_id: str, what: str, now: int) -> None:
     """`what`: "on", "changed" or "off" — the holder of a lost claim hears of every change."""
     subject = {"on": "Your device is in lost mode",

@@ -11,6 +11,11 @@ counted, and no password is checked. A success clears the email's count and take
 its own attempt from the address's; counts whose last attempt is a day old start
 again, so a shared office address is not paused forever. The owner is mailed when
 their account's sign-in is first paused.
+
+An account with its second factor on also needs `totp` (a code or a recovery code):
+only once the password was right is a missing one `401 totp-required`, and a wrong
+one is `401 invalid-credentials`; both leave the attempt counted, like a wrong
+password, so the second factor cannot be guessed past the throttle either.
 """
 
 from __future__ import annotations
@@ -18,13 +23,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tenure.clock import Clock
-from tenure.domain.errors import InvalidCredentials, InvalidInput, TooManyAttempts
+from tenure.domain.errors import InvalidCredentials, InvalidInput, TooManyAttempts, TotpRequired
 
 from . import notices
 from .accounts import normalise_email
 from .hashing import PasswordHashing
 from .ports import AccountRow, Tx, UnitOfWork
 from .tokens import digest, new_token
+from .totp import accept_code, is_on
 
 ACCOUNT_THRESHOLD = 5
 ADDRESS_THRESHOLD = 50
@@ -48,6 +54,7 @@ class Attempt:
     counts: tuple[int, int]
     pauses: tuple[int | None, int | None]
     account: AccountRow | None
+    totp_on: bool = False
 
 
 def delay_after(failures: int, threshold: int) -> int:
@@ -65,10 +72,13 @@ class SignIn:
         self.ttl = session_ttl
         self.hashing = hashing or PasswordHashing()
 
-    def __call__(self, email: object, password: object, client_address: str) -> NewSession:
+    def __call__(self, email: object, password: object, client_address: str,
+                 totp: object = None) -> NewSession:
         address = normalise_email(email)
         if not isinstance(password, str) or not password:
             raise InvalidInput("'password' must be a non-empty string.")
+        if totp is not None and not isinstance(totp, str):
+            raise InvalidInput("'totp' must be a string.")
         keys = (f"email:{address}", f"ip:{client_address}")
         attempt = self.uow.run(lambda tx: self._admit(tx, keys, address))
         account = attempt.account
@@ -76,12 +86,18 @@ class SignIn:
         if not ok or account is None:
             self.uow.run(lambda tx: self._failed(tx, attempt))
             raise InvalidCredentials("The email or password is not correct.")
+        if attempt.totp_on and not totp:
+            self.uow.run(lambda tx: self._failed(tx, attempt))
+            raise TotpRequired("This account has a second factor on; send 'totp' with a "
+                               "code from the authenticator or a recovery code.")
         token = new_token()
         rehash = (self.hashing.hash(password) if self.hashing.needs_rehash(account.password_hash)
                   else None)
 
-        def succeed(tx: Tx) -> NewSession:
+        def succeed(tx: Tx) -> NewSession | None:
             now = self.clock.now()
+            if attempt.totp_on and not accept_code(tx, account.account_id, str(totp), now):
+                return None
             tx.throttle.clear(keys[0])
             tx.throttle.forgive(keys[1], attempt.pauses[1])
             if rehash:
@@ -89,7 +105,11 @@ class SignIn:
             tx.sessions.create(digest(token), account.account_id, now, now + self.ttl)
             return NewSession(token, now + self.ttl)
 
-        return self.uow.run(succeed)
+        session = self.uow.run(succeed)
+        if session is None:
+            self.uow.run(lambda tx: self._failed(tx, attempt))
+            raise InvalidCredentials("The second-factor code is not correct.")
+        return session
 
     def _admit(self, tx: Tx, keys: tuple[str, str], address: str) -> Attempt:
         """Count this attempt on both keys, or refuse it (counting nothing: the
@@ -108,8 +128,9 @@ class SignIn:
                 tx.throttle.block(key, pause)
             counts.append(count)
             pauses.append(pause)
-        return Attempt(keys, (counts[0], counts[1]), (pauses[0], pauses[1]),
-                       tx.accounts.by_email(address))
+        account = tx.accounts.by_email(address)
+        return Attempt(keys, (counts[0], counts[1]), (pauses[0], pauses[1]), account,
+                       account is not None and is_on(tx, account.account_id))
 
     def _failed(self, tx: Tx, attempt: Attempt) -> None:
         """The attempt was already counted; tell the owner when it paused their sign-in."""

@@ -245,3 +245,21 @@ device_bootloader = Table(
     Column("state", String(16), nullable=False),  # as last reported by the device
     Column("reported_at", BigInteger, nullable=False),
 )
+
+account_totp = Table(
+    "account_totp",
+    metadata,
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("secret", String(64), nullable=False),  # base32; never logged (decision 0016)
+    Column("created_at", BigInteger, nullable=False),
+    Column("enabled_at", BigInteger),  # null: enrolled, not confirmed yet
+    Column("last_step", BigInteger),  # the last accepted time-step: a code works once
+)
+
+totp_recovery_codes = Table(
+    "totp_recovery_codes",
+    metadata,
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("code_hash", String(64), primary_key=True),  # sha256 hex of the code
+    Column("used_at", BigInteger),
+)

@@ -29,6 +29,7 @@ from .repositories import (
 )
 from .staging import ImportStaging
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
+from .totp_repo import SecondFactorRepo
 from .unlock_repo import UnlockRepo
 
 T = TypeVar("T")
@@ -63,6 +64,7 @@ class Tx:
     unlocks = _repo(UnlockRepo)
     rate_limits = _repo(RateLimitRepo)
     reset_requests = _repo(ResetRequestRepo)
+    second_factors = _repo(SecondFactorRepo)
 
 
 class UnitOfWork:

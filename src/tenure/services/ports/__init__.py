@@ -27,6 +27,7 @@ from .repositories import (
     RateLimits,
     ResetRequests,
     Resets,
+    SecondFactors,
     Sessions,
     Territory,
     Throttle,
@@ -43,6 +44,7 @@ from .rows import (
     StoredDevice,
     StoredResponse,
     ThrottleRow,
+    TotpRow,
 )
 
 T = TypeVar("T")
@@ -85,6 +87,8 @@ class Tx(Protocol):
     def rate_limits(self) -> RateLimits: ...
     @property
     def reset_requests(self) -> ResetRequests: ...
+    @property
+    def second_factors(self) -> SecondFactors: ...
 
 
 class ImportStaging(Protocol):
@@ -127,6 +131,7 @@ __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "Claims", "Commands",
     "Devices", "Idempotency", "ImportStaging", "MailSink", "Nonces", "Outbox",
     "OutboxMessage", "OwnedDevice", "Policies", "PolicyVersion", "RateLimits",
-    "ResetRequests", "Resets", "SessionRow", "Sessions", "StoredDevice", "StoredResponse",
-    "Territory", "Throttle", "ThrottleRow", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
+    "ResetRequests", "Resets", "SecondFactors", "SessionRow", "Sessions", "StoredDevice",
+    "StoredResponse", "Territory", "Throttle", "ThrottleRow", "TotpRow", "Tx", "UnitOfWork",
+    "Unlocks", "UsedNonces",
 ]

@@ -106,3 +106,13 @@ class PolicyVersion:
     reason: str
     created_at: int
     rollback_of: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class TotpRow:
+    """An account's second factor: pending until `enabled_at` is set."""
+
+    account_id: str
+    secret: str  # base32 (RFC 4648), as shown once at enrolment
+    enabled_at: int | None
+    last_step: int | None  # the last time-step accepted: a code works once

@@ -1,0 +1,138 @@
+"""The accounts' second factor: TOTP (RFC 6238: SHA-1, 6 digits, 30 s steps, one step of
+drift either way) with 10 single-use recovery codes (docs/protocol.md Part 2, Accounts).
+
+Enrolling needs a fresh sign-in, so a stolen long-lived token cannot bind the account to
+an attacker's authenticator. The secret is shown once and never logged (decision 0016).
+Every code is accepted once: the account stores the last time-step it accepted and
+takes only later ones, in one atomic update; recovery codes are kept as SHA-256 hashes
+(they carry 80 random bits, so a fast hash is enough) and marked used atomically.
+Time-steps come from the injected clock only.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+
+import pyotp
+
+from tenure.clock import Clock
+from tenure.domain.errors import InvalidInput, TotpEnabled
+
+from . import notices
+from .authn import OwnerActions, require_session
+from .ports import Tx, UnitOfWork
+
+STEP_SECONDS = 30
+DIGITS = 6
+DRIFT_STEPS = 1
+RECOVERY_CODES = 10
+ISSUER = "Tenure"
+
+
+@dataclass(frozen=True, slots=True)
+class Enrolment:
+    secret: str
+    otpauth_uri: str
+
+
+def matching_step(secret: str, code: str, now: int) -> int | None:
+    """The time-step within the drift window whose code this is, or None."""
+    if len(code) != DIGITS or not code.isascii() or not code.isdigit():
+        return None
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+    current = now // STEP_SECONDS
+    found = None
+    for step in range(current - DRIFT_STEPS, current + DRIFT_STEPS + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code) and found is None:
+            found = step
+    return found
+
+
+def normalise_recovery(code: str) -> str:
+    return "".join(ch for ch in code.upper() if ch not in "- ")
+
+
+def recovery_hash(code: str) -> str:
+    return hashlib.sha256(normalise_recovery(code).encode()).hexdigest()
+
+
+def new_recovery_code() -> str:
+    raw = pyotp.random_base32(16)  # 80 bits
+    return "-".join(raw[i:i + 4] for i in range(0, 16, 4)).lower()
+
+
+def accept_code(tx: Tx, account_id: str, code: str, now: int) -> bool:
+    """Accept a current TOTP code or an unused recovery code, once, for an account whose
+    second factor is on; False for anything else."""
+    row = tx.second_factors.get(account_id)
+    if row is None or row.enabled_at is None or len(code) > 64:
+        return False
+    step = matching_step(row.secret, code, now)
+    if step is not None:
+        return tx.second_factors.use_step(account_id, step)
+    wanted = recovery_hash(code)
+    match = None
+    for stored in tx.second_factors.unused_recovery(account_id):
+        if hmac.compare_digest(stored, wanted):
+            match = stored
+    return match is not None and tx.second_factors.use_recovery(account_id, match, now)
+
+
+def is_on(tx: Tx, account_id: str) -> bool:
+    row = tx.second_factors.get(account_id)
+    return row is not None and row.enabled_at is not None
+
+
+class SecondFactor:
+    def __init__(self, uow: UnitOfWork, clock: Clock, owner_actions: OwnerActions) -> None:
+        self.uow = uow
+        self.clock = clock
+        self.owner_actions = owner_actions
+
+    def enroll(self, token: str | None) -> Enrolment:
+        """A new pending secret (replacing one not confirmed yet); `409` once it is on."""
+        secret = pyotp.random_base32()  # 160 bits, as RFC 4226 recommends
+
+        def work(tx: Tx) -> Enrolment:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            self.owner_actions.require_fresh(session, now)
+            tx.accounts.lock(session.account_id)
+            if is_on(tx, session.account_id):
+                raise TotpEnabled("The second factor is already on for this account.")
+            tx.second_factors.set_pending(session.account_id, secret, now)
+            uri = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
+                name=session.email, issuer_name=ISSUER)
+            return Enrolment(secret, uri)
+
+        return self.uow.run(work)
+
+    def confirm(self, token: str | None, code: object) -> list[str]:
+        """Turn the pending secret on with a current code; the 10 recovery codes, once."""
+        if not isinstance(code, str) or not code:
+            raise InvalidInput("'code' must be a string of 6 digits.")
+        codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+
+        def work(tx: Tx) -> list[str]:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            account_id = session.account_id
+            tx.accounts.lock(account_id)
+            row = tx.second_factors.get(account_id)
+            if row is not None and row.enabled_at is not None:
+                raise TotpEnabled("The second factor is already on for this account.")
+            if row is None:
+                raise InvalidInput("No second factor is being set up; "
+                                   "start with POST /v1/me/totp.")
+            step = matching_step(row.secret, code, now)
+            if step is None or not tx.second_factors.enable(account_id, step, now):
+                raise InvalidInput("The code is not correct for the secret being set up.")
+            tx.second_factors.add_recovery(account_id, [recovery_hash(c) for c in codes])
+            tx.audit.record(f"account:{account_id}", "account.totp_enabled",
+                            actor=f"account:{account_id}", at=now)
+            notices.totp_enabled(tx, session.email, now)
+            return codes
+
+        return self.uow.run(work)
