@@ -120,7 +120,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "responses": {"201": _ok("A session.", _obj(
             {"token": {"type": "string"}, "expires_at": {"type": "integer"}},
             ("token", "expires_at")))},
-        "problems": {"400": ["malformed"], "401": ["invalid-credentials"],
+        "problems": {"400": ["malformed"], "401": ["invalid-credentials", "totp-required"],
                      "413": ["too-large"], "422": ["invalid-input"],
                      "429": ["too-many-attempts"], "503": ["overloaded"]},
     }},
@@ -185,6 +185,27 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                          "403": ["credential-cooldown"], "404": ["not-found"]},
         },
     },
+    "/v1/me/totp": {"post": {
+        "operationId": "enrollTotp", "tags": ["account"], "security": ACCOUNT,
+        "summary": "Start the second factor (fresh token): a TOTP secret, shown once "
+                   "(RFC 6238, SHA-1, 6 digits, 30 s); replaces one not confirmed yet",
+        "responses": {"201": _ok("A pending secret.", _obj(
+            {"secret": {"type": "string"}, "otpauth_uri": {"type": "string"}},
+            ("secret", "otpauth_uri")))},
+        "problems": {"401": ["unauthorized", "reauthentication-required"],
+                     "409": ["totp-enabled"]},
+    }},
+    "/v1/me/totp/confirm": {"post": {
+        "operationId": "confirmTotp", "tags": ["account"], "security": ACCOUNT,
+        "summary": "Turn the second factor on with a current code; 10 single-use "
+                   "recovery codes, shown once (a wrong code: 422 invalid-input)",
+        "requestBody": _json(_obj({"code": {"type": "string"}}, ("code",))),
+        "responses": {"200": _ok("On.", _obj(
+            {"recovery_codes": {"type": "array", "items": {"type": "string"},
+                                "minItems": 10, "maxItems": 10}}, ("recovery_codes",)))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "409": ["totp-enabled"],
+                     "413": ["too-large"], "422": ["invalid-input"]},
+    }},
     "/v1/unlocks": {"post": {
         "operationId": "unlockBootloader", "tags": ["account"], "security": ACCOUNT,
         "summary": "Bootloader unlock for the bound owner (fresh token)",
