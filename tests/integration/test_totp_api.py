@@ -111,3 +111,15 @@ def test_wrong_codes_pause_sign_in_like_wrong_passwords(
     response = client.post("/v1/sessions", json={
         "email": owner.email, "password": owner.password, "totp": totp.at(clock.now() + 30)})
     assert_problem(response, "too-many-attempts", 429)
+
+
+def test_confirm_checks_the_token_before_the_body(client: TestClient, accounts: Accounts,
+                                                  runtime: Services) -> None:
+    owner = accounts.new()
+    assert_problem(client.post("/v1/me/totp/confirm", json={"code": 123456}),
+                   "unauthorized", 401)
+    assert_problem(client.post("/v1/me/totp/confirm", headers=bearer(owner.token),
+                               json={"code": 123456}), "invalid-input", 422)
+    assert_problem(client.post("/v1/me/totp/confirm", headers=bearer(owner.token),
+                               json={"code": "123456"}), "invalid-input", 422)  # none pending
+    assert rows(runtime, t.account_totp) == []

@@ -113,14 +113,14 @@ class SecondFactor:
 
     def confirm(self, token: str | None, code: object) -> list[str]:
         """Turn the pending secret on with a current code; the 10 recovery codes, once."""
-        if not isinstance(code, str) or not code:
-            raise InvalidInput("'code' must be a string of 6 digits.")
         codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
 
         def work(tx: Tx) -> list[str]:
             now = self.clock.now()
             session = require_session(tx, token, now)
             account_id = session.account_id
+            if not isinstance(code, str) or not code:
+                raise InvalidInput("'code' must be a string of 6 digits.")
             tx.accounts.lock(account_id)
             row = tx.second_factors.get(account_id)
             if row is not None and row.enabled_at is not None:
