@@ -4,14 +4,17 @@ FixedClock, the clock the server uses."""
 
 from __future__ import annotations
 
+from functools import partial
+
 import pyotp
 from starlette.testclient import TestClient
 
 from tenure.bootstrap import Services
 from tenure.clock import FixedClock
+from tenure.http.app import create_app
 from tenure.store import tables as t
 
-from .helpers import Accounts, assert_problem, audit, bearer, outbox, rows
+from .helpers import Accounts, assert_problem, audit, bearer, outbox, race, rows
 
 
 def sign_in(client: TestClient, email: str, password: str, totp: str | None = None
@@ -123,3 +126,19 @@ def test_confirm_checks_the_token_before_the_body(client: TestClient, accounts: 
     assert_problem(client.post("/v1/me/totp/confirm", headers=bearer(owner.token),
                                json={"code": "123456"}), "invalid-input", 422)  # none pending
     assert rows(runtime, t.account_totp) == []
+
+
+def test_one_code_sent_at_once_on_three_connections_opens_one_session(
+        client: TestClient, accounts: Accounts, runtime: Services, clock: FixedClock) -> None:
+    owner = accounts.new()
+    secret = client.post("/v1/me/totp", headers=bearer(owner.token)).json()["secret"]
+    totp = pyotp.TOTP(secret)
+    client.post("/v1/me/totp/confirm", headers=bearer(owner.token),
+                json={"code": totp.at(clock.now())})
+    clock.advance(30)
+    body = {"email": owner.email, "password": owner.password, "totp": totp.at(clock.now())}
+    clients = [TestClient(create_app(runtime)) for _ in range(3)]
+    answers = race([partial(c.post, "/v1/sessions", json=body) for c in clients])
+    for c in clients:
+        c.close()
+    assert sorted(a.status_code for a in answers) == [201, 401, 401], answers
