@@ -31,7 +31,7 @@ from .test_activation_lock import provision
 
 pytestmark = pytest.mark.e2e
 # Large enough that the import runs for several seconds on two cores (about 5 s at
-# 40 k rows/s); docs/decisions/0015-bulk-imports-staged.md has the 500 k-row figures.
+# 40 k rows/s); docs/decisions/0012-bulk-imports-staged.md has the 500 k-row figures.
 ROWS = int(os.environ.get("TENURE_TEST_BULK_ROWS", "200000"))
 
 

@@ -160,7 +160,7 @@ def test_jwks_holds_no_private_material(ring: KeyRing) -> None:
     assert '"d"' not in text
 
 
-# -- ES256 by default, publishing ahead of use, rotation across types (decision 0012) ----
+# -- ES256 by default, publishing ahead of use, rotation across types (decision 0010) ----
 
 
 def test_new_rings_sign_es256_by_default(keys_dir: Path) -> None:
@@ -258,7 +258,7 @@ def test_load_refuses_an_unknown_state(ring: KeyRing, keys_dir: Path) -> None:
 
 def test_pyjwt_keeps_every_es256_key_of_the_jwks(ring: KeyRing) -> None:
     """PyJWT drops JWKS entries it cannot use, silently; the ES256 keys a verifier needs
-    must survive it with their kid and algorithm (Ed25519 ones it drops: decision 0012)."""
+    must survive it with their kid and algorithm (Ed25519 ones it drops: decision 0010)."""
     jwt = pytest.importorskip("jwt")
     ring = ring.add("P-256").rotate("P-256")
     es_kids = {k.kid for k in ring.keys if k.key.key_type == "P-256"}

@@ -8,7 +8,7 @@ older keys stay published (devices in the field pinned them) until retired.
 New rings sign with ES256 (P-256), which every common JOSE library verifies out of the
 box; Ed25519 rings keep working, and a P-256 key can be *published* in one of them
 ahead of use, so devices can pin it before it signs their records (and it signs, at
-once, the tokens third parties verify): docs/decisions/0012-es256-server-keys.md.
+once, the tokens third parties verify): docs/decisions/0010-es256-server-keys.md.
 
 A ring read with `KeyRing.load` follows later changes to its directory: at most once per
 `RELOAD_CHECK_SECONDS` it compares the identity of `ring.json` (inode, size, mtime; a
@@ -40,7 +40,7 @@ from .keys import KeyType, SigningKey, VerifyingKey
 STATES = ("active", "published", "verifying", "retired")
 
 # New rings: ES256 verifies in every JOSE library integrators use; `Ed25519` (RFC 9864)
-# is still unknown to PyJWT and Authlib (decision 0012).
+# is still unknown to PyJWT and Authlib (decision 0010).
 DEFAULT_KEY_TYPE: KeyType = "P-256"
 
 # Names an operator may give: the JWS alg or the curve.

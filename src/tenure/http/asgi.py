@@ -3,7 +3,7 @@
 `tenure serve` is the supported way to run it. Running uvicorn yourself, pass
 `--no-proxy-headers` (X-Forwarded-For is honoured only from TENURE_TRUSTED_PROXIES,
 by the app) and `--http tenure.http.connections:GuardedHttpToolsProtocol` (read
-timeouts and connection caps, decision 0013).
+timeouts and connection caps, decision 0011).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ uvicorn times out only idle keep-alive connections. A client that opens a connec
 and sends its headers (or its body) a byte at a time keeps a connection, its buffers
 and a file descriptor for as long as it likes, and a few thousand such clients starve
 a server (slowloris). This protocol is uvicorn's httptools protocol with a deadline
-per phase of a request (decision 0013):
+per phase of a request (decision 0011):
 
 - headers: `header_timeout` seconds from the connection (or, on a kept-alive
   connection, from the first byte of the next request) to the end of the headers,

@@ -2,7 +2,7 @@
 drift either way) with 10 single-use recovery codes (docs/protocol.md Part 2, Accounts).
 
 Enrolling needs a fresh sign-in, so a stolen long-lived token cannot bind the account to
-an attacker's authenticator. The secret is shown once and never logged (decision 0016).
+an attacker's authenticator. The secret is shown once and never logged (decision 0013).
 Every code is accepted once: the account stores the last time-step it accepted and
 takes only later ones, in one atomic update; recovery codes are kept as SHA-256 hashes
 (they carry 80 random bits, so a fast hash is enough) and marked used atomically.

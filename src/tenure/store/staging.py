@@ -7,7 +7,7 @@ database; PostgreSQL: COPY into temporary tables, which are not even WAL-logged)
 Nothing of it is visible to anyone else. The switch-in is then one transaction of two
 `INSERT ... SELECT` statements and the caller's audit event: all or nothing, and on
 SQLite the only time the import holds the write lock (about 3.5 µs a row, measured in
-docs/decisions/0015-bulk-imports-staged.md).
+docs/decisions/0012-bulk-imports-staged.md).
 
 A device or IMEI inserted meanwhile by someone else makes the switch-in fail on the
 unique key: it is rolled back and `ImportConflict` raised, nothing imported.

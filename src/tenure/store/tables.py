@@ -250,7 +250,7 @@ account_totp = Table(
     "account_totp",
     metadata,
     Column("account_id", String(32), ForeignKey("accounts.account_id"), primary_key=True),
-    Column("secret", String(64), nullable=False),  # base32; never logged (decision 0016)
+    Column("secret", String(64), nullable=False),  # base32; never logged (decision 0013)
     Column("created_at", BigInteger, nullable=False),
     Column("enabled_at", BigInteger),  # null: enrolled, not confirmed yet
     Column("last_step", BigInteger),  # the last accepted time-step: a code works once

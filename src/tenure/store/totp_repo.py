@@ -1,6 +1,6 @@
 """The accounts' second factor: TOTP secrets (pending or on) and recovery-code hashes.
 
-The secret is stored as given (decision 0016): it must be readable to check codes, and
+The secret is stored as given (decision 0013): it must be readable to check codes, and
 no code path logs it. Recovery codes are stored only as SHA-256 hashes."""
 
 from __future__ import annotations
