@@ -49,7 +49,7 @@ bench-quick: install-dev $(VENV)/.installed-bench  ## ~2-minute smoke run of the
 
 FUZZ_EXAMPLES ?= 200
 fuzz: install-dev  ## schemathesis against real servers (SQLite; PostgreSQL with TENURE_TEST_POSTGRES_URL), FUZZ_EXAMPLES per operation (default 200)
-	TENURE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENURE_FUZZ_STATEFUL_EXAMPLES=$(FUZZ_EXAMPLES) \
+	TENURE_FUZZ_RANDOM=1 TENURE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENURE_FUZZ_STATEFUL_EXAMPLES=$(FUZZ_EXAMPLES) \
 	  $(BIN)/python -m pytest -p no:cacheprovider -rxX tests/fuzz $(PYTEST_ARGS)
 
 clean:  ## remove the virtual environment (keeps ./var)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -20,6 +21,13 @@ from tenure.store.migrate import upgrade
 from tenure.store.tables import metadata
 
 POSTGRES_ENV = "TENURE_TEST_POSTGRES_URL"
+
+# In CI (CI=true) property tests draw the same examples every run: a red CI then
+# means a change broke something, not that a new random draw found an old bug. Runs
+# on a developer's machine keep exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+    hypothesis_settings.load_profile("ci")
 BACKENDS = ["sqlite", "postgresql"]
 
 
