@@ -20,12 +20,13 @@ from .records import RecordSigner
 
 
 class Binding:
-    def __init__(self, signer: RecordSigner, clock: Clock, credential_cooldown: int,
-                 reauth_seconds: int) -> None:
+    def __init__(self, signer: RecordSigner, clock: Clock, rule: OwnerActions) -> None:
+        """`rule`: the owner-action rule bound once in bootstrap (unbind weakens
+        protection); its cool-down is also the one activation records honour."""
         self.signer = signer
         self.clock = clock
-        self.cooldown = credential_cooldown
-        self.rule = OwnerActions(reauth_seconds, credential_cooldown)
+        self.rule = rule
+        self.cooldown = rule.cooldown_seconds
 
     def _answer(self, tx: Tx, request: DeviceRequest, now: int, changed: bool) -> str:
         """The record after the change; claims are read again only if it changed them."""

@@ -58,13 +58,13 @@ def read_bootloader_token(token: object) -> BootloaderToken:
 
 class UnlockAuthorization:
     def __init__(self, uow: UnitOfWork, keyring: KeyRing, clock: Clock, issuer: str,
-                 rules: UnlockRules, reauth_seconds: int, cooldown_seconds: int) -> None:
+                 rules: UnlockRules, rule: OwnerActions) -> None:
         self.uow = uow
         self.keyring = keyring
         self.clock = clock
         self.issuer = issuer
         self.rules = rules
-        self.rule = OwnerActions(reauth_seconds, cooldown_seconds)
+        self.rule = rule
 
     def __call__(self, bearer: str | None, bootloader_token: object) -> str:
         token = read_bootloader_token(bootloader_token)

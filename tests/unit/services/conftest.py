@@ -17,6 +17,7 @@ from tenure.crypto.keys import SigningKey
 from tenure.domain.masking import mask_email
 from tenure.domain.model import Claim, ClaimKind
 from tenure.services.activation import Activation
+from tenure.services.authn import OwnerActions
 from tenure.services.binding import Binding
 from tenure.services.checkin import CheckIn
 from tenure.services.device_auth import DeviceRequest
@@ -160,7 +161,7 @@ class World:
         return Activation(self.signer(), self.clock, COOLDOWN, self.territory())
 
     def binding(self) -> Binding:
-        return Binding(self.signer(), self.clock, COOLDOWN, REAUTH)
+        return Binding(self.signer(), self.clock, OwnerActions(REAUTH, COOLDOWN))
 
     def checkin(self) -> CheckIn:
         return CheckIn(self.signer(), self.clock, COOLDOWN, self.territory(), self.last_seen)

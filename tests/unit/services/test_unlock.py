@@ -11,6 +11,7 @@ from tenure.crypto.jws import parse_compact, sign_compact
 from tenure.crypto.keys import SigningKey
 from tenure.domain.errors import Malformed, ReauthenticationRequired, UnlockNotPermitted
 from tenure.domain.model import ClaimKind
+from tenure.services.authn import OwnerActions
 from tenure.services.unlock import BL_TYP, UNLOCK_TYP, UnlockAuthorization, rules_from
 
 from .conftest import COOLDOWN, HOUR, REAUTH, Owner, Phone, World
@@ -20,7 +21,7 @@ RULES = rules_from(168, 1, 365, 14)
 
 def unlock(world: World) -> UnlockAuthorization:
     return UnlockAuthorization(world.uow, world.keyring, world.clock, "https://tenure.test",
-                               RULES, REAUTH, COOLDOWN)
+                               RULES, OwnerActions(REAUTH, COOLDOWN))
 
 
 def bl_token(world: World, phone: Phone, key: SigningKey | None = None,
