@@ -23,6 +23,7 @@ from tenure.services.apikeys import ApiKeys
 from tenure.services.authn import OwnerActions
 from tenure.services.binding import Binding
 from tenure.services.checkin import CheckIn
+from tenure.services.consents import OwnerConsent
 from tenure.services.device_gateway import DeviceGateway
 from tenure.services.hashing import PasswordHashing
 from tenure.services.idempotency import IdempotencyRecords
@@ -39,6 +40,7 @@ from tenure.services.provision import Importer
 from tenure.services.records import RecordSigner
 from tenure.services.sessions import SignIn
 from tenure.services.status_check import StatusCheck
+from tenure.services.tenants import TenantAdmin
 from tenure.services.territory_check import TerritoryCheck
 from tenure.services.totp import SecondFactor
 from tenure.services.unlock import UnlockAuthorization, rules_from
@@ -80,6 +82,8 @@ class Services:
     lost_mode: LostMode
     unlock: UnlockAuthorization
     api_keys: ApiKeys
+    tenants: TenantAdmin
+    consents: OwnerConsent
     importer: Importer
     policies: PolicyStore
     status_check: StatusCheck
@@ -136,6 +140,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         lost_mode=LostMode(uow, clock, owner_actions),
         unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, rules, owner_actions),
         api_keys=ApiKeys(uow, clock),
+        tenants=TenantAdmin(uow, clock, settings.webhook_allow_insecure),
+        consents=OwnerConsent(uow, clock, owner_actions),
         importer=Importer(uow, clock),
         policies=policies,
         status_check=StatusCheck(uow, keyring, clock, settings.issuer, policies,

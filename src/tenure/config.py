@@ -67,6 +67,8 @@ class Settings:
     max_connections: int = 1000  # open connections per server process; more get 503
     max_header_bytes: int = 16_384
     keepalive_seconds: float = 5.0  # idle time a kept-alive connection stays open
+    # Tenants' webhooks may be plain http to any address (development and tests only).
+    webhook_allow_insecure: bool = False
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
     log_format: str = "console"  # console: key=value lines; json: one JSON object per line
@@ -99,6 +101,13 @@ class Settings:
 
 
 def _coerce(name: str, kind: Any, raw: Any) -> Any:
+    if kind in (bool, "bool"):
+        text = str(raw).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"TENURE_{name.upper()} must be 1 or 0, got {raw!r}")
     try:
         if kind in (Path, "Path"):
             return Path(str(raw))

@@ -73,6 +73,12 @@ class State:
     grants: list[dict[str, Any]] = field(default_factory=list)
     totp: dict[str, TotpRow] = field(default_factory=dict)
     recovery: dict[tuple[str, str], int | None] = field(default_factory=dict)  # used_at
+    # Tenants (tests/unit/fake_tenants.py)
+    tenants: dict[str, Any] = field(default_factory=dict)  # tenant_id -> TenantRow
+    tenant_devices: dict[tuple[str, str], int] = field(default_factory=dict)  # (tenant, device)
+    consents: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (dev, ten, acct)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    bypass_codes: dict[str, Any] = field(default_factory=dict)  # device_id -> BypassCodeRow
 
 
 class _Repo:
@@ -151,6 +157,13 @@ class FakeClaims(_Repo):
             raise LostRace(claim.claim_id)
         self.s.claims[claim.claim_id] = ClaimRecord(claim)
 
+    def add_many(self, claims: Sequence[Claim]) -> None:
+        for claim in claims:
+            if claim.kind is ClaimKind.ORGANIZATION and any(
+                    c.kind is ClaimKind.ORGANIZATION for c in self.active(claim.device_id)):
+                raise LostRace(f"one organization claim per device: {claim.device_id}")
+            self.add(claim)
+
     def release(self, claim_id: str, at: int, by: str) -> bool:
         record = self.s.claims.get(claim_id)
         if record is None or record.released_at is not None:
@@ -164,6 +177,11 @@ class FakeClaims(_Repo):
             return False
         record.claim = replace(record.claim, message=message, contact=contact)
         return True
+
+    def held_by(self, holder: str) -> list[Claim]:
+        return sorted((r.claim for r in self.s.claims.values()
+                       if r.claim.holder == holder and r.released_at is None),
+                      key=lambda c: (c.created_at, c.claim_id))
 
 
 class FakeAccounts(_Repo):
@@ -245,6 +263,13 @@ class FakeAudit(_Repo):
         self.s.audit.append({"stream": stream, "action": action, "actor": actor, "at": at,
                              "data": data})
 
+    def record_many(self, action: str, actor: str, at: int,
+                    entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        streams = [stream for stream, _ in entries]
+        assert len(set(streams)) == len(streams), "record_many: a stream appears twice"
+        for stream, data in entries:
+            self.record(stream, action, actor, at, **data)
+
 
 class FakeOutbox(_Repo):
     def enqueue(self, to_addr: str, subject: str, body: str, now: int) -> None:
@@ -280,10 +305,18 @@ class FakeOutbox(_Repo):
 
 
 class FakeApiKeys(_Repo):
-    def create(self, key_id: str, secret_hash: str, role: str, name: str, now: int) -> None:
+    def create(self, key_id: str, secret_hash: str, role: str, name: str, now: int,
+               tenant_id: str | None = None) -> None:
         if key_id in self.s.api_keys:
             raise LostRace(key_id)
-        self.s.api_keys[key_id] = ApiKeyRow(key_id, secret_hash, role, name, None)
+        self.s.api_keys[key_id] = ApiKeyRow(key_id, secret_hash, role, name, None, tenant_id)
+
+    def revoke_for_tenant(self, tenant_id: str, now: int) -> list[str]:
+        ids = [k for k, row in self.s.api_keys.items()
+               if row.tenant_id == tenant_id and row.revoked_at is None]
+        for key_id in ids:
+            self.s.api_keys[key_id] = replace(self.s.api_keys[key_id], revoked_at=now)
+        return ids
 
     def get(self, key_id: str) -> ApiKeyRow | None:
         return self.s.api_keys.get(key_id)

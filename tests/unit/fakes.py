@@ -39,6 +39,7 @@ from .fake_repositories import (
     LostRace,
     State,
 )
+from .fake_tenants import FakeBypassCodes, FakeEvents, FakeTenants
 
 T = TypeVar("T")
 __all__ = ["FakeTx", "FakeUnitOfWork", "LostRace", "MemoryMailSink", "State", "UsedNonceSet"]
@@ -66,6 +67,9 @@ class FakeTx:
         self.rate_limits = FakeRateLimits(state)
         self.reset_requests = FakeResetRequests(state)
         self.second_factors = FakeSecondFactors(state)
+        self.tenants = FakeTenants(state)
+        self.events = FakeEvents(state)
+        self.bypass_codes = FakeBypassCodes(state)
 
 
 class FakeUnitOfWork:

@@ -15,10 +15,11 @@ from tenure.domain.errors import InvalidInput
 NAMES = ("apikey",)
 # API key roles an operator can create. `support` is not one: support agents are
 # accounts with a second factor (docs/decisions/0009-no-support-api-key-role.md).
-ROLES = ("factory", "policy", "admin")
+ROLES = ("factory", "policy", "admin", "organization", "creditor", "retailer")
 ROLE_HELP = ("factory: POST /v1/admin/devices (factory imports); policy: /v1/admin/policy "
              "(territory policy); admin: reserved for operator tooling, accepted by every "
-             "admin endpoint")
+             "admin endpoint; organization, creditor, retailer: a tenant's key, for the "
+             "tenant named by --tenant (of that kind)")
 
 
 def cmd_apikey(args: argparse.Namespace) -> int:
@@ -32,7 +33,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
                           f"{'|'.join(ROLES)}")
     rt = app_services()
     if args.action == "create":
-        key = rt.api_keys.create(args.role, args.name or args.role)
+        key = rt.api_keys.create(args.role, args.name or args.role, args.tenant)
         print(key)
         print("(shown once: store it now)", file=sys.stderr)
     elif args.action == "revoke":
@@ -42,7 +43,7 @@ def cmd_apikey(args: argparse.Namespace) -> int:
     else:
         for row in rt.api_keys.all_keys():
             state = "revoked" if row.revoked_at else "live"
-            print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}")
+            print(f"{row.key_id}\t{row.role}\t{state}\t{row.name}\t{row.tenant_id or '-'}")
     return 0
 
 
@@ -56,4 +57,7 @@ def register(commands: Any) -> None:
     p.add_argument("key_id", nargs="?", help="key id (for revoke; see list)")
     p.add_argument("--role", choices=ROLES, help=f"what the key may do (for create): {ROLE_HELP}")
     p.add_argument("--name", help="a label for the key (for create; default: the role)")
+    p.add_argument("--tenant", metavar="TENANT_ID",
+                   help="the tenant a key of role organization, creditor or retailer acts "
+                        "for (for create; see tenure tenant list)")
     p.set_defaults(handler=cmd_apikey, parser=p)

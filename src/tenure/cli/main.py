@@ -1,4 +1,4 @@
-"""`tenure`: serve, init, db, keys, provision, apikey, audit, mail, device, status."""
+"""`tenure`: serve, init, db, keys, provision, apikey, tenant, audit, mail, device, status."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from . import device as device_cli
 from . import policy as policy_cli
 from . import server as server_cli
 from . import status as status_cli
+from . import tenant as tenant_cli
 
 Handler = Callable[[argparse.Namespace], int]
 
@@ -39,6 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     server_cli.register(commands)
     apikey_cli.register(commands)
+    tenant_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)
     status_cli.register(commands)

@@ -89,6 +89,14 @@ async def report_found(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def consent(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(rt.consents.give, bearer(request),
+                            request.path_params["device_id"], data.get("tenant_id"))
+    return Response(status_code=204)
+
+
 async def unlock(request: Request) -> Response:
     rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
@@ -120,6 +128,7 @@ routes = [
     Route("/v1/me/devices/{device_id}", remove_my_device, methods=["DELETE"]),
     Route("/v1/me/devices/{device_id}/lost", report_lost, methods=["POST"]),
     Route("/v1/me/devices/{device_id}/lost", report_found, methods=["DELETE"]),
+    Route("/v1/me/devices/{device_id}/consents", consent, methods=["POST"]),
     Route("/v1/me/totp", enroll_totp, methods=["POST"]),
     Route("/v1/me/totp/confirm", confirm_totp, methods=["POST"]),
     Route("/v1/unlocks", unlock, methods=["POST"]),

@@ -185,6 +185,19 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                          "403": ["credential-cooldown"], "404": ["not-found"]},
         },
     },
+    "/v1/me/devices/{device_id}/consents": {"post": {
+        "operationId": "consentToTenant", "tags": ["account"], "security": ACCOUNT,
+        "summary": "Let a tenant (an organization or creditor) claim this device (fresh "
+                   "token, outside the cool-down)",
+        "parameters": [DEVICE_ID],
+        "requestBody": _json(_obj({"tenant_id": {"type": "string", "minLength": 1,
+                                                 "maxLength": 64}}, ("tenant_id",))),
+        "responses": {"204": _ok("The tenant may now claim the device.")},
+        "problems": {"400": ["malformed"],
+                     "401": ["unauthorized", "reauthentication-required"],
+                     "403": ["credential-cooldown"], "404": ["not-found"],
+                     "413": ["too-large"], "422": ["invalid-input"]},
+    }},
     "/v1/me/totp": {"post": {
         "operationId": "enrollTotp", "tags": ["account"], "security": ACCOUNT,
         "summary": "Start the second factor (fresh token): a TOTP secret, shown once "

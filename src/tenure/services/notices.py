@@ -64,3 +64,32 @@ def lost_mode(tx: Tx, email: str, device_id: str, what: str, now: int) -> None:
     tx.outbox.enqueue(email, subject, (
         f"{subject} (device {device_id}, {when(now)}).\n"
         "If this was not you, sign in, review your devices and change your password.\n"), now)
+
+
+_TENANT_KINDS = {"organization": "an organization", "creditor": "a financing company",
+                 "retailer": "a retailer"}
+
+
+def tenant_claim_added(tx: Tx, email: str, device_id: str, tenant_name: str, kind: str,
+                       now: int) -> None:
+    """The bound owner hears whenever a tenant's claim on their device is added."""
+    tx.outbox.enqueue(email, f"{tenant_name} now holds a claim on your device", (
+        f"{tenant_name} ({_TENANT_KINDS.get(kind, kind)}) took a claim on the device "
+        f"{device_id} on {when(now)}.\n"
+        "It may lock the device's set-up after a factory reset until its code is entered.\n"
+        "If you did not expect this, contact support.\n"), now)
+
+
+def tenant_claim_released(tx: Tx, email: str, device_id: str, tenant_name: str, now: int,
+                          how: str) -> None:
+    """... and whenever one is released (`how`: by the tenant, the tenant was disabled)."""
+    tx.outbox.enqueue(email, f"{tenant_name} released its claim on your device", (
+        f"The claim of {tenant_name} on the device {device_id} was released on {when(now)} "
+        f"({how}).\n"), now)
+
+
+def consent_given(tx: Tx, email: str, device_id: str, tenant_name: str, now: int) -> None:
+    tx.outbox.enqueue(email, f"You allowed {tenant_name} to claim your device", (
+        f"On {when(now)} your account allowed {tenant_name} to take a claim on the device "
+        f"{device_id}. You will be told when it does.\n"
+        "If this was not you, change your password now and contact support.\n"), now)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from . import tables as t
 
@@ -46,6 +46,36 @@ class AuditLog:
         self.conn.execute(insert(t.audit_events).values(
             stream=stream, seq=seq, at=at, actor=actor, action=action, data=payload,
             prev_hash=prev, hash=event_hash(prev, stream, seq, at, actor, action, payload)))
+
+    def record_many(self, action: str, actor: str, at: int,
+                    entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """One event of `action` on each (stream, data): the heads of every stream read
+        in one query and the rows written in one statement (a fleet claim of thousands
+        of devices). Each stream appears at most once."""
+        if not entries:
+            return
+        ae = t.audit_events.c
+        streams = [stream for stream, _ in entries]
+        if len(set(streams)) != len(streams):
+            raise ValueError("record_many: a stream appears twice")
+        heads: dict[str, tuple[int, str]] = {}
+        for start in range(0, len(streams), 5000):
+            part = streams[start:start + 5000]
+            last = (select(ae.stream, func.max(ae.seq).label("seq"))
+                    .where(ae.stream.in_(part)).group_by(ae.stream).subquery())
+            rows = self.conn.execute(
+                select(ae.stream, ae.seq, ae.hash).join(
+                    last, (last.c.stream == ae.stream) & (last.c.seq == ae.seq)))
+            heads.update({r.stream: (r.seq, r.hash) for r in rows})
+        values = []
+        for stream, data in entries:
+            seq, prev = heads.get(stream, (0, GENESIS))
+            payload = canonical(data)
+            values.append({"stream": stream, "seq": seq + 1, "at": at, "actor": actor,
+                           "action": action, "data": payload, "prev_hash": prev,
+                           "hash": event_hash(prev, stream, seq + 1, at, actor, action,
+                                              payload)})
+        self.conn.execute(insert(t.audit_events), values)
 
     def events(self, stream: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(

@@ -12,22 +12,38 @@ from . import tables as t
 from .repositories import insert_ignoring_duplicates
 
 
+def _key(r: Any) -> ApiKeyRow:
+    return ApiKeyRow(r.key_id, r.secret_hash, r.role, r.name, r.revoked_at, r.tenant_id)
+
+
 class ApiKeyRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def create(self, key_id: str, secret_hash: str, role: str, name: str, now: int) -> None:
+    def create(self, key_id: str, secret_hash: str, role: str, name: str, now: int,
+               tenant_id: str | None = None) -> None:
         self.conn.execute(insert(t.api_keys).values(
-            key_id=key_id, secret_hash=secret_hash, role=role, name=name, created_at=now))
+            key_id=key_id, secret_hash=secret_hash, role=role, name=name, created_at=now,
+            tenant_id=tenant_id))
 
     def get(self, key_id: str) -> ApiKeyRow | None:
         r = self.conn.execute(select(t.api_keys).where(t.api_keys.c.key_id == key_id)).first()
-        return None if r is None else ApiKeyRow(r.key_id, r.secret_hash, r.role, r.name,
-                                                r.revoked_at)
+        return None if r is None else _key(r)
 
     def all(self) -> list[ApiKeyRow]:
         rows = self.conn.execute(select(t.api_keys).order_by(t.api_keys.c.created_at))
-        return [ApiKeyRow(r.key_id, r.secret_hash, r.role, r.name, r.revoked_at) for r in rows]
+        return [_key(r) for r in rows]
+
+    def revoke_for_tenant(self, tenant_id: str, now: int) -> list[str]:
+        """Revoke every live key of the tenant; the ids revoked."""
+        k = t.api_keys.c
+        ids = list(self.conn.execute(select(k.key_id).where(
+            k.tenant_id == tenant_id, k.revoked_at.is_(None))).scalars())
+        if ids:
+            self.conn.execute(update(t.api_keys).where(k.key_id.in_(ids),
+                                                       k.revoked_at.is_(None))
+                              .values(revoked_at=now))
+        return ids
 
     def revoke(self, key_id: str, now: int) -> bool:
         return self.conn.execute(

@@ -205,7 +205,7 @@ class ClaimRepo:
         rows = self.conn.execute(
             select(c.claim_id, c.device_id, c.kind, c.holder, c.holder_hint, c.message,
                    c.contact, c.territory, c.created_at)
-            .where(c.device_id.in_(device_ids), c.released_at.is_(None))
+            .where(_among(self.conn, c.device_id, list(device_ids)), c.released_at.is_(None))
             .order_by(c.created_at, c.claim_id)
         )
         for row in rows:
@@ -219,6 +219,15 @@ class ClaimRepo:
             holder=claim.holder, holder_hint=claim.holder_hint, message=claim.message,
             contact=claim.contact, territory=claim.territory, created_at=claim.created_at,
         ))
+
+    def add_many(self, claims: Sequence[Claim]) -> None:
+        """Insert many claims in one statement (a fleet claim)."""
+        if claims:
+            self.conn.execute(insert(t.claims), [{
+                "claim_id": c.claim_id, "device_id": c.device_id, "kind": c.kind.value,
+                "holder": c.holder, "holder_hint": c.holder_hint, "message": c.message,
+                "contact": c.contact, "territory": c.territory, "created_at": c.created_at,
+            } for c in claims])
 
     def release(self, claim_id: str, at: int, by: str) -> bool:
         result = self.conn.execute(
@@ -236,6 +245,16 @@ class ClaimRepo:
             .values(message=message, contact=contact)
         )
         return result.rowcount == 1
+
+    def held_by(self, holder: str) -> list[Claim]:
+        """Every held claim of one holder (a tenant being disabled), oldest first."""
+        c = t.claims.c
+        rows = self.conn.execute(
+            select(c.claim_id, c.device_id, c.kind, c.holder, c.holder_hint, c.message,
+                   c.contact, c.territory, c.created_at)
+            .where(c.holder == holder, c.released_at.is_(None))
+            .order_by(c.created_at, c.claim_id))
+        return [_claim_from_tuple(tuple(r)) for r in rows]
 
     def active_device_ids_held_by(self, holder: str, kind: ClaimKind) -> list[str]:
         rows = self.conn.execute(

@@ -93,6 +93,14 @@ claims = Table(
         sqlite_where=text("kind = 'owner' AND released_at IS NULL"),
         postgresql_where=text("kind = 'owner' AND released_at IS NULL"),
     ),
+    # One held organization claim per device (two organizations claiming at once).
+    Index(
+        "uq_claims_one_active_organization",
+        "device_id",
+        unique=True,
+        sqlite_where=text("kind = 'organization' AND released_at IS NULL"),
+        postgresql_where=text("kind = 'organization' AND released_at IS NULL"),
+    ),
 )
 
 used_nonces = Table(
@@ -175,6 +183,8 @@ api_keys = Table(
     Column("name", String(128), nullable=False),
     Column("created_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+    # The tenant a key of role organization|creditor|retailer acts for; null for admin roles.
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), index=True),
 )
 
 idempotency_keys = Table(
@@ -262,4 +272,71 @@ totp_recovery_codes = Table(
     Column("account_id", String(32), ForeignKey("accounts.account_id"), primary_key=True),
     Column("code_hash", String(64), primary_key=True),  # sha256 hex of the code
     Column("used_at", BigInteger),
+)
+
+tenants = Table(
+    "tenants",
+    metadata,
+    Column("tenant_id", String(32), primary_key=True),  # opaque; named in audit events
+    Column("kind", String(16), nullable=False),  # organization | creditor | retailer
+    Column("name", String(200), nullable=False),
+    Column("contact", String(255), nullable=False, server_default=""),
+    Column("webhook_url", String(2048), nullable=False, server_default=""),
+    Column("created_at", BigInteger, nullable=False),
+    Column("disabled_at", BigInteger),
+)
+
+tenant_devices = Table(
+    "tenant_devices",
+    metadata,
+    # Devices the operator assigned to a tenant from the maker's sales records.
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False,
+           index=True),
+    Column("assigned_at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("device_id", "tenant_id"),
+)
+
+consents = Table(
+    "consents",
+    metadata,
+    # A bound owner's consent that a tenant may claim the device; it counts only while
+    # the consenting account is still the bound owner.
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), nullable=False),
+    Column("at", BigInteger, nullable=False),
+    PrimaryKeyConstraint("device_id", "tenant_id", "account_id"),
+)
+
+tenant_events = Table(
+    "tenant_events",
+    metadata,
+    # The webhook outbox: written in the transaction of the change, delivered at least
+    # once and in `seq` order per (tenant, device) by the dispatcher, with back-off.
+    Column("event_id", String(32), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("device_id", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),  # 1, 2, ... per (tenant, device)
+    Column("event", String(64), nullable=False),
+    Column("payload", Text, nullable=False),  # the JSON claims to sign, "id" and "aud" included
+    Column("created_at", BigInteger, nullable=False),
+    Column("next_attempt_at", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("last_error", Text),
+    Column("delivered_at", BigInteger),
+    Column("failed_at", BigInteger),  # gave up (3 days of retries); shown to the operator
+    Index("uq_tenant_events_order", "tenant_id", "device_id", "seq", unique=True),
+    Index("ix_tenant_events_pending", "delivered_at", "failed_at", "next_attempt_at"),
+)
+
+bypass_codes = Table(
+    "bypass_codes",
+    metadata,
+    # An organization's current activation bypass code for a device: only its hash.
+    Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("code_hash", String(160), nullable=False),  # pbkdf2_sha256$iterations$salt$hash
+    Column("issued_at", BigInteger, nullable=False),
+    Column("spent_at", BigInteger),  # the activation it opened
 )

@@ -28,6 +28,7 @@ from .repositories import (
     SessionRepo,
 )
 from .staging import ImportStaging
+from .tenants_repo import BypassCodeRepo, EventRepo, TenantRepo
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
 from .totp_repo import SecondFactorRepo
 from .unlock_repo import UnlockRepo
@@ -65,6 +66,9 @@ class Tx:
     rate_limits = _repo(RateLimitRepo)
     reset_requests = _repo(ResetRequestRepo)
     second_factors = _repo(SecondFactorRepo)
+    tenants = _repo(TenantRepo)
+    events = _repo(EventRepo)
+    bypass_codes = _repo(BypassCodeRepo)
 
 
 class UnitOfWork:

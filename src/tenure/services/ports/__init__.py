@@ -17,9 +17,11 @@ from .repositories import (
     Accounts,
     ApiKeys,
     Audit,
+    BypassCodes,
     Claims,
     Commands,
     Devices,
+    Events,
     Idempotency,
     Nonces,
     Outbox,
@@ -29,6 +31,7 @@ from .repositories import (
     Resets,
     SecondFactors,
     Sessions,
+    Tenants,
     Territory,
     Throttle,
     Unlocks,
@@ -37,12 +40,14 @@ from .rows import (
     PENDING,
     AccountRow,
     ApiKeyRow,
+    BypassCodeRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
     SessionRow,
     StoredDevice,
     StoredResponse,
+    TenantRow,
     ThrottleRow,
     TotpRow,
 )
@@ -89,6 +94,12 @@ class Tx(Protocol):
     def reset_requests(self) -> ResetRequests: ...
     @property
     def second_factors(self) -> SecondFactors: ...
+    @property
+    def tenants(self) -> Tenants: ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def bypass_codes(self) -> BypassCodes: ...
 
 
 class ImportStaging(Protocol):
@@ -128,10 +139,10 @@ class UsedNonces(Protocol):
 
 
 __all__ = [
-    "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "Claims", "Commands",
-    "Devices", "Idempotency", "ImportStaging", "MailSink", "Nonces", "Outbox",
-    "OutboxMessage", "OwnedDevice", "Policies", "PolicyVersion", "RateLimits",
-    "ResetRequests", "Resets", "SecondFactors", "SessionRow", "Sessions", "StoredDevice",
-    "StoredResponse", "Territory", "Throttle", "ThrottleRow", "TotpRow", "Tx", "UnitOfWork",
-    "Unlocks", "UsedNonces",
+    "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
+    "BypassCodes", "Claims", "Commands", "Devices", "Events", "Idempotency", "ImportStaging",
+    "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
+    "PolicyVersion", "RateLimits", "ResetRequests", "Resets", "SecondFactors", "SessionRow",
+    "Sessions", "StoredDevice", "StoredResponse", "TenantRow", "Tenants", "Territory",
+    "Throttle", "ThrottleRow", "TotpRow", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
 ]

@@ -76,6 +76,7 @@ class ApiKeyRow:
     role: str
     name: str
     revoked_at: int | None
+    tenant_id: str | None = None  # the tenant a key of a tenant role acts for
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,3 +117,27 @@ class TotpRow:
     secret: str  # base32 (RFC 4648), as shown once at enrolment
     enabled_at: int | None
     last_step: int | None  # the last time-step accepted: a code works once
+
+
+@dataclass(frozen=True, slots=True)
+class TenantRow:
+    """An organization, creditor or retailer the operator created (docs/organizations.md)."""
+
+    tenant_id: str
+    kind: str  # organization | creditor | retailer
+    name: str
+    contact: str
+    webhook_url: str  # "" when the tenant takes no webhooks
+    created_at: int
+    disabled_at: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BypassCodeRow:
+    """A device's current organization bypass code, as a hash (domain/bypass_code.py)."""
+
+    device_id: str
+    tenant_id: str
+    code_hash: str
+    issued_at: int
+    spent_at: int | None
