@@ -33,6 +33,7 @@ from tenure.services.lost_mode import LostMode
 from tenure.services.mail import MailDispatcher
 from tenure.services.maintenance import Maintenance
 from tenure.services.nonces import NonceService
+from tenure.services.owner_commands import OwnerCommands
 from tenure.services.owner_devices import OwnerDevices
 from tenure.services.password_reset import PasswordReset
 from tenure.services.policy import PolicyStore
@@ -80,6 +81,7 @@ class Services:
     password_reset: PasswordReset
     owner_devices: OwnerDevices
     lost_mode: LostMode
+    owner_commands: OwnerCommands
     unlock: UnlockAuthorization
     api_keys: ApiKeys
     tenants: TenantAdmin
@@ -138,6 +140,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         password_reset=password_reset,
         owner_devices=OwnerDevices(uow, clock, rules, owner_actions, last_seen),
         lost_mode=LostMode(uow, clock, owner_actions),
+        owner_commands=OwnerCommands(uow, clock, owner_actions),
         unlock=UnlockAuthorization(uow, keyring, clock, settings.issuer, rules, owner_actions),
         api_keys=ApiKeys(uow, clock),
         tenants=TenantAdmin(uow, clock, settings.webhook_allow_insecure),

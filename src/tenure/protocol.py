@@ -133,6 +133,7 @@ SESSIONS_PATH = "/v1/sessions"
 PASSWORD_RESETS_PATH = "/v1/password-resets"
 PASSWORD_RESET_CONFIRM_PATH = "/v1/password-resets/confirm"
 MY_DEVICES_PATH = "/v1/me/devices"
+MY_DEVICE_COMMANDS_PATH = "/v1/me/devices/{device_id}/commands"  # ring, wipe
 UNLOCKS_PATH = "/v1/unlocks"
 
 
@@ -192,6 +193,7 @@ class Lock(TypedDict, total=False):
     territory: str  # territory only
     rule: str
     until: int
+    allows: list[str]  # creditor: what still works, e.g. "emergency-calls"
 
 
 class OwnerHint(TypedDict):

@@ -16,6 +16,7 @@ from tenure.domain.model import Claim, ClaimKind, Device, claim_order
 from tenure.services.ports import (
     AccountRow,
     ApiKeyRow,
+    CommandRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -92,7 +93,8 @@ class FakeDevices(_Repo):
         if found is None:
             return None
         commands = sorted((c for c in self.s.commands.values()
-                           if c["device_id"] == device_id and c["acked_at"] is None),
+                           if c["device_id"] == device_id and c["acked_at"] is None
+                           and c.get("cancelled_at") is None),
                           key=lambda c: (c["created_at"], c["id"]))
         return StoredDevice(
             found.device, found.key_type, found.public_key, found.last_checkin_at,
@@ -371,11 +373,37 @@ class FakeTerritory(_Repo):
 
 
 class FakeCommands(_Repo):
-    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int) -> str:
+    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int,
+            issued_by: str | None = None) -> str:
         command_id = secrets.token_hex(8)
         self.s.commands[command_id] = {"id": command_id, "device_id": device_id, "kind": kind,
-                                       "body": dict(body), "created_at": now, "acked_at": None}
+                                       "body": dict(body), "created_at": now, "acked_at": None,
+                                       "issued_by": issued_by, "cancelled_at": None}
         return command_id
+
+    def pending_count(self, device_id: str) -> int:
+        return len(self.pending(device_id))
+
+    def issued_by_account(self, account_id: str, device_ids: Sequence[str], since: int
+                          ) -> dict[str, list[CommandRow]]:
+        out: dict[str, list[CommandRow]] = {d: [] for d in device_ids}
+        for c in sorted(self.s.commands.values(), key=lambda c: (c["created_at"], c["id"])):
+            pending = c["acked_at"] is None and c["cancelled_at"] is None
+            if (c["issued_by"] == account_id and c["device_id"] in out
+                    and (c["created_at"] >= since or pending)):
+                out[c["device_id"]].append(CommandRow(c["id"], c["device_id"], c["kind"],
+                                                      c["created_at"], c["acked_at"],
+                                                      c["cancelled_at"]))
+        return out
+
+    def cancel_issued(self, account_id: str, kind: str, now: int) -> list[tuple[str, str]]:
+        found = []
+        for c in sorted(self.s.commands.values(), key=lambda c: c["id"]):
+            if (c["issued_by"] == account_id and c["kind"] == kind and c["acked_at"] is None
+                    and c["cancelled_at"] is None):
+                c["cancelled_at"] = now
+                found.append((c["id"], c["device_id"]))
+        return found
 
     def ack(self, device_id: str, command_ids: list[str], now: int) -> None:
         for command_id in command_ids:

@@ -3,7 +3,9 @@ how old the record is (no server, no keys: the rendering of a verified payload).
 
 from __future__ import annotations
 
-from tenure.agent.device import _owner_line, _status_line, iso_utc
+from tenure.agent.screen import iso_utc
+from tenure.agent.screen import owner_line as _owner_line
+from tenure.agent.screen import status_line as _status_line
 
 TERRITORY = {"kind": "territory", "message": "Not permitted here.", "territory": "IR",
              "rule": "sanctions"}

@@ -39,10 +39,6 @@ def _token(agent: DeviceAgent, args: argparse.Namespace, required: bool) -> str 
     return token
 
 
-def _show(agent: DeviceAgent) -> None:
-    print(agent.lock_screen())
-
-
 def cmd_init(args: argparse.Namespace) -> int:
     agent = DeviceAgent.init(Path(args.state), args.server, device_id=args.id, model=args.model,
                              sku=args.sku, market=args.market, key_type=args.key_type,
@@ -87,6 +83,13 @@ def cmd_checkin(args: argparse.Namespace) -> int:
     agent.checkin()
     _show(agent)
     return 0
+
+
+def _show(agent: DeviceAgent) -> None:
+    """What the device did at its last check-in (rang, was wiped), then its screen."""
+    for line in agent.actions:
+        print(line)
+    print(agent.lock_screen())
 
 
 def cmd_reset(args: argparse.Namespace) -> int:

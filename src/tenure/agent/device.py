@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,11 +29,14 @@ from tenure.crypto.keys import KeyType, SigningKey, VerifyingKey
 from .block import Block, DirectoryBlock, MemoryBlock
 from .bootloader import Bootloader
 from .records import RecordRejected, pinned_keys, verify_record
+from .screen import iso_utc, record_lines
 
 IDENTITY = "identity.json"
 DEVICE_KEY = "device_key.pem"
 RECORD = "record.json"
 SESSION = "session.json"
+RINGING = "Ringing:"
+WIPED = "Wiped:"
 
 
 class ProtocolError(Exception):
@@ -99,6 +103,7 @@ class DeviceAgent:
         self.clock = clock or device_clock()
         self.pinned: dict[str, VerifyingKey] = pinned_keys(identity.pinned_keys)
         self.next_nonce: str | None = None  # the last answer's Replay-Nonce, used next
+        self.actions: list[str] = []  # what the last check-in carried out (ring, wipe)
 
     # -- factory -------------------------------------------------------------------------
     @classmethod
@@ -257,8 +262,41 @@ class DeviceAgent:
         return self.call(protocol.UNBIND_PATH, self.account_payload(account_token))
 
     def checkin(self, signals: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Check in, acknowledging the commands of the last record (they were shown)."""
-        return self.call(protocol.CHECKIN_PATH, self.checkin_payload(signals))  # type: ignore[arg-type]
+        """Check in, acknowledging the commands of the last record (they were shown);
+        then carry out the owner's ring and wipe commands of the answer."""
+        record = self.call(protocol.CHECKIN_PATH, self.checkin_payload(signals))  # type: ignore[arg-type]
+        return self.carry_out(record, signals)
+
+    def carry_out(self, record: dict[str, Any], signals: dict[str, Any] | None = None
+                  ) -> dict[str, Any]:
+        """Ring (a line in `actions`), or wipe: the user-data block is erased — the
+        persistent block keeps the identity, key and pins, so the device can activate
+        again, and a lock it carries (lost mode) shows again at that activation. Each
+        command carried out is acknowledged at once by a second check-in, so the owner's
+        list says `acknowledged` without waiting a check-in interval; the answer to it is
+        the record returned. Messages are left for the next check-in (they are shown)."""
+        self.actions = []
+        done: list[str] = []
+        for command in record.get("commands", []):
+            act = COMMANDS.get(str(command.get("type")))
+            if act is not None:
+                self.actions.append(act(self))
+                done.append(str(command.get("id")))
+        if not done:
+            return record
+        record = self.call(protocol.CHECKIN_PATH,
+                           self.checkin_payload(signals, acks=done))  # type: ignore[arg-type]
+        if any(line.startswith(WIPED) for line in self.actions):
+            self.factory_reset()  # the stored record now says: activation needed
+        return record
+
+    def _ring(self) -> str:
+        return f"{RINGING} {self.device_id} ({self.identity.model}): the owner is looking for it"
+
+    def _wipe(self) -> str:
+        self.userdata.wipe()
+        return (f"{WIPED} {self.device_id}: the owner had it wiped; the identity is kept, "
+                "activate to set it up again")
 
     @property
     def bootloader(self) -> Bootloader:
@@ -310,13 +348,7 @@ class DeviceAgent:
         lines = [f"Device {self.device_id} ({self.identity.model})"]
         if saved.get("reset_since"):
             lines.append("Factory reset: activation needed (last record below).")
-        lines.append(_status_line(record))
-        for lock in record["locks"]:
-            lines.extend(_lock_lines(lock))
-        for command in record.get("commands", []):
-            if command.get("type") == "message":
-                lines.append(f"  Message: {command.get('message', '')}")
-        lines.append(_owner_line(record))
+        lines.extend(record_lines(record))
         lines.append(f"Bootloader: {self.bootloader.state}")
         if isinstance(record.get("iat"), int):
             lines.append(f"Record issued: {iso_utc(record['iat'])} (what the device last "
@@ -325,60 +357,11 @@ class DeviceAgent:
         return "\n".join(lines)
 
 
-# What each kind of lock is, in the owner's words (docs/protocol.md: record `locks[].kind`).
-LOCK_NAMES = {
-    "owner": "activation lock of the owner's account",
-    "lost": "reported lost",
-    "organization": "held by an organization",
-    "creditor": "locked by a creditor",
-    "territory": "territory policy of the manufacturer",
+# The owner's commands the agent carries out at a check-in (docs/protocol.md Part 2).
+COMMANDS: dict[str, Callable[[DeviceAgent], str]] = {
+    "ring": DeviceAgent._ring,
+    "wipe": DeviceAgent._wipe,
 }
-
-
-def _status_line(record: dict[str, Any]) -> str:
-    """LOCKED names what locks it, so the owner line below cannot read as a contradiction."""
-    status = f"Status: {record['status'].upper()}"
-    kinds = [str(lock.get("kind", "")) for lock in record.get("locks", [])]
-    if not kinds:
-        return status
-    names = [LOCK_NAMES.get(kind, kind) for kind in dict.fromkeys(kinds)]
-    return f"{status} ({'; '.join(names)})"
-
-
-def _lock_lines(lock: dict[str, Any]) -> list[str]:
-    lines = [f"  [{lock['kind']}] {lock['message']}"]
-    if lock.get("hint"):
-        lines.append(f"    Account: {lock['hint']}")
-    if lock.get("until"):
-        lines.append(f"    Accepted from: {_when(lock['until'])}")
-    if lock.get("territory"):
-        rule = f" (rule {lock['rule']})" if lock.get("rule") else ""
-        lines.append(f"    Territory: {lock['territory']}{rule}")
-    if lock.get("contact"):
-        lines.append(f"    Contact: {lock['contact']}")
-    return lines
-
-
-def _owner_line(record: dict[str, Any]) -> str:
-    owner = record.get("owner")
-    if owner:
-        return f"Owner: {owner['hint']}"
-    if record.get("locks"):
-        return "Owner: none (no account holds it; the lock above is not an activation lock)"
-    return "Owner: none (activation lock off)"
-
-
-def iso_utc(at: int) -> str:
-    """A Unix time as ISO 8601 in UTC, the form scripts and people both read."""
-    import time
-
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
-
-
-def _when(at: int) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(at))
 
 
 def _problem(response: httpx.Response) -> dict[str, Any]:
@@ -389,4 +372,5 @@ def _problem(response: httpx.Response) -> dict[str, Any]:
         return {"type": "", "detail": response.text[:200], "status": response.status_code}
 
 
-__all__ = ["DeviceAgent", "Identity", "ProtocolError", "RecordRejected", "b64u_encode"]
+__all__ = ["DeviceAgent", "Identity", "ProtocolError", "RecordRejected", "b64u_encode",
+           "iso_utc"]

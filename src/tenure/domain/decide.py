@@ -6,6 +6,7 @@ presented credential, now) and stores or signs its outcome.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from .model import (
@@ -71,8 +72,24 @@ def decide(given: DecisionInput) -> Decision:
         locks.append(territory_lock)
     if not given.claims:
         reasons.append("no claims on this device")
-    status = DeviceStatus.LOCKED if locks else DeviceStatus.ACTIVATED
-    return Decision(status, tuple(locks), tuple(reasons), tuple(cleared))
+    ordered = in_precedence(locks)
+    status = DeviceStatus.LOCKED if ordered else DeviceStatus.ACTIVATED
+    return Decision(status, ordered, tuple(reasons), tuple(cleared))
+
+
+# docs/protocol.md Part 2, "What locks a device": the order in which a record lists its
+# locks, whatever order the claims were made in. A device shows the first one on its
+# lock screen, so the most urgent comes first: the owner's lost-mode message, then what
+# the device's other holders ask, and the activation lock last (its remedy, signing in,
+# is useless while anything above it still holds).
+PRECEDENCE = (ClaimKind.LOST, ClaimKind.CREDITOR, ClaimKind.ORGANIZATION,
+              ClaimKind.TERRITORY, ClaimKind.OWNER)
+_RANK = {kind: rank for rank, kind in enumerate(PRECEDENCE)}
+
+
+def in_precedence(locks: Iterable[Lock]) -> tuple[Lock, ...]:
+    """The locks in PRECEDENCE order; locks of one kind keep their order (stable)."""
+    return tuple(sorted(locks, key=lambda lock: _RANK[lock.kind]))
 
 
 def credential_accepted_from(credential: Credential, cooldown: int) -> int | None:

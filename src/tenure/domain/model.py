@@ -105,6 +105,7 @@ class Lock:
     until: int | None = None
     rule: str = ""  # the policy rule behind a territory lock
     evidence: tuple[str, ...] = ()  # the territory evidence that placed the device
+    allows: tuple[str, ...] = ()  # what still works while locked (creditor: emergency calls...)
 
 
 @dataclass(frozen=True, slots=True)

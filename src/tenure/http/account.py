@@ -97,6 +97,14 @@ async def consent(request: Request) -> Response:
     return Response(status_code=204)
 
 
+async def send_command(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    command_id = await run_in_threadpool(rt.owner_commands.issue, bearer(request),
+                                         request.path_params["device_id"], data.get("type"))
+    return JSONResponse({"command_id": command_id}, status_code=202)
+
+
 async def unlock(request: Request) -> Response:
     rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
@@ -129,6 +137,7 @@ routes = [
     Route("/v1/me/devices/{device_id}/lost", report_lost, methods=["POST"]),
     Route("/v1/me/devices/{device_id}/lost", report_found, methods=["DELETE"]),
     Route("/v1/me/devices/{device_id}/consents", consent, methods=["POST"]),
+    Route("/v1/me/devices/{device_id}/commands", send_command, methods=["POST"]),
     Route("/v1/me/totp", enroll_totp, methods=["POST"]),
     Route("/v1/me/totp/confirm", confirm_totp, methods=["POST"]),
     Route("/v1/unlocks", unlock, methods=["POST"]),

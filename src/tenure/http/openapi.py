@@ -85,6 +85,21 @@ COMPONENTS: dict[str, Any] = {
                 "device_id": {"type": "string"}, "model": {"type": "string"},
                 "claims": {"type": "array", "items": {"$ref": "#/components/schemas/Claim"}},
                 "last_checkin": {"type": ["integer", "null"]},
+                "commands": {
+                    "type": "array",
+                    "description": "The account's ring and wipe commands to the device: "
+                                   "every pending one and the others of the last 30 days.",
+                    "items": {
+                        "type": "object",
+                        "required": ["command_id", "type", "state", "created_at",
+                                     "acknowledged_at"],
+                        "properties": {
+                            "command_id": {"type": "string"},
+                            "type": {"type": "string", "enum": ["ring", "wipe"]},
+                            "state": {"type": "string",
+                                      "enum": ["pending", "acknowledged", "cancelled"]},
+                            "created_at": {"type": "integer"},
+                            "acknowledged_at": {"type": ["integer", "null"]}}}},
                 "unlock": {
                     "type": "object",
                     "description": "When a bootloader unlock becomes possible and what "

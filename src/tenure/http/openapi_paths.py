@@ -198,6 +198,20 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
                      "403": ["credential-cooldown"], "404": ["not-found"],
                      "413": ["too-large"], "422": ["invalid-input"]},
     }},
+    "/v1/me/devices/{device_id}/commands": {"post": {
+        "operationId": "sendCommand", "tags": ["account"], "security": ACCOUNT,
+        "summary": "Ring or wipe the device at its next check-in (wipe: fresh token, "
+                   "outside the cool-down)",
+        "parameters": [DEVICE_ID],
+        "requestBody": _json(_obj({"type": {"type": "string", "enum": ["ring", "wipe"]}},
+                                  ("type",))),
+        "responses": {"202": _ok("Queued until the device acknowledges it.", _obj(
+            {"command_id": {"type": "string"}}, ("command_id",)))},
+        "problems": {"400": ["malformed"],
+                     "401": ["unauthorized", "reauthentication-required"],
+                     "403": ["credential-cooldown"], "404": ["not-found"],
+                     "413": ["too-large"], "422": ["invalid-input"], "429": ["rate-limited"]},
+    }},
     "/v1/me/totp": {"post": {
         "operationId": "enrollTotp", "tags": ["account"], "security": ACCOUNT,
         "summary": "Start the second factor (fresh token): a TOTP secret, shown once "

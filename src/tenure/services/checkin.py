@@ -34,6 +34,7 @@ class CheckIn:
         # Only what can be a command id reaches the query (a NUL would fail on PostgreSQL).
         acked = {a for a in acks[:100] if _COMMAND_ID.fullmatch(a)}
         tx.commands.ack(request.device_id, list(acked), now)
+        _audit_acks(tx, request, acked, now)
         claims = request.device.claims
         assessment = self.territory.at_checkin(
             tx, request.device, signals(request.payload), request.source_ip, now, claims)
@@ -51,3 +52,14 @@ class CheckIn:
                     else [c for c in request.device.commands if c["id"] not in acked])
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 commands, assessment.policy_version)
+
+
+def _audit_acks(tx: Tx, request: DeviceRequest, acked: set[str], now: int) -> None:
+    """An owner's command (ring, wipe) acknowledged is a state change the owner sees in
+    their list: audited. Read from the pending commands loaded with the device, so an
+    ordinary check-in costs no statement more."""
+    done = [c for c in request.device.commands
+            if c["id"] in acked and c.get("type") in ("ring", "wipe")]
+    for command in done:
+        tx.audit.record(f"device:{request.device_id}", f"command.{command['type']}.acknowledged",
+                        actor=f"device:{request.device_id}", at=now, command=command["id"])

@@ -93,3 +93,24 @@ def consent_given(tx: Tx, email: str, device_id: str, tenant_name: str, now: int
         f"On {when(now)} your account allowed {tenant_name} to take a claim on the device "
         f"{device_id}. You will be told when it does.\n"
         "If this was not you, change your password now and contact support.\n"), now)
+
+
+def owner_command(tx: Tx, email: str, device_id: str, kind: str, now: int) -> None:
+    """A ring or a wipe was sent to the device: the owner hears of it, in case it was not them."""
+    subject, effect = {
+        "ring": ("Your device will ring", "It rings at its next check-in."),
+        "wipe": ("Your device will be wiped",
+                 "At its next check-in it erases its user data. Its locks stay: a device "
+                 "in lost mode still shows your message and contact."),
+    }[kind]
+    tx.outbox.enqueue(email, subject, (
+        f"{subject} (device {device_id}, asked {when(now)}). {effect}\n"
+        "If this was not you, sign in, review your devices and change your password.\n"),
+        now)
+
+
+def wipes_cancelled(tx: Tx, email: str, device_ids: list[str], now: int) -> None:
+    tx.outbox.enqueue(email, "Pending wipes of your devices were cancelled", (
+        f"Your password was reset on {when(now)}, so the wipe commands still waiting for "
+        f"these devices were cancelled: {', '.join(sorted(device_ids))}.\n"
+        "Send them again once you are signed in, if you still want them.\n"), now)

@@ -11,7 +11,10 @@ from tenure.domain.unlock import BLOCKING, UnlockInput, UnlockRules, eligible_fr
 from .authn import OwnerActions, require_session
 from .last_seen import LastSeen
 from .ownership import owned_claim, release_owner
-from .ports import OwnedDevice, Tx, UnitOfWork
+from .ports import CommandRow, OwnedDevice, Tx, UnitOfWork
+
+# The owner's list shows every pending command and the others of the last 30 days.
+COMMANDS_SHOWN_SECONDS = 30 * 86400
 
 
 def _latest(*times: int | None) -> int | None:
@@ -28,20 +31,25 @@ class OwnerDevices:
         self.last_seen = last_seen
 
     def overview(self, token: str | None) -> list[dict[str, Any]]:
-        """Three reads whatever the number of devices: the devices, their claims, and
-        the account's recent unlock grants."""
+        """Four reads whatever the number of devices: the devices, their claims, the
+        account's recent unlock grants, and the commands it sent them."""
         with self.uow(readonly=True) as tx:
             now = self.clock.now()
             session = require_session(tx, token, now)
             owned = tx.devices.owned_by(session.account_id)
-            claims = tx.claims.active_for_devices([d.device_id for d in owned])
+            ids = [d.device_id for d in owned]
+            claims = tx.claims.active_for_devices(ids)
             grants = (tx.unlocks.grants_of(session.account_id, now - self.rules.quota_seconds)
                       if owned else ())
-        return [self._view(session.account_id, d, claims[d.device_id], grants, now)
-                for d in owned]
+            commands = (tx.commands.issued_by_account(session.account_id, ids,
+                                                      now - COMMANDS_SHOWN_SECONDS)
+                        if owned else {})
+        return [self._view(session.account_id, d, claims[d.device_id], grants,
+                           commands.get(d.device_id, []), now) for d in owned]
 
     def _view(self, account_id: str, owned: OwnedDevice, claims: list[Claim],
-              grants: tuple[tuple[str, int], ...], now: int) -> dict[str, Any]:
+              grants: tuple[tuple[str, int], ...], commands: list[CommandRow],
+              now: int) -> dict[str, Any]:
         pending = self.last_seen.pending(owned.device_id) if self.last_seen else None
         return {
             "device_id": owned.device_id,
@@ -49,6 +57,9 @@ class OwnerDevices:
             "claims": [{"kind": c.kind.value, "since": c.created_at,
                         **({"message": c.message} if c.message else {})} for c in claims],
             "last_checkin": _latest(owned.last_checkin_at, pending),
+            "commands": [{"command_id": c.command_id, "type": c.kind, "state": c.state,
+                          "created_at": c.created_at, "acknowledged_at": c.acked_at}
+                         for c in commands],
             "unlock": self._unlock_view(account_id, owned, claims, grants, now),
         }
 

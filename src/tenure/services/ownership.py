@@ -12,16 +12,24 @@ from .authn import AccountSession
 from .ports import Tx
 
 
-def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
-    """Release the owner claim: the same effect from the device and from the portal.
+def require_not_lost(tx: Tx, device_id: str, account_id: str) -> None:
+    """Refuse (`409 device-held`) while this account's `lost` claim on the device is held.
 
-    Refused while the same account's `lost` claim is held (docs/protocol.md Part 2): giving
-    the device up would leave a lost lock nobody may lift, or — worse — let whoever
-    holds a stolen, lost-reported device shed the owner claim first."""
-    if any(c.kind is ClaimKind.LOST and c.holder == session.account_id
-           for c in tx.claims.active(owner.device_id)):
-        raise DeviceHeld("This device is in lost mode; lift lost mode before removing it "
-                         "from the account.")
+    docs/protocol.md Part 2: the owner claim cannot be released — unbind, removal,
+    transfer — while the same account's `lost` claim is held: giving the device up
+    would leave a lost lock nobody may lift, or — worse — let whoever holds a stolen,
+    lost-reported device shed the owner claim first. Every way of releasing or moving
+    the owner claim calls this, in the transaction that releases it."""
+    if any(c.kind is ClaimKind.LOST and c.holder == account_id
+           for c in tx.claims.active(device_id)):
+        raise DeviceHeld("This device is in lost mode; lift lost mode first, then remove "
+                         "or transfer it.")
+
+
+def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
+    """Release the owner claim: the same effect from the device and from the portal
+    (refused while the account's `lost` claim is held, see require_not_lost)."""
+    require_not_lost(tx, owner.device_id, session.account_id)
     tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
     tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
                     actor=f"account:{session.account_id}", at=now, how=how,

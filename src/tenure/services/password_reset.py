@@ -103,5 +103,19 @@ class PasswordReset:
             tx.audit.record(f"account:{account_id}", "account.password_changed",
                             actor=f"account:{account_id}", at=now, via="reset")
             notices.password_changed(tx, account.email, now, self.cooldown_hours)
+            self._cancel_wipes(tx, account_id, account.email, now)
 
         self.uow.run(work)
+
+    @staticmethod
+    def _cancel_wipes(tx: Tx, account_id: str, email: str, now: int) -> None:
+        """docs/protocol.md Part 2: a reset cancels the account's pending wipe commands —
+        whoever took over the mailbox must not be able to wipe the owner's devices
+        with a command queued before (or by) the takeover."""
+        cancelled = tx.commands.cancel_issued(account_id, "wipe", now)
+        for command_id, device_id in cancelled:
+            tx.audit.record(f"device:{device_id}", "command.wipe.cancelled",
+                            actor=f"account:{account_id}", at=now, command=command_id,
+                            via="password-reset")
+        if cancelled:
+            notices.wipes_cancelled(tx, email, sorted({d for _, d in cancelled}), now)

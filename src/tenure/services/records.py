@@ -28,6 +28,8 @@ def lock_json(lock: Lock) -> dict[str, Any]:
         out["rule"] = lock.rule
     if lock.evidence:
         out["evidence"] = list(lock.evidence)
+    if lock.allows:
+        out["allows"] = list(lock.allows)
     return out
 
 

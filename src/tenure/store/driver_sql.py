@@ -52,7 +52,8 @@ _DEVICE = """
                                c.message, c.contact, c.territory, c.created_at))
             FROM claims c WHERE c.device_id = d.device_id AND c.released_at IS NULL),
            (SELECT {agg}({arr}(m.command_id, m.kind, m.body, m.created_at))
-            FROM device_commands m WHERE m.device_id = d.device_id AND m.acked_at IS NULL)
+            FROM device_commands m WHERE m.device_id = d.device_id AND m.acked_at IS NULL
+              AND m.cancelled_at IS NULL)
     FROM devices d
     LEFT JOIN device_territory dt ON dt.device_id = d.device_id
     LEFT JOIN device_bootloader db ON db.device_id = d.device_id
@@ -75,6 +76,6 @@ ACTIVE_CLAIMS = DriverSQL("""
 
 PENDING_COMMANDS = DriverSQL("""
     SELECT command_id, kind, body FROM device_commands
-    WHERE device_id = :device_id AND acked_at IS NULL
+    WHERE device_id = :device_id AND acked_at IS NULL AND cancelled_at IS NULL
     ORDER BY created_at, command_id
 """)

@@ -233,7 +233,10 @@ device_commands = Table(
     Column("body", Text, nullable=False),  # JSON members besides id and type
     Column("created_at", BigInteger, nullable=False),
     Column("acked_at", BigInteger),
+    Column("issued_by", String(64)),  # the owner's account id (ring, wipe); null: the server
+    Column("cancelled_at", BigInteger),  # withdrawn (a password reset cancels wipes)
     Index("ix_device_commands_pending", "device_id", "acked_at"),
+    Index("ix_device_commands_issued_by", "issued_by"),
 )
 
 unlock_grants = Table(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
 
 from tenure.domain.in_use import TerritoryState
-from tenure.services.ports.rows import PolicyVersion
+from tenure.services.ports.rows import CommandRow, PolicyVersion
 
 from . import tables as t
 from .driver_sql import PENDING_COMMANDS
@@ -94,14 +95,17 @@ class CommandRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int) -> str:
+    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int,
+            issued_by: str | None = None) -> str:
         command_id = secrets.token_hex(8)
         self.conn.execute(insert(t.device_commands).values(
             command_id=command_id, device_id=device_id, kind=kind, body=json.dumps(body),
-            created_at=now))
+            created_at=now, issued_by=issued_by))
         return command_id
 
     def ack(self, device_id: str, command_ids: list[str], now: int) -> None:
+        """A cancelled command the device had already received and then carried out is
+        acknowledged all the same: the owner's list then says what really happened."""
         if command_ids:
             self.conn.execute(
                 update(t.device_commands)
@@ -109,6 +113,46 @@ class CommandRepo:
                        t.device_commands.c.command_id.in_(command_ids),
                        t.device_commands.c.acked_at.is_(None))
                 .values(acked_at=now))
+
+    def pending_count(self, device_id: str) -> int:
+        c = t.device_commands.c
+        return int(self.conn.execute(
+            select(func.count()).select_from(t.device_commands)
+            .where(c.device_id == device_id, c.acked_at.is_(None), c.cancelled_at.is_(None))
+        ).scalar_one())
+
+    def issued_by_account(self, account_id: str, device_ids: Sequence[str], since: int
+                          ) -> dict[str, list[CommandRow]]:
+        """The account's commands to these devices: every one still pending and the rest
+        made since `since`, oldest first — one statement for the whole list."""
+        c = t.device_commands.c
+        out: dict[str, list[CommandRow]] = {d: [] for d in device_ids}
+        if not device_ids:
+            return out
+        rows = self.conn.execute(
+            select(c.command_id, c.device_id, c.kind, c.created_at, c.acked_at,
+                   c.cancelled_at)
+            .where(c.issued_by == account_id, c.device_id.in_(list(device_ids)),
+                   or_(c.created_at >= since,
+                       and_(c.acked_at.is_(None), c.cancelled_at.is_(None))))
+            .order_by(c.created_at, c.command_id))
+        for r in rows:
+            out.setdefault(r.device_id, []).append(CommandRow(
+                r.command_id, r.device_id, r.kind, r.created_at, r.acked_at, r.cancelled_at))
+        return out
+
+    def cancel_issued(self, account_id: str, kind: str, now: int) -> list[tuple[str, str]]:
+        """Cancel the account's pending commands of this kind; (command id, device id)
+        of each, for the audit trail."""
+        c = t.device_commands.c
+        pending = (c.issued_by == account_id, c.kind == kind, c.acked_at.is_(None),
+                   c.cancelled_at.is_(None))
+        found = [(r.command_id, r.device_id) for r in self.conn.execute(
+            select(c.command_id, c.device_id).where(*pending).order_by(c.command_id))]
+        if found:
+            self.conn.execute(update(t.device_commands).where(*pending)
+                              .values(cancelled_at=now))
+        return found
 
     def pending(self, device_id: str) -> list[dict[str, Any]]:
         rows = PENDING_COMMANDS.rows(self.conn, device_id=device_id)

@@ -41,6 +41,7 @@ from .rows import (
     AccountRow,
     ApiKeyRow,
     BypassCodeRow,
+    CommandRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -140,7 +141,7 @@ class UsedNonces(Protocol):
 
 __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
-    "BypassCodes", "Claims", "Commands", "Devices", "Events", "Idempotency", "ImportStaging",
+    "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency", "ImportStaging",
     "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
     "PolicyVersion", "RateLimits", "ResetRequests", "Resets", "SecondFactors", "SessionRow",
     "Sessions", "StoredDevice", "StoredResponse", "TenantRow", "Tenants", "Territory",

@@ -17,6 +17,7 @@ from .rows import (
     AccountRow,
     ApiKeyRow,
     BypassCodeRow,
+    CommandRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -152,9 +153,14 @@ class Territory(Protocol):
 
 
 class Commands(Protocol):
-    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int) -> str: ...
+    def add(self, device_id: str, kind: str, body: dict[str, Any], now: int,
+            issued_by: str | None = None) -> str: ...
     def ack(self, device_id: str, command_ids: list[str], now: int) -> None: ...
     def pending(self, device_id: str) -> list[dict[str, Any]]: ...
+    def pending_count(self, device_id: str) -> int: ...
+    def issued_by_account(self, account_id: str, device_ids: Sequence[str], since: int
+                          ) -> dict[str, list[CommandRow]]: ...
+    def cancel_issued(self, account_id: str, kind: str, now: int) -> list[tuple[str, str]]: ...
 
 
 class Unlocks(Protocol):

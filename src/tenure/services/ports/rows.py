@@ -141,3 +141,22 @@ class BypassCodeRow:
     code_hash: str
     issued_at: int
     spent_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CommandRow:
+    """One command as its issuer sees it (the owner's device list)."""
+
+    command_id: str
+    device_id: str
+    kind: str
+    created_at: int
+    acked_at: int | None
+    cancelled_at: int | None
+
+    @property
+    def state(self) -> str:
+        """Acknowledged wins: a device may carry out a command cancelled after it got it."""
+        if self.acked_at is not None:
+            return "acknowledged"
+        return "cancelled" if self.cancelled_at is not None else "pending"
