@@ -37,11 +37,12 @@ def commands(world: World, **kwargs: object) -> OwnerCommands:
                          **kwargs)  # type: ignore[arg-type]
 
 
-def listed(world: World, owner: Owner) -> list[dict[str, object]]:
-    """The `commands` of the owner's first device, as GET /v1/me/devices lists them."""
+def listed(world: World, owner: Owner, phone: Phone) -> list[dict[str, object]]:
+    """The `commands` of one device of the owner, as GET /v1/me/devices lists them."""
     devices = OwnerDevices(world.uow, world.clock, RULES,
                            OwnerActions(REAUTH, COOLDOWN)).overview(owner.token)
-    return devices[0]["commands"]  # type: ignore[no-any-return]
+    (found,) = [d for d in devices if d["device_id"] == phone.device_id]
+    return found["commands"]  # type: ignore[no-any-return]
 
 
 def bound_phone(world: World) -> tuple[Owner, Phone]:
@@ -57,13 +58,13 @@ def test_a_ring_is_in_the_records_until_the_device_acknowledges_it(world: World)
     record = world.act(world.checkin(), phone)
     assert record["commands"] == [{"id": command_id, "type": "ring"}]
     assert record["commands"] == world.act(world.checkin(), phone)["commands"]  # not acked
-    (shown,) = listed(world, owner)
+    (shown,) = listed(world, owner, phone)
     assert shown == {"command_id": command_id, "type": "ring", "state": "pending",
                      "created_at": world.clock.now(), "acknowledged_at": None}
     world.clock.advance(60)
     assert world.act(world.checkin(), phone, {"acks": [command_id]})["commands"] == []
-    assert listed(world, owner)[0]["state"] == "acknowledged"
-    assert listed(world, owner)[0]["acknowledged_at"] == world.clock.now()
+    assert listed(world, owner, phone)[0]["state"] == "acknowledged"
+    assert listed(world, owner, phone)[0]["acknowledged_at"] == world.clock.now()
     assert world.uow.actions(f"device:{phone.device_id}") == [
         "command.ring.queued", "command.ring.acknowledged"]
     assert world.uow.mail_to(owner.email)[-1].subject == "Your device will ring"
@@ -130,7 +131,7 @@ def test_ringing_is_limited_per_device(world: World) -> None:
     with pytest.raises(RateLimitExceeded) as refused:
         ring.issue(owner.token, phone.device_id, "ring")
     assert 0 < refused.value.extensions["retry_after"] <= HOUR
-    assert sorted(c["command_id"] for c in listed(world, owner)) == sorted([first, second])
+    assert sorted(c["command_id"] for c in listed(world, owner, phone)) == sorted([first, second])
     world.clock.advance(HOUR)
     assert ring.issue(owner.token, phone.device_id, "ring")
 
@@ -171,7 +172,7 @@ def test_a_password_reset_cancels_the_accounts_pending_wipes(world: World) -> No
     reset.confirm(token.group(1), "a brand new passphrase")
     assert world.act(world.checkin(), phone)["commands"] == [{"id": ring, "type": "ring"}]
     world.sign_in_again(owner)
-    states = {c["command_id"]: c["state"] for c in listed(world, owner)}
+    states = {c["command_id"]: c["state"] for c in listed(world, owner, phone)}
     assert states == {wipe: "cancelled", ring: "pending"}
     assert "command.wipe.cancelled" in world.uow.actions(f"device:{phone.device_id}")
     assert "command.wipe.cancelled" not in world.uow.actions(f"device:{other_phone.device_id}")
