@@ -141,7 +141,8 @@ class UsedNonces(Protocol):
 
 __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
-    "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency", "ImportStaging",
+    "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency",
+    "ImportStaging",
     "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
     "PolicyVersion", "RateLimits", "ResetRequests", "Resets", "SecondFactors", "SessionRow",
     "Sessions", "StoredDevice", "StoredResponse", "TenantRow", "Tenants", "Territory",
