@@ -18,8 +18,8 @@ from tenure.services.tokens import digest
 
 
 def owner_with_devices(runtime: Services, clock: FixedClock, n: int) -> tuple[str, str]:
-    """An account owning `n` devices, the first lost, granted and unlocked: its token and
-    the first device."""
+    """An account owning `n` devices, each rung, the first lost, granted and unlocked: its
+    token and the first device."""
     account_id, token = secrets.token_hex(16), secrets.token_urlsafe(32)
     now = clock.now()
     ids = [f"OD{secrets.token_hex(6).upper()}" for _ in range(n)]
@@ -31,6 +31,7 @@ def owner_with_devices(runtime: Services, clock: FixedClock, n: int) -> tuple[st
         for device_id in ids:
             tx.claims.add(Claim(secrets.token_hex(16), device_id, ClaimKind.OWNER,
                                 account_id, now))
+            tx.commands.add(device_id, "ring", {}, now, issued_by=account_id)
         tx.claims.add(Claim(secrets.token_hex(16), ids[0], ClaimKind.LOST, account_id, now,
                             message="Lost"))
         tx.unlocks.add(secrets.token_hex(16), ids[0], account_id, "nonce", now, now + 60)
@@ -65,5 +66,7 @@ def test_listing_devices_takes_the_same_statements_for_one_or_many(
     assert single["unlock"]["bootloader"] == "unlocked"
     assert single["unlock"]["blocked_by"] == ["lost"]
     assert [c["kind"] for c in single["claims"]] == ["owner", "lost"]
+    assert all([(c["type"], c["state"]) for c in d["commands"]] == [("ring", "pending")]
+               for d in [single, *listed])
     states = {d["device_id"]: d["unlock"]["bootloader"] for d in listed}
     assert states.pop(first) == "unlocked" and set(states.values()) == {"unknown"}

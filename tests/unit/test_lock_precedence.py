@@ -47,8 +47,10 @@ VERDICTS = st.one_of(st.none(), st.builds(
 
 def given_input(claims: tuple[Claim, ...], act: Act, activated: bool,
                 signed_in: bool, verdict: Verdict | None) -> DecisionInput:
-    return DecisionInput(device(activated), act, claims, NOW, COOLDOWN,
-                         Credential(OWNER, None) if signed_in else None, verdict)
+    return DecisionInput(device=device(activated), act=act, claims=claims, now=NOW,
+                         credential_cooldown=COOLDOWN,
+                         credential=Credential(OWNER, None) if signed_in else None,
+                         verdict=verdict)
 
 
 ANY_INPUT = dict(claims=claim_sets(), act=st.sampled_from(list(Act)), activated=st.booleans(),
