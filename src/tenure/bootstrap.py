@@ -34,6 +34,7 @@ from tenure.services.mail import MailDispatcher
 from tenure.services.maintenance import Maintenance
 from tenure.services.nonces import NonceService
 from tenure.services.owner_commands import OwnerCommands
+from tenure.services.organization import OrgDevices
 from tenure.services.owner_devices import OwnerDevices
 from tenure.services.password_reset import PasswordReset
 from tenure.services.policy import PolicyStore
@@ -86,6 +87,7 @@ class Services:
     api_keys: ApiKeys
     tenants: TenantAdmin
     consents: OwnerConsent
+    org_devices: OrgDevices
     importer: Importer
     policies: PolicyStore
     status_check: StatusCheck
@@ -145,6 +147,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         api_keys=ApiKeys(uow, clock),
         tenants=TenantAdmin(uow, clock, settings.webhook_allow_insecure),
         consents=OwnerConsent(uow, clock, owner_actions),
+        org_devices=OrgDevices(uow, clock, last_seen),
         importer=Importer(uow, clock),
         policies=policies,
         status_check=StatusCheck(uow, keyring, clock, settings.issuer, policies,

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tenure.domain.decide import DecisionInput, decide
+from tenure.domain.decide import DecisionInput, decide, organization_message
 from tenure.domain.model import (
     Act,
     Claim,
@@ -243,8 +243,9 @@ def test_status_is_locked_exactly_when_locks_are_shown(
     assert decision.locked == bool(decision.locks)
     # Every claim is either shown as a lock or accounted as not blocking, never both or neither.
     assert len(decision.locks) + len(decision.cleared) == len(claims)
-    # No credential lifts a non-owner claim.
-    non_owner = [c for c in claims if c.kind is not ClaimKind.OWNER]
+    # No credential lifts a non-owner claim (an organization's locks only activation).
+    non_owner = [c for c in claims if c.kind is not ClaimKind.OWNER
+                 and not (c.kind is ClaimKind.ORGANIZATION and act is Act.USE)]
     assert len([lock for lock in decision.locks if lock.kind is not ClaimKind.OWNER]) == len(
         non_owner)
     assert decision.reasons and all(decision.reasons)
@@ -270,3 +271,34 @@ def test_only_bound_account_outside_cooldown_lifts_owner_lock(
         # Waiting helps only the bound account; then the lock says until when.
         expected_until = changed + cooldown if is_holder and changed is not None else None
         assert lock.until == expected_until
+
+
+# -- organization ----------------------------------------------------------------------------
+
+def org_claim() -> Claim:
+    return Claim("c-org", DEVICE_ID, ClaimKind.ORGANIZATION, "tenant-1", NOW,
+                 message=organization_message("Acme Fleet"), contact="it@acme.example")
+
+
+def test_an_organization_locks_activation_without_its_code() -> None:
+    (lock,) = run((org_claim(),)).locks
+    assert lock.kind is ClaimKind.ORGANIZATION
+    assert lock.message == ("This device belongs to Acme Fleet. Enter the code your "
+                            "administrator gave you.")
+    assert lock.contact == "it@acme.example" and lock.hint == ""
+
+
+def test_the_current_code_opens_activation_and_use_is_never_locked() -> None:
+    opened = decide(DecisionInput(device=make_device(None), act=Act.ACTIVATE,
+                                  claims=(org_claim(),), now=NOW, credential_cooldown=COOLDOWN,
+                                  bypass_accepted=True))
+    assert not opened.locked and opened.cleared == ("c-org",)
+    assert not run((org_claim(),), act=Act.USE, activated_at=NOW).locked
+    assert not run((org_claim(),), act=Act.USE, activated_at=None).locked
+
+
+def test_the_code_lifts_only_the_organization_lock() -> None:
+    decision = decide(DecisionInput(device=make_device(None), act=Act.ACTIVATE,
+                                    claims=(owner_claim(), org_claim()), now=NOW,
+                                    credential_cooldown=COOLDOWN, bypass_accepted=True))
+    assert [lock.kind for lock in decision.locks] == [ClaimKind.OWNER]

@@ -56,7 +56,7 @@ def cmd_activate(args: argparse.Namespace) -> int:
     if args.sim_mcc:
         signals["sim_mcc"] = args.sim_mcc
     record = agent.activate(_token(agent, args, required=False) if args.email else None,
-                            signals)
+                            signals, args.bypass_code)
     _show(agent)
     return EXIT_LOCKED if record.get("status") == "locked" else 0
 
@@ -170,6 +170,9 @@ def register(commands: Any) -> None:
                               "activated.")
     account_options(p)
     p.add_argument("--sim-mcc", action="append", help="report a SIM's MCC (repeatable)")
+    p.add_argument("--bypass-code", metavar="CODE",
+                   help="the code an organization's administrator gave, for a device the "
+                        "organization holds (case-insensitive; dashes optional)")
     p.set_defaults(handler=cmd_activate)
 
     p = sub.add_parser("bind", help="bind the device to the signed-in account (activation lock on)")

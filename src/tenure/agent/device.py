@@ -225,11 +225,13 @@ class DeviceAgent:
     # -- protocol: the payloads ----------------------------------------------------------
     @staticmethod
     def activation_payload(account_token: str | None = None,
-                           signals: protocol.Signals | None = None
-                           ) -> protocol.ActivationPayload:
+                           signals: protocol.Signals | None = None,
+                           bypass_code: str | None = None) -> protocol.ActivationPayload:
         payload: protocol.ActivationPayload = {"signals": signals or {}}
         if account_token:
             payload["account_token"] = account_token
+        if bypass_code:
+            payload["bypass_code"] = bypass_code
         return payload
 
     @staticmethod
@@ -251,9 +253,12 @@ class DeviceAgent:
 
     # -- protocol: the acts --------------------------------------------------------------
     def activate(self, account_token: str | None = None,
-                 signals: dict[str, Any] | None = None) -> dict[str, Any]:
-        return self.call(protocol.ACTIVATION_PATH,
-                         self.activation_payload(account_token, signals))  # type: ignore[arg-type]
+                 signals: dict[str, Any] | None = None,
+                 bypass_code: str | None = None) -> dict[str, Any]:
+        """`bypass_code`: the code an organization's administrator gave (a device held by
+        an organization is locked at activation without it)."""
+        return self.call(protocol.ACTIVATION_PATH, self.activation_payload(
+            account_token, signals, bypass_code))  # type: ignore[arg-type]
 
     def bind(self, account_token: str) -> dict[str, Any]:
         return self.call(protocol.BIND_PATH, self.account_payload(account_token))

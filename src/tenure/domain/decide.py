@@ -33,6 +33,11 @@ COOLDOWN_MESSAGE = (
 LOST_MESSAGE = "This device has been reported lost by its owner."
 
 
+def organization_message(name: str) -> str:
+    """What an organization's activation lock says (stored on its claim when made)."""
+    return (f"This device belongs to {name}. Enter the code your administrator gave you.")
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionInput:
     device: Device
@@ -43,6 +48,8 @@ class DecisionInput:
     credential: Credential | None = None
     verdict: Verdict | None = None  # the territory policy's word on where the device is
     presence: Presence | None = None
+    # The organization's current bypass code came with this activation (services check it).
+    bypass_accepted: bool = False
 
 
 def decide(given: DecisionInput) -> Decision:
@@ -53,6 +60,8 @@ def decide(given: DecisionInput) -> Decision:
     for claim in given.claims:
         if claim.kind is ClaimKind.OWNER:
             lock, reason = _owner(claim, given)
+        elif claim.kind is ClaimKind.ORGANIZATION:
+            lock, reason = _organization(claim, given)
         elif claim.kind is ClaimKind.LOST:
             lock = Lock(ClaimKind.LOST, claim.message or LOST_MESSAGE, contact=claim.contact)
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks every act"
@@ -113,6 +122,19 @@ def _territory(given: DecisionInput) -> tuple[Lock | None, str]:
                     territory=verdict.territory, rule=verdict.rule_id, evidence=evidence)
         return lock, f"{summary}: activation refused on evidence {', '.join(evidence)}"
     return None, f"{summary}: does not block {given.act.value} now"
+
+
+def _organization(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
+    """docs/protocol.md Part 2: a held organization claim locks activation unless the
+    device's current bypass code came with it; once activated, it does not lock use."""
+    subject = f"organization claim {claim.claim_id}"
+    if given.act is Act.USE:
+        return None, f"{subject}: does not block use"
+    if given.bypass_accepted:
+        return None, f"{subject}: the organization's current bypass code was presented"
+    lock = Lock(ClaimKind.ORGANIZATION, claim.message or organization_message("an organization"),
+                contact=claim.contact)
+    return lock, f"{subject}: blocks activation without the organization's bypass code"
 
 
 def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:

@@ -29,8 +29,9 @@ COMPONENTS: dict[str, Any] = {
         "accountToken": {"type": "http", "scheme": "bearer",
                          "description": "A session token from POST /v1/sessions."},
         "apiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "tnr_...",
-                   "description": "An operator's API key (`tenure apikey create`); "
-                                  "the role named by each operation."},
+                   "description": "An API key (`tenure apikey create`) of the role each "
+                                  "operation names: an operator's, or a tenant's "
+                                  "(`--role organization --tenant ID`)."},
     },
     "schemas": {
         "Problem": {

@@ -88,7 +88,8 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/device/activation": {"post": _signed(
         "activate", "Activate: apply claims and territory policy",
-        '{"signals"?, "account_token"?, "bypass_code"?}', {"400": ["unknown-territory"]})},
+        '{"signals"?, "account_token"?, "bypass_code"?}',
+        {"400": ["unknown-territory"], "429": ["too-many-attempts"]})},
     "/v1/device/bind": {"post": _signed(
         "bind", "Bind the device to an account (owner claim)", '{"account_token"}',
         {"401": ["unauthorized"], "409": ["already-bound", "not-activated"]})},
@@ -390,4 +391,53 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "operationId": "apiDocs", "tags": ["public"],
         "summary": "This document as a readable page",
         "responses": {"200": _ok("HTML, no script.", {"type": "string"}, "text/html")}}},
+    # -- organizations (API key of role `organization`; docs/organizations.md) --------------
+    "/v1/org/devices": {"post": {
+        "operationId": "claimOrgDevices", "tags": ["organization"], "security": API_KEY,
+        "summary": "Claim devices assigned to the organization or consented by their owner "
+                   "(at most 10,000 ids); devices already held count as claimed",
+        "requestBody": _json(_obj({"device_ids": {
+            "type": "array", "maxItems": 10_000, "items": {"type": "string"}}},
+            ("device_ids",))),
+        "responses": {"200": _ok("What was claimed and what was refused.", _obj({
+            "claimed": {"type": "array", "items": {"type": "string"}},
+            "refused": {"type": "array", "items": _obj(
+                {"device_id": {"type": "string"}, "reason": {"const": "not-claimable"}},
+                ("device_id", "reason"))}}, ("claimed", "refused")))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
+                     "413": ["too-large"], "422": ["invalid-input"]},
+    }},
+    "/v1/org/devices/{device_id}": {
+        "get": {
+            "operationId": "getOrgDevice", "tags": ["organization"], "security": API_KEY,
+            "summary": "A device the organization holds a claim on",
+            "parameters": [DEVICE_ID],
+            "responses": {"200": _ok("The device.", _obj({
+                "device_id": {"type": "string"}, "claimed_at": {"type": "integer"},
+                "last_checkin": {"type": ["integer", "null"]},
+                "code_issued_at": {"type": ["integer", "null"],
+                                   "description": "When the current, unspent bypass code "
+                                                  "was issued; null when there is none."}},
+                ("device_id", "claimed_at", "last_checkin", "code_issued_at")))},
+            "problems": {"401": ["unauthorized"], "403": ["forbidden"], "404": ["not-found"]},
+        },
+        "delete": {
+            "operationId": "releaseOrgDevice", "tags": ["organization"], "security": API_KEY,
+            "summary": "Release the organization's claim (the bound owner is mailed)",
+            "parameters": [DEVICE_ID],
+            "responses": {"204": _ok("Released.")},
+            "problems": {"401": ["unauthorized"], "403": ["forbidden"], "404": ["not-found"]},
+        },
+    },
+    "/v1/org/devices/{device_id}/bypass-code": {"post": {
+        "operationId": "issueBypassCode", "tags": ["organization"], "security": API_KEY,
+        "summary": "A new activation bypass code, shown once; the previous one stops working",
+        "parameters": [DEVICE_ID],
+        "responses": {"201": _ok("The code.", _obj({
+            "bypass_code": {"type": "string",
+                            "pattern": "^[0-9ACDEFGHJKLMNPQRTUVWXYZ]{5}-[0-9ACDEFGHJKLMNPQRTUV"
+                                       "WXYZ]{5}(-[0-9ACDEFGHJKLMNPQRTUVWXYZ]{4}){4}$"},
+            "issued_at": {"type": "integer"}}, ("bypass_code", "issued_at")))},
+        "problems": {"401": ["unauthorized"], "403": ["forbidden"], "404": ["not-found"]},
+    }},
 }
