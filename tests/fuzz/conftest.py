@@ -81,7 +81,8 @@ class FuzzTarget:
 @pytest.fixture(params=["sqlite", "postgresql"], scope="module")
 def fuzz_target(request: pytest.FixtureRequest,
                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzTarget]:
-    """A server with an account (fresh session), a factory key and a policy key; one per
+    """A server with an account (fresh session), a factory key, a policy key and an
+    organization's key; one per
     module and backend (starting one costs seconds; every check compares against the
     state just before its own request, so tests do not depend on each other)."""
     backend_url = _backend_url(request)
@@ -89,6 +90,10 @@ def fuzz_target(request: pytest.FixtureRequest,
         database_url = backend_url or f"sqlite:///{(server.data_dir / 'tenure.db').resolve()}"
         credentials = {role: server.cli("apikey", "create", "--role", role).stdout.strip()
                        for role in ("factory", "policy")}
+        tenant = server.cli("tenant", "create", "--kind", "organization",
+                            "--name", "Fuzz Fleet").stdout.strip()
+        credentials["organization"] = server.cli(
+            "apikey", "create", "--role", "organization", "--tenant", tenant).stdout.strip()
         account = {"email": "fuzz-owner@example.com", "password": "a long fuzzing password"}
         assert httpx.post(f"{server.url}/v1/accounts", json=account).status_code == 201
         session = httpx.post(f"{server.url}/v1/sessions", json=account)

@@ -69,6 +69,8 @@ def audience(path: str) -> str | None:
         return "factory"
     if path.startswith("/v1/admin/policy"):
         return "policy"
+    if path.startswith("/v1/org/"):
+        return "organization"
     return None
 
 
