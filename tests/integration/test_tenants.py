@@ -61,6 +61,10 @@ def test_assign_stores_known_devices_once(server: Server) -> None:
     report = server.runtime.tenants.assign(tenant_id, [b.device_id, a.device_id])
     assert (report.assigned, report.already) == (0, 2)
     assert count(server.runtime, t.tenant_devices) == 2
+    for device in (a, b):
+        assert [e["action"] for e in server.events(f"device:{device.device_id}")] == [
+            "tenant.device_assigned"]
+    assert server.chain_intact()
 
 
 def test_tenant_keys_and_the_principal(server: Server) -> None:

@@ -124,11 +124,19 @@ class TenantAdmin:
                     progress(min(start + CHUNK, len(ids)), len(ids))
             if unknown and not skip_unknown:
                 return AssignReport(0, 0, unknown, committed=False)
-            fresh = tx.tenants.assign(tenant_id, known, now)
+            already: set[str] = set()
+            for start in range(0, len(known), CHUNK):
+                already |= tx.tenants.assigned(tenant_id, known[start:start + CHUNK])
+            fresh = [d for d in known if d not in already]
+            tx.tenants.assign(tenant_id, fresh, now)
+            for start in range(0, len(fresh), CHUNK):  # each device's trail says who got it
+                tx.audit.record_many("tenant.device_assigned", "operator", now, [
+                    (f"device:{d}", {"tenant": tenant_id})
+                    for d in fresh[start:start + CHUNK]])
             tx.audit.record(f"tenant:{tenant_id}", "tenant.devices_assigned",
-                            actor="operator", at=now, assigned=fresh,
-                            already=len(known) - fresh, unknown=len(unknown))
-            return AssignReport(fresh, len(known) - fresh, unknown)
+                            actor="operator", at=now, assigned=len(fresh),
+                            already=len(already), unknown=len(unknown))
+            return AssignReport(len(fresh), len(already), unknown)
 
         report = self.uow.run(work)
         return report
