@@ -33,8 +33,8 @@ from tenure.services.lost_mode import LostMode
 from tenure.services.mail import MailDispatcher
 from tenure.services.maintenance import Maintenance
 from tenure.services.nonces import NonceService
-from tenure.services.owner_commands import OwnerCommands
 from tenure.services.organization import OrgDevices
+from tenure.services.owner_commands import OwnerCommands
 from tenure.services.owner_devices import OwnerDevices
 from tenure.services.password_reset import PasswordReset
 from tenure.services.policy import PolicyStore
