@@ -105,6 +105,7 @@ class Lock:
     until: int | None = None
     rule: str = ""  # the policy rule behind a territory lock
     evidence: tuple[str, ...] = ()  # the territory evidence that placed the device
+    released_if: str = ""  # the way out: what releases this lock (territory locks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -114,3 +114,13 @@ class CommandRepo:
         rows = PENDING_COMMANDS.rows(self.conn, device_id=device_id)
         return [{"id": command_id, "type": kind, **json.loads(body)}
                 for command_id, kind, body in rows]
+
+    def cancel_pending(self, device_id: str, now: int) -> int:
+        """Cancel every command the device has not acknowledged (it changed hands: the
+        seller's ring or wipe must not reach the buyer). `acked_at` is set too, so the
+        device's hot path needs no second condition; `cancelled_at` tells them apart."""
+        c = t.device_commands.c
+        return int(self.conn.execute(
+            update(t.device_commands)
+            .where(c.device_id == device_id, c.acked_at.is_(None))
+            .values(acked_at=now, cancelled_at=now)).rowcount)

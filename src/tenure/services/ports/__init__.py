@@ -27,6 +27,7 @@ from .repositories import (
     Outbox,
     Policies,
     RateLimits,
+    Relay,
     ResetRequests,
     Resets,
     SecondFactors,
@@ -34,6 +35,7 @@ from .repositories import (
     Tenants,
     Territory,
     Throttle,
+    Transfers,
     Unlocks,
 )
 from .rows import (
@@ -44,12 +46,14 @@ from .rows import (
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
+    RelayMessage,
     SessionRow,
     StoredDevice,
     StoredResponse,
     TenantRow,
     ThrottleRow,
     TotpRow,
+    TransferRow,
 )
 
 T = TypeVar("T")
@@ -100,6 +104,9 @@ class Tx(Protocol):
     def events(self) -> Events: ...
     @property
     def bypass_codes(self) -> BypassCodes: ...
+    def transfers(self) -> Transfers: ...
+    @property
+    def relay(self) -> Relay: ...
 
 
 class ImportStaging(Protocol):
@@ -142,7 +149,8 @@ __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
     "BypassCodes", "Claims", "Commands", "Devices", "Events", "Idempotency", "ImportStaging",
     "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
-    "PolicyVersion", "RateLimits", "ResetRequests", "Resets", "SecondFactors", "SessionRow",
-    "Sessions", "StoredDevice", "StoredResponse", "TenantRow", "Tenants", "Territory",
-    "Throttle", "ThrottleRow", "TotpRow", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
+    "PolicyVersion", "RateLimits", "Relay", "RelayMessage", "ResetRequests", "Resets",
+    "SecondFactors", "SessionRow", "Sessions", "StoredDevice", "StoredResponse", "TenantRow",
+    "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow", "TransferRow", "Transfers",
+    "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
 ]
