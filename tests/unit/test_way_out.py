@@ -35,3 +35,16 @@ def test_lost_and_creditor_locks_keep_their_contact_and_add_nothing() -> None:
         lock = Lock(kind, "call us", contact="+1 555 0100")
         assert way_out(lock, "TN1", BASE) == {}
         assert lock_json(lock)["contact"] == "+1 555 0100"
+
+
+def test_the_agent_shows_the_way_out_and_ignores_its_absence() -> None:
+    from tenure.agent.device import _lock_lines, way_out_lines
+
+    lock = {"kind": "territory", "message": "Not here.", "territory": "IR",
+            "appeal_url": "https://tenure.example/v1/cases",
+            "released_if": "the device is activated in a permitted territory"}
+    assert way_out_lines(lock) == [
+        "    Released when: the device is activated in a permitted territory",
+        "    Appeal: https://tenure.example/v1/cases"]
+    assert _lock_lines(lock)[-2:] == way_out_lines(lock)
+    assert way_out_lines({"kind": "owner", "message": "m"}) == []

@@ -274,9 +274,13 @@ class DeviceAgent:
         return str(response.json()["unlock_token"])
 
     # -- the owner on the device ---------------------------------------------------------
-    def sign_in(self, email: str, password: str) -> str:
-        response = self.http.post(protocol.SESSIONS_PATH,
-                                  json={"email": email, "password": password})
+    def sign_in(self, email: str, password: str, totp: str | None = None) -> str:
+        """A session token; `totp` (a current code or a recovery code) once the account's
+        second factor is on."""
+        body = {"email": email, "password": password}
+        if totp:
+            body["totp"] = totp
+        response = self.http.post(protocol.SESSIONS_PATH, json=body)
         if response.status_code != 201:
             raise ProtocolError(response.status_code, _problem(response))
         token = str(response.json()["token"])
@@ -356,6 +360,19 @@ def _lock_lines(lock: dict[str, Any]) -> list[str]:
         lines.append(f"    Territory: {lock['territory']}{rule}")
     if lock.get("contact"):
         lines.append(f"    Contact: {lock['contact']}")
+    return lines + way_out_lines(lock)
+
+
+def way_out_lines(lock: dict[str, Any]) -> list[str]:
+    """The way out of a lock, from the record's extension members (docs/protocol.md,
+    "Ways out of a lock"); a record without them shows nothing more."""
+    lines = []
+    if isinstance(lock.get("released_if"), str):
+        lines.append(f"    Released when: {lock['released_if']}")
+    if isinstance(lock.get("status_url"), str):
+        lines.append(f"    Check this device: {lock['status_url']}")
+    if isinstance(lock.get("appeal_url"), str):
+        lines.append(f"    Appeal: {lock['appeal_url']}")
     return lines
 
 
