@@ -46,7 +46,8 @@ class FakeTransfers(_Repo):
 
     def pending_from(self, account_id: str, now: int) -> list[TransferRow]:
         return [e["row"] for e in self.s.transfers.values()
-                if e["row"].from_account == account_id and e["row"].state == "pending"]
+                if e["row"].from_account == account_id and e["row"].state == "pending"
+                and e["row"].expires_at > now]
 
 
 class FakeRelay(_Repo):

@@ -64,7 +64,8 @@ class TransferRepo:
     def pending_from(self, account_id: str, now: int) -> list[TransferRow]:
         c = t.transfers.c
         rows = self.conn.execute(select(t.transfers)
-                                 .where(c.from_account == account_id, c.state == PENDING)
+                                 .where(c.from_account == account_id, c.state == PENDING,
+                                        c.expires_at > now)
                                  .order_by(c.created_at, c.transfer_id))
         return [_transfer(r) for r in rows]
 
