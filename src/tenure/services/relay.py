@@ -20,7 +20,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from tenure.clock import Clock
 from tenure.domain.errors import (
@@ -50,24 +50,6 @@ REPLY_DAYS = 30
 TENANT_KINDS = (ClaimKind.ORGANIZATION, ClaimKind.CREDITOR)
 
 
-class TenantEvents(Protocol):
-    """The seam to tenants' webhooks: `device.message` with `text` (docs/protocol.md,
-    Webhooks). Written in the relay's transaction, so an event leaves exactly when the
-    message counts as relayed."""
-
-    def device_message(self, tx: Tx, tenant_id: str, device_id: str, text: str,
-                       at: int) -> None: ...
-
-
-class NoTenantEvents:
-    """Until the webhook outbox exists, tenants' `device.message` events go nowhere; the
-    relay still counts them as recipients, so the answer does not depend on it."""
-
-    def device_message(self, tx: Tx, tenant_id: str, device_id: str, text: str,
-                       at: int) -> None:
-        return None
-
-
 @dataclass(frozen=True, slots=True)
 class RelayLimits:
     per_address: Limit
@@ -88,12 +70,10 @@ def _device_ref(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 class MessageRelay:
-    def __init__(self, uow: UnitOfWork, clock: Clock, limits: RelayLimits,
-                 events: TenantEvents | None = None) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, limits: RelayLimits) -> None:
         self.uow = uow
         self.clock = clock
         self.limits = limits
-        self.events = events or NoTenantEvents()
 
     def submit(self, body: Mapping[str, Any], client_address: str) -> None:
         """`POST /v1/public/messages` → 202; the sender is mailed the confirmation token.
@@ -167,8 +147,10 @@ class MessageRelay:
                                             message.message_id, message.body, now)
                 elif claim.kind in TENANT_KINDS:
                     recipients += 1
-                    self.events.device_message(tx, claim.holder, message.device_id,
-                                               message.body, now)
+                    # the webhook outbox, in this transaction: the event leaves exactly
+                    # when the message counts as relayed
+                    tx.events.emit(claim.holder, "device.message", message.device_id, now,
+                                   {"text": message.body})
             if not tx.relay.confirm(message.message_id, now, recipients, owner_account):
                 raise InvalidToken("This token was already used.")
             tx.audit.record(f"device:{message.device_id}", "relay.message.relayed",

@@ -20,7 +20,6 @@ from tenure.domain.errors import (
 )
 from tenure.domain.model import ClaimKind
 from tenure.services.limits import Limit
-from tenure.services.ports import Tx
 from tenure.services.relay import MessageRelay, RelayLimits
 
 from ..fake_redress import messages
@@ -29,19 +28,10 @@ from .conftest import World
 SENDER = "finder@example.org"
 
 
-class Events:
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str, str]] = []
-
-    def device_message(self, tx: Tx, tenant_id: str, device_id: str, text: str,
-                       at: int) -> None:
-        self.sent.append((tenant_id, device_id, text))
-
-
-def relay(world: World, events: Events | None = None, hits: int = 5) -> MessageRelay:
+def relay(world: World, hits: int = 5) -> MessageRelay:
     return MessageRelay(world.uow, world.clock, RelayLimits(
         Limit("relay-ip", hits, 3600), Limit("relay-sender", hits, 3600),
-        Limit("relay-device", hits, 3600), Limit("relay-reply", hits, 3600)), events)
+        Limit("relay-device", hits, 3600), Limit("relay-reply", hits, 3600)))
 
 
 def token_of(world: World, address: str = SENDER) -> str:
@@ -61,15 +51,16 @@ def test_the_owner_gets_the_message_and_replies_without_addresses(world: World) 
     phone = world.phone(activated=True)
     world.bind(phone, owner)
     world.claim(phone, ClaimKind.CREDITOR, "tenant-7")
-    events = Events()
-    service = relay(world, events)
+    service = relay(world)
     ask(service, phone.device_id)
     assert world.uow.mail_to(owner.email) == []  # nothing before the sender confirms
     service.confirm(token_of(world))
 
     [mail] = world.uow.mail_to(owner.email)
     assert "I found this phone" in mail.body and SENDER not in mail.body
-    assert events.sent == [("tenant-7", phone.device_id, "I found this phone")]
+    assert [(e["tenant_id"], e["event"], e["payload"]["text"])
+            for e in world.uow.state.events] == [
+        ("tenant-7", "device.message", "I found this phone")]
     [message] = messages(world.uow.state)
     assert message["recipients"] == 2
 
