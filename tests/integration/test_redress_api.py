@@ -5,6 +5,7 @@ recovery codes (docs/protocol.md Part 2 and our extensions)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -16,6 +17,7 @@ from starlette.testclient import TestClient
 
 from tenure.bootstrap import Services, bootstrap
 from tenure.config import Settings
+from tenure.domain.model import ClaimKind
 from tenure.http.app import create_app
 from tenure.store import tables as t
 
@@ -180,3 +182,19 @@ def test_the_second_factor_turned_off_and_recovery_codes_renewed(server: Server)
     assert signed.status_code == 201
     problem(server.client.request("DELETE", "/v1/me/totp", headers=auth(token),
                                   json={"code": new[1]}), 404, "not-found")
+
+
+def test_a_tenant_holding_the_device_gets_a_device_message_event(server: Server) -> None:
+    tenant = server.runtime.tenants.create("creditor", "Acme Finance", "loans@acme.example")
+    phone = server.phone()
+    server.add_claim(phone.device_id, ClaimKind.CREDITOR, tenant.tenant_id)
+    assert write(server, {"device_id": phone.device_id, "from": SENDER,
+                          "message": "Who finances this phone?"}).status_code == 202
+    assert server.client.post("/v1/public/messages/confirm", json={
+        "token": last_line_after(server, SENDER, "Token")}).status_code == 202
+    [event] = rows(server.runtime, t.tenant_events,
+                   t.tenant_events.c.tenant_id == tenant.tenant_id)
+    payload = json.loads(event.payload)
+    assert (payload["event"], payload["device_id"], payload["text"]) == (
+        "device.message", phone.device_id, "Who finances this phone?")
+    assert SENDER not in event.payload
