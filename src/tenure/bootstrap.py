@@ -17,6 +17,7 @@ from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
 from tenure.domain.unlock import UnlockRules
 from tenure.geo.ip import locator_from_settings
+from tenure.services.account_deletion import AccountDeletion
 from tenure.services.accounts import Registration
 from tenure.services.activation import Activation
 from tenure.services.apikeys import ApiKeys
@@ -40,11 +41,13 @@ from tenure.services.password_reset import PasswordReset
 from tenure.services.policy import PolicyStore
 from tenure.services.provision import Importer
 from tenure.services.records import RecordSigner
+from tenure.services.relay import MessageRelay, RelayLimits
 from tenure.services.sessions import SignIn
 from tenure.services.status_check import StatusCheck
 from tenure.services.tenants import TenantAdmin
 from tenure.services.territory_check import TerritoryCheck
 from tenure.services.totp import SecondFactor
+from tenure.services.transfers import Transfers
 from tenure.services.unlock import UnlockAuthorization, rules_from
 from tenure.store.database import make_engine
 from tenure.store.uow import UnitOfWork
@@ -96,6 +99,9 @@ class Services:
     last_seen: LastSeen
     maintenance: Maintenance
     hashing: PasswordHashing  # argon2's bounded, low-priority pool (shut down on close)
+    transfers: Transfers
+    delete_account: AccountDeletion
+    relay: MessageRelay
 
     def close(self) -> None:
         self.maintenance.flush_last_seen()
@@ -111,7 +117,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     used = RedisUsedNonces(settings.redis_url) if settings.redis_url else None
     nonces = NonceService(keyring.nonce_secret, clock, settings.nonce_ttl_seconds, used)
     signer = RecordSigner(keyring, clock, settings.issuer, settings.record_ttl_seconds,
-                          settings.next_checkin_seconds)
+                          settings.next_checkin_seconds, settings.effective_public_url)
     cooldown = settings.credential_cooldown_seconds
     reauth = settings.reauth_seconds
     rules = unlock_rules(settings)
@@ -159,4 +165,18 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         maintenance=Maintenance(uow, clock, last_seen, mail, password_reset, idempotency,
                                 window),
         hashing=hashing,
+        transfers=Transfers(uow, clock, owner_actions),
+        delete_account=AccountDeletion(uow, clock, owner_actions),
+        relay=MessageRelay(uow, clock, relay_limits(settings)),
     )
+
+
+def relay_limits(settings: Settings) -> RelayLimits:
+    """docs/operator-guide.md: per client address, per sender address and per device in
+    the rate window; replies per owner account."""
+    window = settings.rate_window_seconds
+    return RelayLimits(
+        per_address=Limit("relay-ip", settings.relay_address_limit, window),
+        per_sender=Limit("relay-sender", settings.relay_sender_limit, window),
+        per_device=Limit("relay-device", settings.relay_device_limit, window),
+        per_replier=Limit("relay-reply", settings.relay_sender_limit, window))

@@ -29,6 +29,9 @@ class Settings:
     data_dir: Path = Path("./var")
     database_url: str = ""  # default: SQLite file in the data dir
     issuer: str = "tenure"
+    # Where people reach this server (records' lock screens link to it, docs/protocol.md
+    # "Ways out of a lock"); default: the address `tenure serve` listens on by default.
+    public_url: str = ""
     credential_cooldown_hours: float = 72.0
     record_ttl_seconds: int = 86_400
     next_checkin_seconds: int = 86_400
@@ -55,6 +58,9 @@ class Settings:
     password_reset_address_limit: int = 10  # resets asked from one client address: then 429
     password_reset_email_limit: int = 3  # reset mails to one address: the rest are dropped
     signup_address_limit: int = 20  # accounts created from one client address: then 429
+    relay_address_limit: int = 20  # relay messages asked from one client address (IPv6 /64)
+    relay_sender_limit: int = 5  # relay messages from one sender address (and owner replies)
+    relay_device_limit: int = 10  # relay messages to one device
     status_rate: int = 30  # public status lookups a minute per address (IPv6 /64) and per device
     password_hash_workers: int = 0  # argon2 at once; 0: one per core but one, at least 1
     password_hash_queue: int = 16  # hashing waiting beyond the workers; then 503
@@ -86,6 +92,10 @@ class Settings:
     @property
     def effective_database_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'tenure.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or "http://127.0.0.1:8080").rstrip("/")
 
     @property
     def keys_dir(self) -> Path:

@@ -29,10 +29,13 @@ from tests.e2e.conftest import ServerProcess, _backend_url, _server
 # - queued password resets (`reset_requests`), which the background turns at any time
 #   into a token, an audit event and a mail: the queue is left out, and so are the
 #   tokens not used yet (a refused confirm must still not use one), that audit event and
-#   that mail.
-BY_DESIGN_TABLES = {"login_throttle", "rate_limits", "idempotency_keys", "reset_requests"}
+#   that mail;
+# - transfers: a wrong transfer code is counted before it is refused (the fifth voids the
+#   transfer, with its audit event and the seller's mail).
+BY_DESIGN_TABLES = {"login_throttle", "rate_limits", "idempotency_keys", "reset_requests",
+                    "transfers"}
 BY_DESIGN_AUDIT = {"account.sign_in_paused", "bootloader.unlock_refused",
-                   "account.password_reset_requested"}
+                   "account.password_reset_requested", "transfer.voided"}
 BY_DESIGN_MAIL = {"Failed sign-in attempts on your account", "Reset your password"}
 DELIVERY_COLUMNS = {"sent_at", "attempts", "next_attempt_at", "last_error"}
 

@@ -132,8 +132,12 @@ def test_bind_sets_the_masked_owner_and_locks_the_next_activation(
     device.factory_reset()
     locked = device.activate().record()
     assert locked["status"] == "locked"
+    base = runtime.settings.effective_public_url  # the way out (docs/protocol.md extension)
     assert locked["locks"] == [{"kind": "owner", "message": OWNER_LOCK_MESSAGE,
-                                "hint": "a***@e***.com"}]
+                                "hint": "a***@e***.com",
+                                "status_url": f"{base}/v1/public/status?device_id="
+                                              f"{device.device_id}",
+                                "appeal_url": f"{base}/v1/cases"}]
     assert locked["owner"] == {"hint": "a***@e***.com"}
     assert device_row(runtime, device.device_id).activated_at is None
     assert audit(runtime, f"device:{device.device_id}")[-1].action == \

@@ -80,6 +80,8 @@ class State:
     consents: dict[tuple[str, str, str], int] = field(default_factory=dict)  # (dev, ten, acct)
     events: list[dict[str, Any]] = field(default_factory=list)
     bypass_codes: dict[str, Any] = field(default_factory=dict)  # device_id -> BypassCodeRow
+    transfers: dict[str, dict[str, Any]] = field(default_factory=dict)  # tests/unit/fake_redress
+    relay: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 class _Repo:
@@ -207,6 +209,11 @@ class FakeAccounts(_Repo):
                                               password_hash=password_hash,
                                               password_changed_at=now)
 
+    def erase(self, account_id: str, now: int) -> None:
+        self.s.accounts[account_id] = replace(self.s.accounts[account_id],
+                                              email=f"deleted:{account_id}", password_hash="!",
+                                              password_changed_at=now)
+
     def rehash(self, account_id: str, password_hash: str) -> None:
         self.s.accounts[account_id] = replace(self.s.accounts[account_id],
                                               password_hash=password_hash)
@@ -225,6 +232,10 @@ class FakeSessions(_Repo):
         for key, row in self.s.sessions.items():
             if row.account_id == account_id and row.revoked_at is None:
                 self.s.sessions[key] = replace(row, revoked_at=now)
+
+    def delete_all(self, account_id: str) -> None:
+        self.s.sessions = {k: r for k, r in self.s.sessions.items()
+                           if r.account_id != account_id}
 
 
 class FakeNonces(_Repo):
@@ -258,6 +269,10 @@ class FakeResets(_Repo):
             if row["account_id"] == account_id and row["used_at"] is None:
                 row["used_at"] = now
 
+    def delete_all(self, account_id: str) -> None:
+        self.s.resets = {k: r for k, r in self.s.resets.items()
+                         if r["account_id"] != account_id}
+
 
 class FakeAudit(_Repo):
     def record(self, stream: str, action: str, actor: str, at: int, **data: Any) -> None:
@@ -279,6 +294,10 @@ class FakeOutbox(_Repo):
         self.s.outbox[message_id] = {
             "message": OutboxMessage(message_id, to_addr, subject, body, 0),
             "created_at": now, "next_attempt_at": now, "sent_at": None, "last_error": None}
+
+    def forget_sent_to(self, address: str) -> None:
+        self.s.outbox = {k: r for k, r in self.s.outbox.items()
+                         if r["message"].to_addr != address or r["sent_at"] is None}
 
     def due(self, now: int, limit: int = 100) -> list[OutboxMessage]:
         rows = sorted((r for r in self.s.outbox.values()
@@ -415,6 +434,14 @@ class FakeCommands(_Repo):
         stored = FakeDevices(self.s).get(device_id)
         return list(stored.commands) if stored else []
 
+    def cancel_pending(self, device_id: str, now: int) -> int:
+        rows = [r for r in self.s.commands.values()
+                if r["device_id"] == device_id and r["acked_at"] is None
+                and r.get("cancelled_at") is None]
+        for row in rows:
+            row["cancelled_at"] = now
+        return len(rows)
+
 
 class FakeUnlocks(_Repo):
     def grants_of(self, account_id: str, since: int) -> tuple[tuple[str, int], ...]:
@@ -468,3 +495,11 @@ class FakeSecondFactors(_Repo):
             return False
         self.s.recovery[(account_id, code_hash)] = now
         return True
+
+    def replace_recovery(self, account_id: str, code_hashes: list[str]) -> None:
+        self.s.recovery = {k: v for k, v in self.s.recovery.items() if k[0] != account_id}
+        self.add_recovery(account_id, code_hashes)
+
+    def remove(self, account_id: str) -> None:
+        self.s.totp.pop(account_id, None)
+        self.s.recovery = {k: v for k, v in self.s.recovery.items() if k[0] != account_id}

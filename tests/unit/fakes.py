@@ -21,6 +21,7 @@ from tenure.domain.model import Claim
 from tenure.services.ports import OutboxMessage, Tx
 
 from .fake_limits import FakeIdempotency, FakeRateLimits, FakeResetRequests, FakeThrottle
+from .fake_redress import FakeRelay, FakeTransfers
 from .fake_repositories import (
     FakeAccounts,
     FakeApiKeys,
@@ -70,6 +71,8 @@ class FakeTx:
         self.tenants = FakeTenants(state)
         self.events = FakeEvents(state)
         self.bypass_codes = FakeBypassCodes(state)
+        self.transfers = FakeTransfers(state)
+        self.relay = FakeRelay(state)
 
 
 class FakeUnitOfWork:

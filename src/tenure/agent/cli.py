@@ -31,7 +31,7 @@ def _token(agent: DeviceAgent, args: argparse.Namespace, required: bool) -> str 
         if not password:
             raise SystemExit(
                 "tenure: error: --password (or TENURE_PASSWORD) is needed with --email")
-        return agent.sign_in(args.email, password)
+        return agent.sign_in(args.email, password, getattr(args, "totp", None))
     token = agent.session_token()
     if required and token is None:
         raise SystemExit("tenure: error: no account signed in on this device; "
@@ -147,6 +147,8 @@ def register(commands: Any) -> None:
     def account_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--email", help="sign in with this account first")
         p.add_argument("--password", help="its password (or set TENURE_PASSWORD)")
+        p.add_argument("--totp", help="a current code of the account's authenticator, or a "
+                                      "recovery code (once its second factor is on)")
 
     p = sub.add_parser(
         "init", help="make the device key, pin server keys, print the provisioning row")

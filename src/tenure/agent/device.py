@@ -317,9 +317,13 @@ class DeviceAgent:
         return str(response.json()["unlock_token"])
 
     # -- the owner on the device ---------------------------------------------------------
-    def sign_in(self, email: str, password: str) -> str:
-        response = self.http.post(protocol.SESSIONS_PATH,
-                                  json={"email": email, "password": password})
+    def sign_in(self, email: str, password: str, totp: str | None = None) -> str:
+        """A session token; `totp` (a current code or a recovery code) once the account's
+        second factor is on."""
+        body = {"email": email, "password": password}
+        if totp:
+            body["totp"] = totp
+        response = self.http.post(protocol.SESSIONS_PATH, json=body)
         if response.status_code != 201:
             raise ProtocolError(response.status_code, _problem(response))
         token = str(response.json()["token"])

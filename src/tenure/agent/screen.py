@@ -96,7 +96,20 @@ RENDERERS: dict[str, Callable[[dict[str, Any]], Lines]] = {
 
 
 def lock_lines(lock: dict[str, Any]) -> Lines:
-    return RENDERERS.get(str(lock.get("kind")), _other)(lock)
+    return RENDERERS.get(str(lock.get("kind")), _other)(lock) + way_out_lines(lock)
+
+
+def way_out_lines(lock: dict[str, Any]) -> Lines:
+    """The way out of a lock, from the record's extension members (docs/protocol.md,
+    "Ways out of a lock"); a record without them shows nothing more."""
+    lines = []
+    if isinstance(lock.get("released_if"), str):
+        lines.append(f"    Released when: {lock['released_if']}")
+    if isinstance(lock.get("status_url"), str):
+        lines.append(f"    Check this device: {lock['status_url']}")
+    if isinstance(lock.get("appeal_url"), str):
+        lines.append(f"    Appeal: {lock['appeal_url']}")
+    return lines
 
 
 def status_line(record: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ from tenure.domain.errors import TenureError
 from . import apikey as apikey_cli
 from . import device as device_cli
 from . import policy as policy_cli
+from . import relay as relay_cli
 from . import server as server_cli
 from . import status as status_cli
 from . import tenant as tenant_cli
@@ -44,6 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     policy_cli.register(commands)
     device_cli.register(commands)
     status_cli.register(commands)
+    relay_cli.register(commands)
     _describe(parser)
     return parser
 

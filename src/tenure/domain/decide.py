@@ -31,6 +31,13 @@ COOLDOWN_MESSAGE = (
     "password can unlock this device only after a waiting period."
 )
 LOST_MESSAGE = "This device has been reported lost by its owner."
+# The way out of a territory lock (record extension `released_if`, docs/protocol.md). An
+# activation refusal ends when the device is activated where the policy permits it; a
+# lock in use is released at the first check-in whose evidence places the device where
+# the rule does not apply (domain/in_use.py: no waiting period on the way out).
+RELEASED_IF_ACTIVATION = "the device is activated in a permitted territory"
+RELEASED_IF_IN_USE = ("the device checks in from a territory where this rule does not "
+                      "apply; the next check-in there releases the lock")
 
 
 def organization_message(name: str) -> str:
@@ -68,7 +75,8 @@ def decide(given: DecisionInput) -> Decision:
         else:
             rule = claim.holder.removeprefix("policy:") if claim.kind is ClaimKind.TERRITORY else ""
             lock = Lock(claim.kind, claim.message, contact=claim.contact,
-                        territory=claim.territory, rule=rule)
+                        territory=claim.territory, rule=rule,
+                        released_if=RELEASED_IF_IN_USE if rule else "")
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks {given.act.value}"
         reasons.append(reason)
         if lock is None:
@@ -119,7 +127,8 @@ def _territory(given: DecisionInput) -> tuple[Lock | None, str]:
     held = any(c.kind is ClaimKind.TERRITORY for c in given.claims)
     if given.act is Act.ACTIVATE and verdict.refuses_activation and not held:
         lock = Lock(ClaimKind.TERRITORY, verdict.message, contact=verdict.contact,
-                    territory=verdict.territory, rule=verdict.rule_id, evidence=evidence)
+                    territory=verdict.territory, rule=verdict.rule_id, evidence=evidence,
+                    released_if=RELEASED_IF_ACTIVATION)
         return lock, f"{summary}: activation refused on evidence {', '.join(evidence)}"
     return None, f"{summary}: does not block {given.act.value} now"
 

@@ -40,6 +40,8 @@ caller) can catch a whole family:
     │   ├── ImportConflict              import-conflict
     │   ├── DeviceHeld                  device-held
     │   ├── TotpEnabled                 totp-enabled
+    │   ├── ClaimsHeld                  claims-held
+    │   ├── TransferPending             transfer-pending
     │   └── IdempotencyKeyInUse         idempotency-key-in-use
     ├── NotFound                      not-found
     │   └── DeviceNotFound              unknown-device (404: the public status check)
@@ -247,6 +249,22 @@ class TotpEnabled(Conflict):
 
     code = "totp-enabled"
     title = "Second factor already on"
+
+
+class ClaimsHeld(Conflict):
+    """The account still holds a claim (docs/protocol.md Part 2, `DELETE /v1/me`):
+    deleting it would leave a lock nobody can lift; release or transfer the devices first."""
+
+    code = "claims-held"
+    title = "Account holds claims"
+
+
+class TransferPending(Conflict):
+    """The device already has a pending ownership transfer; one at a time, so that two
+    buyers can never both be promised the same device."""
+
+    code = "transfer-pending"
+    title = "Transfer pending"
 
 
 class IdempotencyKeyInUse(Conflict):

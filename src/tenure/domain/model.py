@@ -106,6 +106,7 @@ class Lock:
     rule: str = ""  # the policy rule behind a territory lock
     evidence: tuple[str, ...] = ()  # the territory evidence that placed the device
     allows: tuple[str, ...] = ()  # what still works while locked (creditor: emergency calls...)
+    released_if: str = ""  # the way out: what releases this lock (territory locks)
 
 
 @dataclass(frozen=True, slots=True)

@@ -127,6 +127,62 @@ async def confirm_totp(request: Request) -> Response:
     return JSONResponse({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
 
 
+async def disable_totp(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(rt.second_factor.disable, bearer(request), data.get("code"))
+    return Response(status_code=204)
+
+
+async def regenerate_recovery(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    codes = await run_in_threadpool(rt.second_factor.regenerate, bearer(request),
+                                    data.get("code"))
+    return JSONResponse({"recovery_codes": codes}, headers={"Cache-Control": "no-store"})
+
+
+async def delete_me(request: Request) -> Response:
+    rt = app_services(request)
+    await run_in_threadpool(rt.delete_account, bearer(request))
+    return Response(status_code=204)
+
+
+async def start_transfer(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    started = await run_in_threadpool(rt.transfers.start, bearer(request),
+                                      request.path_params["device_id"], data.get("to_email"))
+    return JSONResponse({"transfer_id": started.transfer_id, "expires_at": started.expires_at},
+                        status_code=201, headers={"Cache-Control": "no-store"})
+
+
+async def cancel_transfer(request: Request) -> Response:
+    rt = app_services(request)
+    await run_in_threadpool(rt.transfers.cancel, bearer(request),
+                            request.path_params["device_id"],
+                            request.path_params["transfer_id"])
+    return Response(status_code=204)
+
+
+async def accept_transfer(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    accepted = await run_in_threadpool(rt.transfers.accept, bearer(request),
+                                       request.path_params["transfer_id"], data.get("code"))
+    return JSONResponse({"transfer_id": accepted.transfer_id, "device_id": accepted.device_id,
+                         "state": "accepted", "owner": {"hint": accepted.owner_hint}},
+                        headers={"Cache-Control": "no-store"})
+
+
+async def reply_to_message(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(rt.relay.reply, bearer(request), request.path_params["message_id"],
+                            data.get("message"))
+    return Response(status_code=202)
+
+
 routes = [
     Route("/v1/accounts", register, methods=["POST"]),
     Route("/v1/sessions", sign_in, methods=["POST"]),
@@ -140,5 +196,13 @@ routes = [
     Route("/v1/me/devices/{device_id}/commands", send_command, methods=["POST"]),
     Route("/v1/me/totp", enroll_totp, methods=["POST"]),
     Route("/v1/me/totp/confirm", confirm_totp, methods=["POST"]),
+    Route("/v1/me/totp", disable_totp, methods=["DELETE"]),
+    Route("/v1/me/totp/recovery-codes", regenerate_recovery, methods=["POST"]),
+    Route("/v1/me", delete_me, methods=["DELETE"]),
+    Route("/v1/me/devices/{device_id}/transfers", start_transfer, methods=["POST"]),
+    Route("/v1/me/devices/{device_id}/transfers/{transfer_id}", cancel_transfer,
+          methods=["DELETE"]),
+    Route("/v1/transfers/{transfer_id}/accept", accept_transfer, methods=["POST"]),
+    Route("/v1/me/messages/{message_id}/reply", reply_to_message, methods=["POST"]),
     Route("/v1/unlocks", unlock, methods=["POST"]),
 ]

@@ -15,7 +15,11 @@ import copy
 import functools
 from typing import Any
 
-from .openapi_paths import PATHS
+from .openapi_paths import PATHS as BASE_PATHS
+from .openapi_redress import REDRESS_PATHS
+
+PATHS = {path: {**BASE_PATHS.get(path, {}), **REDRESS_PATHS.get(path, {})}
+         for path in {**BASE_PATHS, **REDRESS_PATHS}}
 
 PROBLEM_MEDIA = "application/problem+json"
 PROBLEM_PREFIX = "urn:tenure:problem:"

@@ -57,6 +57,8 @@ STATUS: dict[type[e.TenureError], int] = {
     e.ImportConflict: 409,
     e.DeviceHeld: 409,
     e.TotpEnabled: 409,
+    e.ClaimsHeld: 409,
+    e.TransferPending: 409,
     e.IdempotencyKeyInUse: 409,
     e.NotFound: 404,
     e.DeviceNotFound: 404,  # the public status check; devices are told 401

@@ -14,7 +14,7 @@ from tenure.store.database import ping
 from tenure.store.migrate import pending
 
 from . import apidocs
-from .bodies import client_address
+from .bodies import client_address, json_object, read_capped
 from .deps import app_services
 
 
@@ -30,6 +30,21 @@ async def status(request: Request) -> Response:
     query = read_query(request.query_params.multi_items())
     statement = await run_in_threadpool(rt.status_check, query, client_address(request))
     return JSONResponse({"statement": statement}, headers={"Cache-Control": "no-store"})
+
+
+async def send_message(request: Request) -> Response:
+    """`POST /v1/public/messages`: the sender is mailed a token to confirm with."""
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(rt.relay.submit, data, client_address(request))
+    return Response(status_code=202)
+
+
+async def confirm_message(request: Request) -> Response:
+    rt = app_services(request)
+    data = json_object(await read_capped(request, rt.settings.max_body_bytes))
+    await run_in_threadpool(rt.relay.confirm, data.get("token"))
+    return Response(status_code=202)
 
 
 async def healthz(request: Request) -> Response:
@@ -63,6 +78,8 @@ async def metrics(_: Request) -> Response:
 routes = [
     Route("/v1/keys", keys, methods=["GET"]),
     Route("/v1/public/status", status, methods=["GET"]),
+    Route("/v1/public/messages", send_message, methods=["POST"]),
+    Route("/v1/public/messages/confirm", confirm_message, methods=["POST"]),
     Route("/healthz", healthz, methods=["GET"]),
     Route("/readyz", readyz, methods=["GET"]),
     Route("/metrics", metrics, methods=["GET"]),

@@ -45,6 +45,11 @@ class Binding:
         if owner is not None and owner.holder != session.account_id:
             raise AlreadyBound("The device is bound to another account.")
         if owner is None:
+            # An account being deleted (services/account_deletion.py) holds its row
+            # locked; once it is ours, the session must still exist, so no claim can be
+            # added for an account that checked it held none and is gone.
+            tx.accounts.lock(session.account_id)
+            require_session(tx, required_str(request.payload, "account_token"), now)
             tx.claims.add(Claim(
                 claim_id=secrets.token_hex(16), device_id=device.device_id,
                 kind=ClaimKind.OWNER, holder=session.account_id, created_at=now,

@@ -25,6 +25,7 @@ from .hashing import PasswordHashing
 from .limits import Limit
 from .ports import Tx, UnitOfWork
 from .tokens import digest, new_token
+from .transfers import cancel_pending_from
 
 
 class PasswordReset:
@@ -99,6 +100,7 @@ class PasswordReset:
             tx.accounts.set_password(account_id, password_hash, now)
             tx.sessions.revoke_all(account_id, now)
             tx.resets.invalidate_for(account_id, now)
+            cancel_pending_from(tx, account_id, now, "the seller's password was reset.")
             tx.throttle.clear(f"email:{account.email}")
             tx.audit.record(f"account:{account_id}", "account.password_changed",
                             actor=f"account:{account_id}", at=now, via="reset")

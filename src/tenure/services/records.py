@@ -3,14 +3,33 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from tenure import protocol
 from tenure.clock import Clock
 from tenure.crypto.jws import sign_compact
 from tenure.crypto.keyring import KeyRing
-from tenure.domain.model import Decision, Lock
+from tenure.domain.model import ClaimKind, Decision, Lock
 
 RECORD_TYP = protocol.RECORD_TYP
+
+
+def way_out(lock: Lock, device_id: str, public_url: str) -> dict[str, Any]:
+    """Extension members (docs/protocol.md, "Ways out of a lock"): where a person at the
+    lock screen goes next. Independent clients ignore them; the reference agent shows
+    them. An owner lock points at the public status check and at appeals; a territory
+    lock at appeals and says what releases it; a creditor's way out is its `contact`."""
+    base = public_url.rstrip("/")
+    out: dict[str, Any] = {}
+    if lock.kind is ClaimKind.OWNER and base:
+        out["status_url"] = f"{base}/v1/public/status?device_id={quote(device_id)}"
+        out["appeal_url"] = f"{base}/v1/cases"
+    if lock.kind is ClaimKind.TERRITORY:
+        if base:
+            out["appeal_url"] = f"{base}/v1/cases"
+        if lock.released_if:
+            out["released_if"] = lock.released_if
+    return out
 
 
 def lock_json(lock: Lock) -> dict[str, Any]:
@@ -35,12 +54,13 @@ def lock_json(lock: Lock) -> dict[str, Any]:
 
 class RecordSigner:
     def __init__(self, keyring: KeyRing, clock: Clock, issuer: str, ttl_seconds: int,
-                 next_checkin_seconds: int) -> None:
+                 next_checkin_seconds: int, public_url: str = "") -> None:
         self.keyring = keyring
         self.clock = clock
         self.issuer = issuer
         self.ttl = ttl_seconds
         self.next_checkin = next_checkin_seconds
+        self.public_url = public_url
 
     def sign(self, device_id: str, nonce: str, decision: Decision, owner_hint: str | None,
              commands: list[dict[str, Any]] | None = None, policy_version: int = 0) -> str:
@@ -52,7 +72,8 @@ class RecordSigner:
             "iat": now,
             "exp": now + self.ttl,
             "status": decision.status.value,
-            "locks": [lock_json(lock) for lock in decision.locks],
+            "locks": [{**lock_json(lock), **way_out(lock, device_id, self.public_url)}
+                      for lock in decision.locks],
             "owner": {"hint": owner_hint} if owner_hint else None,
             "commands": commands or [],
             "next_checkin": self.next_checkin,

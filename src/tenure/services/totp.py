@@ -20,9 +20,9 @@ from dataclasses import dataclass
 import pyotp
 
 from tenure.clock import Clock
-from tenure.domain.errors import InvalidInput, TotpEnabled
+from tenure.domain.errors import InvalidInput, NotFound, TotpEnabled
 
-from . import notices
+from . import notices, redress_notices
 from .authn import OwnerActions, require_session
 from .ports import Tx, UnitOfWork
 
@@ -138,3 +138,43 @@ class SecondFactor:
             return codes
 
         return self.uow.run(work)
+
+    def disable(self, token: str | None, code: object) -> None:
+        """`DELETE /v1/me/totp` (our extension): fresh token + a current code → off."""
+        def work(tx: Tx) -> None:
+            account_id, email, now = self._checked(tx, token, code)
+            tx.second_factors.remove(account_id)
+            tx.audit.record(f"account:{account_id}", "account.totp_disabled",
+                            actor=f"account:{account_id}", at=now)
+            redress_notices.totp_changed(tx, email, "off", now)
+
+        self.uow.run(work)
+
+    def regenerate(self, token: str | None, code: object) -> list[str]:
+        """`POST /v1/me/totp/recovery-codes` (our extension): 10 new recovery codes, shown
+        once; every earlier one stops working."""
+        codes = [new_recovery_code() for _ in range(RECOVERY_CODES)]
+
+        def work(tx: Tx) -> list[str]:
+            account_id, email, now = self._checked(tx, token, code)
+            tx.second_factors.replace_recovery(account_id, [recovery_hash(c) for c in codes])
+            tx.audit.record(f"account:{account_id}", "account.totp_recovery_regenerated",
+                            actor=f"account:{account_id}", at=now)
+            redress_notices.totp_changed(tx, email, "recovery", now)
+            return codes
+
+        return self.uow.run(work)
+
+    def _checked(self, tx: Tx, token: str | None, code: object) -> tuple[str, str, int]:
+        now = self.clock.now()
+        session = require_session(tx, token, now)
+        self.owner_actions.require_fresh(session, now)
+        if not isinstance(code, str) or not code:
+            raise InvalidInput("'code' must be a current code of your authenticator, or "
+                               "an unused recovery code.")
+        tx.accounts.lock(session.account_id)
+        if not is_on(tx, session.account_id):
+            raise NotFound("The second factor is not on for this account.")
+        if not accept_code(tx, session.account_id, code, now):
+            raise InvalidInput("The code is not correct (or was already used).")
+        return session.account_id, session.email, now

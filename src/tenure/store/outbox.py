@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from tenure.services.ports.rows import OutboxMessage
 
@@ -19,6 +19,12 @@ class Outbox:
         self.conn.execute(insert(t.outbox).values(
             message_id=secrets.token_hex(16), created_at=now, to_addr=to_addr,
             subject=subject, body=body, next_attempt_at=now))
+
+    def forget_sent_to(self, address: str) -> None:
+        """Delete the mail already sent to an address (a deleted account's history);
+        mail not sent yet (the goodbye) still goes out."""
+        self.conn.execute(delete(t.outbox).where(t.outbox.c.to_addr == address,
+                                                 t.outbox.c.sent_at.is_not(None)))
 
     def due(self, now: int, limit: int = 100) -> list[OutboxMessage]:
         rows = self.conn.execute(

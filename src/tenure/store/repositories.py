@@ -266,6 +266,9 @@ class ClaimRepo:
         return [r.device_id for r in rows]
 
 
+ERASED = "!"  # no password hash has this form: nothing verifies against it
+
+
 class AccountRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
@@ -301,6 +304,16 @@ class AccountRepo:
             .values(password_hash=password_hash, password_changed_at=now)
         )
 
+    def erase(self, account_id: str, now: int) -> None:
+        """A deleted account (docs/redress.md): the row stays as a tombstone with its
+        opaque id only, so that audit events and released claims that name it stay
+        valid; the email becomes `deleted:<id>` (never a valid address, and the real
+        one is free to register again) and the password hash is blanked, so nothing
+        can sign in as it."""
+        self.conn.execute(
+            update(t.accounts).where(t.accounts.c.account_id == account_id)
+            .values(email=f"deleted:{account_id}", password_hash=ERASED, password_changed_at=now))
+
     def rehash(self, account_id: str, password_hash: str) -> None:
         """Upgrade hash parameters without counting as a password change."""
         self.conn.execute(
@@ -329,6 +342,9 @@ class SessionRepo:
             update(t.sessions)
             .where(t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None))
             .values(revoked_at=now))
+
+    def delete_all(self, account_id: str) -> None:
+        self.conn.execute(delete(t.sessions).where(t.sessions.c.account_id == account_id))
 
 
 class NonceRepo:
@@ -374,3 +390,7 @@ class ResetRepo:
             .where(t.password_resets.c.account_id == account_id,
                    t.password_resets.c.used_at.is_(None))
             .values(used_at=now))
+
+    def delete_all(self, account_id: str) -> None:
+        self.conn.execute(
+            delete(t.password_resets).where(t.password_resets.c.account_id == account_id))

@@ -234,7 +234,7 @@ device_commands = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("acked_at", BigInteger),
     Column("issued_by", String(64)),  # the owner's account id (ring, wipe); null: the server
-    Column("cancelled_at", BigInteger),  # withdrawn (a password reset cancels wipes)
+    Column("cancelled_at", BigInteger),  # withdrawn (a reset cancels wipes, a transfer all)
     Index("ix_device_commands_pending", "device_id", "acked_at"),
     Index("ix_device_commands_issued_by", "issued_by"),
 )
@@ -342,4 +342,49 @@ bypass_codes = Table(
     Column("code_hash", String(160), nullable=False),  # pbkdf2_sha256$iterations$salt$hash
     Column("issued_at", BigInteger, nullable=False),
     Column("spent_at", BigInteger),  # the activation it opened
+)
+
+transfers = Table(
+    "transfers",
+    metadata,
+    Column("transfer_id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("from_account", String(32), ForeignKey("accounts.account_id"), nullable=False),
+    Column("to_email", String(254), nullable=False),  # normalised; the buyer's address
+    Column("code_hash", String(128), nullable=False),  # PBKDF2-SHA256 of the mailed code
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("failures", Integer, nullable=False, server_default="0"),
+    Column("state", String(16), nullable=False),  # pending|accepted|cancelled|voided|expired
+    Column("ended_at", BigInteger),
+    Column("to_account", String(32)),  # the buyer's account, once accepted
+    Index("ix_transfers_from_account", "from_account", "state"),
+    # One pending transfer per device, enforced by the database (two sellers' tabs racing).
+    Index(
+        "uq_transfers_one_pending",
+        "device_id",
+        unique=True,
+        sqlite_where=text("state = 'pending'"),
+        postgresql_where=text("state = 'pending'"),
+    ),
+)
+
+relay_messages = Table(
+    "relay_messages",
+    metadata,
+    Column("message_id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False),
+    Column("from_addr", String(254), nullable=False),  # the sender's address, normalised
+    Column("body", Text, nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # sha256 of the token
+    Column("client", String(64), nullable=False),  # the sender's address group (IP)
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Column("confirmed_at", BigInteger),
+    Column("recipients", Integer),  # holders it was relayed to (known once confirmed)
+    Column("owner_account", String(32)),  # the owner it reached: who may reply
+    Column("replies", Integer, nullable=False, server_default="0"),
+    Index("ix_relay_messages_from_addr", "from_addr", "created_at"),
+    Index("ix_relay_messages_device_id", "device_id", "created_at"),
+    Index("ix_relay_messages_created_at", "created_at"),
 )

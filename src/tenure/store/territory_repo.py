@@ -158,3 +158,12 @@ class CommandRepo:
         rows = PENDING_COMMANDS.rows(self.conn, device_id=device_id)
         return [{"id": command_id, "type": kind, **json.loads(body)}
                 for command_id, kind, body in rows]
+
+    def cancel_pending(self, device_id: str, now: int) -> int:
+        """Cancel every command the device has not acknowledged (it changed hands: the
+        seller's ring or wipe must not reach the buyer)."""
+        c = t.device_commands.c
+        return int(self.conn.execute(
+            update(t.device_commands)
+            .where(c.device_id == device_id, c.acked_at.is_(None), c.cancelled_at.is_(None))
+            .values(cancelled_at=now)).rowcount)

@@ -5,7 +5,7 @@ no code path logs it. Recovery codes are stored only as SHA-256 hashes."""
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, insert, or_, select, update
+from sqlalchemy import Connection, delete, insert, or_, select, update
 
 from tenure.services.ports import TotpRow
 
@@ -64,3 +64,16 @@ class SecondFactorRepo:
             update(t.totp_recovery_codes)
             .where(c.account_id == account_id, c.code_hash == code_hash, c.used_at.is_(None))
             .values(used_at=now)).rowcount)
+
+    def replace_recovery(self, account_id: str, code_hashes: list[str]) -> None:
+        """New recovery codes; every earlier one, used or not, stops working."""
+        self.conn.execute(delete(t.totp_recovery_codes)
+                          .where(t.totp_recovery_codes.c.account_id == account_id))
+        self.add_recovery(account_id, code_hashes)
+
+    def remove(self, account_id: str) -> None:
+        """Turn the second factor off: the secret and every recovery code are deleted."""
+        self.conn.execute(delete(t.totp_recovery_codes)
+                          .where(t.totp_recovery_codes.c.account_id == account_id))
+        self.conn.execute(delete(t.account_totp)
+                          .where(t.account_totp.c.account_id == account_id))

@@ -19,6 +19,7 @@ from .credentials import ApiKeyRepo, IdempotencyRepo
 from .database import is_busy, is_conflict, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
 from .outbox import Outbox
+from .redress_repo import RelayRepo, TransferRepo
 from .repositories import (
     AccountRepo,
     ClaimRepo,
@@ -69,6 +70,8 @@ class Tx:
     tenants = _repo(TenantRepo)
     events = _repo(EventRepo)
     bypass_codes = _repo(BypassCodeRepo)
+    transfers = _repo(TransferRepo)
+    relay = _repo(RelayRepo)
 
 
 class UnitOfWork:

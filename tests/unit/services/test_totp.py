@@ -8,6 +8,7 @@ import pytest
 from tenure.domain.errors import (
     InvalidCredentials,
     InvalidInput,
+    NotFound,
     ReauthenticationRequired,
     TooManyAttempts,
     TotpEnabled,
@@ -179,3 +180,33 @@ def test_a_right_code_clears_the_count(world: World) -> None:
     world.clock.advance(30)
     sign_in(world, owner.email, code(secret, world))
     assert f"email:{owner.email}" not in world.uow.state.throttle
+
+
+# -- turning it off, new recovery codes (our extension, docs/protocol.md) -------------------
+
+def test_turning_off_needs_a_fresh_sign_in_and_a_current_code(world: World) -> None:
+    owner = world.owner()
+    secret, recovery = turn_on(world, owner)
+    with pytest.raises(InvalidInput):
+        factor(world).disable(owner.token, "000000")
+    world.clock.advance(REAUTH + 1)
+    with pytest.raises(ReauthenticationRequired):
+        factor(world).disable(owner.token, code(secret, world))
+    world.sign_in_again(owner)
+    factor(world).disable(owner.token, recovery[0])
+    assert world.uow.state.totp == {}
+    assert world.uow.mail_to(owner.email)[-1].subject.endswith("is off for your account")
+    assert sign_in(world, owner.email)  # no second factor needed any more
+    with pytest.raises(NotFound):
+        factor(world).disable(world.sign_in_again(owner).token, code(secret, world, 1))
+
+
+def test_new_recovery_codes_replace_every_old_one(world: World) -> None:
+    owner = world.owner()
+    secret, old = turn_on(world, owner)
+    world.clock.advance(30)
+    new = factor(world).regenerate(owner.token, code(secret, world))
+    assert len(new) == 10 and not set(new) & set(old)
+    with pytest.raises(InvalidCredentials):
+        sign_in(world, owner.email, old[1])
+    assert sign_in(world, owner.email, new[0])

@@ -27,6 +27,7 @@ from .repositories import (
     Outbox,
     Policies,
     RateLimits,
+    Relay,
     ResetRequests,
     Resets,
     SecondFactors,
@@ -34,6 +35,7 @@ from .repositories import (
     Tenants,
     Territory,
     Throttle,
+    Transfers,
     Unlocks,
 )
 from .rows import (
@@ -45,12 +47,14 @@ from .rows import (
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
+    RelayMessage,
     SessionRow,
     StoredDevice,
     StoredResponse,
     TenantRow,
     ThrottleRow,
     TotpRow,
+    TransferRow,
 )
 
 T = TypeVar("T")
@@ -101,6 +105,10 @@ class Tx(Protocol):
     def events(self) -> Events: ...
     @property
     def bypass_codes(self) -> BypassCodes: ...
+    @property
+    def transfers(self) -> Transfers: ...
+    @property
+    def relay(self) -> Relay: ...
 
 
 class ImportStaging(Protocol):
@@ -144,7 +152,8 @@ __all__ = [
     "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency",
     "ImportStaging",
     "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
-    "PolicyVersion", "RateLimits", "ResetRequests", "Resets", "SecondFactors", "SessionRow",
-    "Sessions", "StoredDevice", "StoredResponse", "TenantRow", "Tenants", "Territory",
-    "Throttle", "ThrottleRow", "TotpRow", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
+    "PolicyVersion", "RateLimits", "Relay", "RelayMessage", "ResetRequests", "Resets",
+    "SecondFactors", "SessionRow", "Sessions", "StoredDevice", "StoredResponse", "TenantRow",
+    "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow", "TransferRow", "Transfers",
+    "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
 ]

@@ -160,3 +160,34 @@ class CommandRow:
         if self.acked_at is not None:
             return "acknowledged"
         return "cancelled" if self.cancelled_at is not None else "pending"
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRow:
+    """An ownership transfer (docs/protocol.md Part 2): pending until the buyer accepts,
+    the seller cancels, five wrong codes void it, or it expires."""
+
+    transfer_id: str
+    device_id: str
+    from_account: str
+    to_email: str
+    code_hash: str
+    created_at: int
+    expires_at: int
+    failures: int
+    state: str  # pending | accepted | cancelled | voided | expired
+
+
+@dataclass(frozen=True, slots=True)
+class RelayMessage:
+    """A message to whoever holds a device, from a sender who proved their address."""
+
+    message_id: str
+    device_id: str
+    from_addr: str
+    body: str
+    created_at: int
+    expires_at: int
+    confirmed_at: int | None
+    owner_account: str | None
+    replies: int
