@@ -42,6 +42,8 @@ from tenure.services.policy import PolicyStore
 from tenure.services.provision import Importer
 from tenure.services.records import RecordSigner
 from tenure.services.relay import MessageRelay, RelayLimits
+from tenure.services.retail_licenses import RetailerLicenses
+from tenure.services.retail_sales import RetailSales
 from tenure.services.sessions import SignIn
 from tenure.services.status_check import StatusCheck
 from tenure.services.tenants import TenantAdmin
@@ -91,6 +93,8 @@ class Services:
     tenants: TenantAdmin
     consents: OwnerConsent
     org_devices: OrgDevices
+    retail_sales: RetailSales
+    retailer_licenses: RetailerLicenses
     importer: Importer
     policies: PolicyStore
     status_check: StatusCheck
@@ -154,6 +158,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         tenants=TenantAdmin(uow, clock, settings.webhook_allow_insecure),
         consents=OwnerConsent(uow, clock, owner_actions),
         org_devices=OrgDevices(uow, clock, last_seen),
+        retail_sales=RetailSales(uow, clock),
+        retailer_licenses=RetailerLicenses(uow, clock),
         importer=Importer(uow, clock),
         policies=policies,
         status_check=StatusCheck(uow, keyring, clock, settings.issuer, policies,

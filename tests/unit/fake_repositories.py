@@ -82,6 +82,9 @@ class State:
     bypass_codes: dict[str, Any] = field(default_factory=dict)  # device_id -> BypassCodeRow
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)  # tests/unit/fake_redress
     relay: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Retail sales (tests/unit/fake_retail.py)
+    retail_sales: dict[str, Any] = field(default_factory=dict)  # device_id -> RetailSaleRow
+    licenses: list[tuple[str, Any]] = field(default_factory=list)  # (tenant_id, License)
 
 
 class _Repo:

@@ -40,6 +40,7 @@ from .fake_repositories import (
     LostRace,
     State,
 )
+from .fake_retail import FakeRetail
 from .fake_tenants import FakeBypassCodes, FakeEvents, FakeTenants
 
 T = TypeVar("T")
@@ -73,6 +74,7 @@ class FakeTx:
         self.bypass_codes = FakeBypassCodes(state)
         self.transfers = FakeTransfers(state)
         self.relay = FakeRelay(state)
+        self.retail = FakeRetail(state)
 
 
 class FakeUnitOfWork:

@@ -14,6 +14,7 @@ from . import apikey as apikey_cli
 from . import device as device_cli
 from . import policy as policy_cli
 from . import relay as relay_cli
+from . import retailer as retailer_cli
 from . import server as server_cli
 from . import status as status_cli
 from . import tenant as tenant_cli
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     server_cli.register(commands)
     apikey_cli.register(commands)
     tenant_cli.register(commands)
+    retailer_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)
     status_cli.register(commands)

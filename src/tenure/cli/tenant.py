@@ -61,6 +61,28 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"created:     {when(tenant.created_at)}")
     state = f"disabled {when(tenant.disabled_at)}" if tenant.disabled_at else "live"
     print(f"state:       {state}")
+    if tenant.kind == "retailer" and not tenant.disabled_at:
+        from .server import app_services
+
+        for lic in app_services().retailer_licenses.history(tenant.tenant_id):
+            until = f" until {when(lic.revoked_at)}" if lic.revoked_at else " (in force)"
+            print(f"licensed:    {lic.territory} from {when(lic.granted_at)}{until}")
+    return 0
+
+
+def cmd_license(args: argparse.Namespace) -> int:
+    from .server import app_services
+
+    licenses = app_services().retailer_licenses
+    codes = [c for c in (args.territory or "").split(",") if c.strip()]
+    if args.revoke:
+        change = licenses.revoke(args.tenant_id, codes or None)
+        print(f"revoked {', '.join(change.changed) or 'nothing'} for {args.tenant_id}"
+              + (f"; not licensed: {', '.join(change.unchanged)}" if change.unchanged else ""))
+        return 0
+    change = licenses.grant(args.tenant_id, codes)
+    print(f"licensed {args.tenant_id} for {', '.join(change.changed) or 'nothing new'}"
+          + (f"; already: {', '.join(change.unchanged)}" if change.unchanged else ""))
     return 0
 
 
@@ -162,6 +184,19 @@ def register(commands: Any) -> None:
     assign.add_argument("--progress", action="store_true",
                         help="show progress even when stderr is not a terminal")
     assign.set_defaults(handler=cmd_assign)
+
+    lic = sub.add_parser(
+        "license", help="license a retailer to sell into territories (or --revoke)",
+        description="A territory rule with exempt_licensed_sales lets through devices a "
+                    "licensed retailer sold in the territory it was licensed for on the day "
+                    "of the sale (docs/retailers.md). Revoking ends a licence from now on; "
+                    "sales dated while it was in force stay licensed.")
+    lic.add_argument("tenant_id", help="the retailer's tenant id (see tenure tenant list)")
+    lic.add_argument("--territory", help="ISO 3166 codes, comma-separated (e.g. IR,CU); "
+                                         "with --revoke and none given: every licence")
+    lic.add_argument("--revoke", action="store_true",
+                     help="end these licences instead of granting them")
+    lic.set_defaults(handler=cmd_license)
 
     disable = sub.add_parser(
         "disable", help="disable a tenant: revoke its keys, release every claim it holds")

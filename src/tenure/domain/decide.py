@@ -57,6 +57,7 @@ class DecisionInput:
     presence: Presence | None = None
     # The organization's current bypass code came with this activation (services check it).
     bypass_accepted: bool = False
+    exemptions: tuple[str, ...] = ()  # why a territory rule let the device through
 
 
 def decide(given: DecisionInput) -> Decision:
@@ -85,6 +86,7 @@ def decide(given: DecisionInput) -> Decision:
             locks.append(lock)
     territory_lock, reason = _territory(given)
     reasons.append(reason)
+    reasons.extend(given.exemptions)
     if territory_lock is not None:
         locks.append(territory_lock)
     if not given.claims:

@@ -82,6 +82,18 @@ class TerritoryEvidence:
 
 
 @dataclass(frozen=True, slots=True)
+class Sale:
+    """A device's registered retail sale (docs/retailers.md): who sold it, when, where,
+    and whether that retailer was licensed by the operator for that territory on that
+    day. A territory rule with `exempt_licensed_sales` lets a licensed sale through."""
+
+    retailer: str  # the retailer tenant's opaque id
+    sold_on: str  # YYYY-MM-DD
+    territory: str  # ISO 3166-1 or -2 code, normalised
+    licensed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Credential:
     """An account credential presented with a request (an authenticated session).
 

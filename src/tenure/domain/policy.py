@@ -9,6 +9,10 @@ A policy names markets (sets of territories) and rules. Each rule matches produc
   `grace_hours` of corroborated presence, warned `notice_hours` before;
 - `allow`: an exception that overrides a less specific restriction.
 
+A restricting rule with `exempt_licensed_sales` does not restrict a device sold, in the
+territory where it now is, by a retailer the operator licensed there on the day of the
+sale (docs/retailers.md): where such a rule wins, that device is as free as under `allow`.
+
 Precedence, for each territory the device is in: the rule whose territory entry is
 most specific wins (subdivision > country > market > `*`); then the rule whose match is
 most specific (SKUs > models > markets > everything); then `allow` over `lock_in_use`
@@ -24,7 +28,7 @@ from string import Formatter
 from typing import Any
 
 from .errors import PolicyError as PolicyError  # re-exported: callers import it here
-from .model import Device
+from .model import Device, Sale
 from .territory import MODES, Presence, is_subdivision, is_within
 from .text import text_problem
 
@@ -74,6 +78,7 @@ class Rule:
     contact: str = ""
     grace_hours: float = 0.0
     notice_hours: float = 0.0
+    exempt_licensed_sales: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +92,11 @@ class Policy:
     def __post_init__(self) -> None:
         if self.markets is None:
             object.__setattr__(self, "markets", {})
+
+    @property
+    def exempts_sales(self) -> bool:
+        """Does any rule exempt licensed sales? (Only then is a device's sale looked up.)"""
+        return any(rule.exempt_licensed_sales for rule in self.rules)
 
     def coverage(self, entry: str, territory: str) -> int | None:
         """How specifically `entry` covers `territory` (None: it does not)."""
@@ -159,12 +169,21 @@ def winning_rule(policy: Policy, device: Device, territory: str) -> Rule | None:
     return _winner(policy, device, territory)
 
 
-def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | None:
-    """The restriction that applies, or None when the device is free where it is."""
+def sale_exempts(rule: Rule, territory: str, sale: Sale | None) -> bool:
+    """Does the device's registered sale exempt it from `rule` in `territory`? Only a
+    licensed sale, and only where the device is within the territory it was sold in."""
+    return (rule.exempt_licensed_sales and sale is not None and sale.licensed
+            and is_within(territory, sale.territory))
+
+
+def verdict(policy: Policy, device: Device, presence: Presence,
+            sale: Sale | None = None) -> Verdict | None:
+    """The restriction that applies, or None when the device is free where it is.
+    `sale`: the device's registered retail sale, if any (see `sale_exempts`)."""
     chosen: tuple[Rule, str] | None = None
     for territory in presence.territories:
         rule = _winner(policy, device, territory)
-        if rule is None or rule.effect == "allow":
+        if rule is None or rule.effect == "allow" or sale_exempts(rule, territory, sale):
             continue
         if chosen is None or _SEVERITY[rule.effect] > _SEVERITY[chosen[0].effect]:
             chosen = (rule, territory)
@@ -221,7 +240,7 @@ def _text(value: Any, where: str, problems: list[str], max_length: int,
 
 _TOP_LEVEL = frozenset({"maker", "contact", "evidence", "markets", "rules", "description"})
 _RULE_KEYS = frozenset({"id", "effect", "territories", "match", "message", "contact",
-                        "grace_hours", "notice_hours"})
+                        "grace_hours", "notice_hours", "exempt_licensed_sales"})
 _MATCH_KEYS = ("models", "skus", "markets")
 
 
@@ -358,8 +377,13 @@ def _read_rule(raw: Mapping[str, Any], index: int, seen: set[str],
     match = _read_match(raw, where, r)
     hours = _read_hours(raw, where, effect, r)
     texts = _read_texts(raw, where, r)
+    exempt = raw.get("exempt_licensed_sales", False)
+    if not isinstance(exempt, bool):
+        r.problems.append(f"{where}.exempt_licensed_sales: must be true or false")
+    elif exempt and effect == "allow":
+        r.problems.append(f"{where}.exempt_licensed_sales: only applies to restricting rules")
     return Rule(rule_id, effect, territories, match, texts["message"], texts["contact"],
-                hours["grace_hours"], hours["notice_hours"])
+                hours["grace_hours"], hours["notice_hours"], exempt is True)
 
 
 def _read_rules(doc: Mapping[str, Any], markets: Mapping[str, Any],

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import ipaddress
 
-from .model import Device
-from .policy import Policy, winning_rule
+from .model import Device, Sale
+from .policy import Policy, sale_exempts, winning_rule
 
 ANYWHERE = "*"
 
@@ -28,17 +28,19 @@ def _candidates(policy: Policy, device: Device) -> list[str]:
     return found
 
 
-def territory_restrictions(policy: Policy, device: Device) -> list[str]:
+def territory_restrictions(policy: Policy, device: Device,
+                           sale: Sale | None = None) -> list[str]:
     """The territories where the policy refuses activation of this device or locks it in
     use, sorted; `*` first when that holds everywhere no rule names specifically.
 
     Each candidate is judged with the policy's own precedence (the most specific rule
     wins, `allow` exceptions included), so an exception for a subdivision or market is
-    not reported as a restriction; a territory named only by an `allow` is left out.
+    not reported as a restriction; a territory named only by an `allow` is left out, and
+    so is one where the device's licensed `sale` exempts it (docs/retailers.md).
     """
     restricted = {t for t in _candidates(policy, device) if t != ANYWHERE
                   and (rule := winning_rule(policy, device, t)) is not None
-                  and rule.effect != "allow"}
+                  and rule.effect != "allow" and not sale_exempts(rule, t, sale)}
     elsewhere = winning_rule(policy, device, ANYWHERE)
     head = [ANYWHERE] if elsewhere is not None and elsewhere.effect != "allow" else []
     return head + sorted(restricted)

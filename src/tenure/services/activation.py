@@ -46,7 +46,7 @@ class Activation:
                 credential_cooldown=self.cooldown,
                 credential=session.credential() if session else None,
                 verdict=assessment.verdict, presence=assessment.presence,
-                bypass_accepted=code_accepted,
+                bypass_accepted=code_accepted, exemptions=assessment.exemptions,
             ))
 
         decision = decide_with(code_hash is not None)

@@ -43,7 +43,7 @@ class CheckIn:
         decision = decide(DecisionInput(
             device=request.device.device, act=Act.USE, claims=claims, now=now,
             credential_cooldown=self.cooldown, verdict=assessment.verdict,
-            presence=assessment.presence))
+            presence=assessment.presence, exemptions=assessment.exemptions))
         self.last_seen.note(request.device_id, now)
         if bootloader in ("locked", "unlocked"):
             tx.unlocks.report_bootloader(request.device_id, bootloader, now,

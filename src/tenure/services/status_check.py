@@ -24,6 +24,7 @@ from tenure.domain.status import address_group, territory_restrictions
 from .limits import Limit
 from .policy import PolicyStore
 from .ports import Tx, UnitOfWork
+from .retail_sales import sale_input
 
 STATEMENT_SECONDS = 600
 MAX_NONCE = 128
@@ -99,6 +100,7 @@ class StatusCheck:
         imeis = tx.devices.imeis_of(stored.device.device_id)
         kinds = {claim.kind for claim in stored.claims}
         policy = self.policies.current(tx).policy
+        sale = sale_input(tx, stored.device.device_id) if policy.exempts_sales else None
         return {
             "sub": stored.device.device_id,
             "imei": query.imei or (imeis[0] if imeis else None),
@@ -106,7 +108,7 @@ class StatusCheck:
             "lost": ClaimKind.LOST in kinds,
             "financed": ClaimKind.CREDITOR in kinds,
             "organization": ClaimKind.ORGANIZATION in kinds,
-            "territory_restrictions": territory_restrictions(policy, stored.device),
+            "territory_restrictions": territory_restrictions(policy, stored.device, sale),
         }
 
     def _sign(self, query: StatusQuery, facts: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from tenure.domain.in_use import (
 )
 from tenure.domain.model import Claim, ClaimKind, TerritoryEvidence
 from tenure.domain.policy import Verdict, verdict
+from tenure.domain.retail import sale_exemptions
 from tenure.domain.territory import Presence, is_within, locate
 from tenure.geo.ip import IpLocator
 from tenure.geo.mcc import country_for_mcc
@@ -34,6 +35,7 @@ from tenure.geo.territories import normalise_territory
 from .notices import when
 from .policy import PolicyStore
 from .ports import StoredDevice, Tx
+from .retail_sales import sale_input
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class Assessment:
     verdict: Verdict | None
     policy_version: int
     outcome: TerritoryOutcome = Unchanged()
+    exemptions: tuple[str, ...] = ()  # rules a licensed sale let the device through
 
     @property
     def claims_changed(self) -> bool:
@@ -118,12 +121,20 @@ class TerritoryCheck:
         ip_territory = self.locator.locate(source_ip) if source_ip else None
         presence = locate(read_evidence(signals, ip_territory), active.policy.evidence)
         found = verdict(active.policy, stored.device, presence)
+        exemptions: tuple[str, ...] = ()
+        if found is not None and active.policy.exempts_sales:
+            # Only a restricted device under a policy that exempts licensed sales costs
+            # the extra lookup; every other check-in stays as lean as it was.
+            sale = sale_input(tx, stored.device.device_id)
+            if sale is not None and sale.licensed:
+                found = verdict(active.policy, stored.device, presence, sale)
+                exemptions = sale_exemptions(active.policy, stored.device, presence, sale)
         state = track(stored.territory, presence, found, now)
         if state != stored.territory:
             tx.territory.put(stored.device.device_id, state, now)
         held = tuple(c for c in claims if c.kind is ClaimKind.TERRITORY)
         outcome = territory_outcome(found, state, held, now, in_use)
-        assessment = Assessment(presence, found, active.version, outcome)
+        assessment = Assessment(presence, found, active.version, outcome, exemptions)
         self._apply(tx, stored.device.device_id, state, assessment, now)
         return assessment
 

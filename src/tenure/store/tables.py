@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -387,4 +388,30 @@ relay_messages = Table(
     Index("ix_relay_messages_from_addr", "from_addr", "created_at"),
     Index("ix_relay_messages_device_id", "device_id", "created_at"),
     Index("ix_relay_messages_created_at", "created_at"),
+)
+
+retail_sales = Table(
+    "retail_sales",
+    metadata,
+    # A device's registered retail sale (docs/retailers.md); one per device, replaced
+    # when its retailer corrects it.
+    Column("device_id", String(64), ForeignKey("devices.device_id"), primary_key=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False,
+           index=True),
+    Column("sold_on", String(10), nullable=False),  # YYYY-MM-DD
+    Column("territory", String(16), nullable=False),  # ISO 3166-1/-2, normalised
+    Column("licensed", Boolean, nullable=False),  # licensed there on that day
+    Column("registered_at", BigInteger, nullable=False),
+)
+
+retailer_licenses = Table(
+    "retailer_licenses",
+    metadata,
+    # The operator's licences for a retailer to sell into a territory, history kept:
+    # a sale counts as licensed by the licence in force on its day.
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("territory", String(16), nullable=False),
+    Column("granted_at", BigInteger, nullable=False),
+    Column("revoked_at", BigInteger),
+    PrimaryKeyConstraint("tenant_id", "territory", "granted_at"),
 )

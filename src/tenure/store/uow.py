@@ -28,6 +28,7 @@ from .repositories import (
     ResetRepo,
     SessionRepo,
 )
+from .retail_repo import RetailRepo
 from .staging import ImportStaging
 from .tenants_repo import BypassCodeRepo, EventRepo, TenantRepo
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
@@ -72,6 +73,7 @@ class Tx:
     bypass_codes = _repo(BypassCodeRepo)
     transfers = _repo(TransferRepo)
     relay = _repo(RelayRepo)
+    retail = _repo(RetailRepo)
 
 
 class UnitOfWork:

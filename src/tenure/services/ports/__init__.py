@@ -30,6 +30,7 @@ from .repositories import (
     Relay,
     ResetRequests,
     Resets,
+    RetailSales,
     SecondFactors,
     Sessions,
     Tenants,
@@ -48,6 +49,7 @@ from .rows import (
     OwnedDevice,
     PolicyVersion,
     RelayMessage,
+    RetailSaleRow,
     SessionRow,
     StoredDevice,
     StoredResponse,
@@ -109,6 +111,8 @@ class Tx(Protocol):
     def transfers(self) -> Transfers: ...
     @property
     def relay(self) -> Relay: ...
+    @property
+    def retail(self) -> RetailSales: ...
 
 
 class ImportStaging(Protocol):
@@ -150,10 +154,9 @@ class UsedNonces(Protocol):
 __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
     "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency",
-    "ImportStaging",
-    "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
+    "ImportStaging", "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
     "PolicyVersion", "RateLimits", "Relay", "RelayMessage", "ResetRequests", "Resets",
-    "SecondFactors", "SessionRow", "Sessions", "StoredDevice", "StoredResponse", "TenantRow",
-    "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow", "TransferRow", "Transfers",
-    "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
+    "RetailSaleRow", "RetailSales", "SecondFactors", "SessionRow", "Sessions", "StoredDevice",
+    "StoredResponse", "TenantRow", "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow",
+    "TransferRow", "Transfers", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
 ]

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim
+from tenure.domain.retail import License
 
 from .rows import (
     AccountRow,
@@ -22,6 +23,7 @@ from .rows import (
     OwnedDevice,
     PolicyVersion,
     RelayMessage,
+    RetailSaleRow,
     SessionRow,
     StoredDevice,
     StoredResponse,
@@ -251,3 +253,15 @@ class Relay(Protocol):
     def replied(self, message_id: str) -> None: ...
     def recent(self, since: int, limit: int) -> list[dict[str, Any]]: ...
     def forget_owner(self, account_id: str) -> None: ...
+
+
+class RetailSales(Protocol):
+    """Registered retail sales (one per device) and retailers' territory licences,
+    whose history is kept: a sale counts as licensed by the licence in force that day."""
+
+    def sales(self, device_ids: Sequence[str]) -> dict[str, RetailSaleRow]: ...
+    def put_many(self, rows: Sequence[RetailSaleRow]) -> None: ...
+    def licenses(self, tenant_id: str) -> list[License]: ...
+    def grant(self, tenant_id: str, territory: str, now: int) -> bool: ...
+    def revoke(self, tenant_id: str, territories: Sequence[str] | None,
+               now: int) -> list[str]: ...

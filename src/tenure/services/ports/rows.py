@@ -191,3 +191,15 @@ class RelayMessage:
     confirmed_at: int | None
     owner_account: str | None
     replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class RetailSaleRow:
+    """A device's registered retail sale (docs/retailers.md): one per device."""
+
+    device_id: str
+    tenant_id: str  # the retailer
+    sold_on: str  # YYYY-MM-DD
+    territory: str
+    licensed: bool  # the retailer was licensed for the territory on that day
+    registered_at: int
