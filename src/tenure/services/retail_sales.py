@@ -184,8 +184,8 @@ def check_rows(tx: Tx, tenant_id: str, raws: Sequence[Any], now: int) -> _Checke
         seen.add(device_id)
         sale = RetailSaleRow(device_id, tenant_id, row.sold_on.isoformat(), row.territory,
                              licensed_on(licenses, row.territory, row.sold_on), now)
-        if prior is not None and (prior.sold_on, prior.territory) == (sale.sold_on,
-                                                                      sale.territory):
+        if prior is not None and (prior.sold_on, prior.territory, prior.licensed) == (
+                sale.sold_on, sale.territory, sale.licensed):
             unchanged += 1
         else:
             accepted.append((sale, prior))

@@ -216,3 +216,18 @@ def test_a_licensed_sale_is_not_locked_in_use_and_releases_a_lock(world: World) 
     assert world.uow.active_claims(phone.device_id) == ()
     world.clock.advance(1000 * HOUR)  # far past any grace: still not locked
     assert world.act(world.checkin(), phone, payload, IR_IP)["status"] == "activated"
+
+
+def test_reporting_again_after_a_licence_of_the_same_day_makes_the_sale_licensed(
+        world: World) -> None:
+    from datetime import UTC, datetime
+    tenant_id, key = retailer(world)
+    phone = world.phone()
+    assign(world, tenant_id, phone)
+    day = datetime.fromtimestamp(world.clock.now(), UTC).date().isoformat()
+    report(world, key, sold(phone, day))
+    assert sales(world).show(key, phone.device_id)["licensed"] is False
+    world.clock.advance(60)
+    RetailerLicenses(world.uow, world.clock).grant(tenant_id, ["IR"])
+    assert report(world, key, sold(phone, day)) == {"registered": 1, "refused": []}
+    assert sales(world).show(key, phone.device_id)["licensed"] is True
