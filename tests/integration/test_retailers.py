@@ -22,6 +22,7 @@ from tenure.services.retail_sales import registered_sale
 from tenure.store import tables as t
 
 from .helpers import audit, claims, count, dump
+from .test_status_api import verified
 from .test_unlock_api import Phone, Server, problem
 
 SALES = "/v1/retailer/sales"
@@ -197,6 +198,10 @@ def test_a_licensed_sale_activates_and_stays_unlocked_in_the_territory(server: S
     assert exempt.send("/v1/device/activation", IN_IR)["status"] == "activated"
     refused = unsold.send("/v1/device/activation", IN_IR)
     assert refused["status"] == "locked" and refused["locks"][0]["rule"] == "embargo"
+    for phone, listed in ((exempt, []), (unsold, ["IR"])):  # the buyer's statement
+        statement = verified(server.client, server.client.get(
+            "/v1/public/status", params={"device_id": phone.device_id}))
+        assert statement["territory_restrictions"] == listed
     [event] = [e for e in audit(server.runtime, f"device:{exempt.device_id}")
                if e.action == "device.activated"]
     assert any("exempted, sold on" in r for r in json.loads(event.data)["reasons"])

@@ -155,7 +155,10 @@ def check_rows(tx: Tx, tenant_id: str, raws: Sequence[Any], now: int) -> _Checke
     rows: list[SaleRow] = []
     for index, raw in enumerate(raws):
         checked = read_row(index, raw, latest, normalise_territory)
-        (refused if isinstance(checked, RowRefused) else rows).append(checked)  # type: ignore[arg-type]
+        if isinstance(checked, RowRefused):
+            refused.append(checked)
+        else:
+            rows.append(checked)
     imeis: dict[str, str] = {}
     for batch in _batches([r.imei for r in rows if r.imei is not None]):
         imeis.update(tx.devices.existing_imeis(batch))
