@@ -24,30 +24,24 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from string import Formatter
 from typing import Any
 
 from .errors import PolicyError as PolicyError  # re-exported: callers import it here
 from .model import Device, Sale
+from .policy_text import (
+    DEFAULT_MESSAGE,
+    IN_USE_MESSAGE,
+    NOTICE_MESSAGE,
+    fill_placeholders,
+    placeholder_problems,
+)
 from .territory import MODES, Presence, is_subdivision, is_within
 from .text import text_problem
 
 EFFECTS = ("deny_activation", "lock_in_use", "allow")
 _SEVERITY = {"allow": 0, "deny_activation": 1, "lock_in_use": 2}
 _TIE_BREAK = {"deny_activation": 0, "lock_in_use": 1, "allow": 2}
-DEFAULT_MESSAGE = (
-    "The policy of {maker} does not permit sale or provision of the product to the territory "
-    "in which you have attempted to activate it. Please contact {contact} directly for "
-    "additional information."
-)
-IN_USE_MESSAGE = (
-    "The policy of {maker} does not permit use of the product in the territory in which it is "
-    "being used. Please contact {contact} directly for additional information."
-)
-NOTICE_MESSAGE = (
-    "The policy of {maker} does not permit use of this product in {territory}. Unless the device "
-    "leaves it, it will be locked from {when}. Contact {contact} for more information."
-)
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,25 +123,6 @@ class Verdict:
         return self.effect in ("deny_activation", "lock_in_use")
 
 
-PLACEHOLDERS = ("maker", "contact", "territory")
-
-
-def _fill(template: str, values: dict[str, str]) -> str:
-    """Replace {maker}, {contact}, {territory} literally: braces inside the values (or a
-    `{when}` left for later) are text, never format fields."""
-    for name in PLACEHOLDERS:
-        template = template.replace("{" + name + "}", values[name])
-    return template
-
-
-def _placeholder_problems(template: str) -> list[str]:
-    try:
-        fields = [f for _, f, spec, conv in Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        return [f"unbalanced braces ({exc})"]
-    return [f"unknown placeholder {{{f}}}" for f in fields if f not in PLACEHOLDERS]
-
-
 def _winner(policy: Policy, device: Device, territory: str) -> Rule | None:
     best: tuple[tuple[int, int, int, int], Rule] | None = None
     for index, rule in enumerate(policy.rules):
@@ -194,10 +169,10 @@ def verdict(policy: Policy, device: Device, presence: Presence,
     fill = {"maker": policy.maker, "contact": contact, "territory": territory}
     return Verdict(
         effect=rule.effect, rule_id=rule.rule_id, territory=territory,
-        message=_fill(rule.message or DEFAULT_MESSAGE, fill),
+        message=fill_placeholders(rule.message or DEFAULT_MESSAGE, fill),
         contact=contact, grace_hours=rule.grace_hours, notice_hours=rule.notice_hours,
-        in_use_message=_fill(rule.message or IN_USE_MESSAGE, fill),
-        notice=_fill(NOTICE_MESSAGE, fill),
+        in_use_message=fill_placeholders(rule.message or IN_USE_MESSAGE, fill),
+        notice=fill_placeholders(NOTICE_MESSAGE, fill),
     )
 
 
@@ -359,7 +334,7 @@ def _read_texts(raw: Mapping[str, Any], where: str, r: _Reader) -> dict[str, str
                          multiline=True),
         "contact": _text(raw.get("contact", ""), f"{where}.contact", r.problems, MAX_CONTACT),
     }
-    for problem in _placeholder_problems(texts["message"]):
+    for problem in placeholder_problems(texts["message"]):
         r.problems.append(f"{where}.message: {problem}; only {{maker}}, {{contact}} and "
                           "{territory} may be used")
     return texts
