@@ -235,8 +235,8 @@ class RetailSales:
         """The retailer's own sale of the device; any other answers `404` alike."""
         with self.uow(readonly=True) as tx:
             tenant = require_tenant(tx, key, "retailer")
-            row = tx.retail.sales([device_id]).get(device_id) if is_device_id(device_id) \
-                else None
+            found = tx.retail.sales([device_id]) if is_device_id(device_id) else {}
+            row = found.get(device_id)
             if row is None or row.tenant_id != tenant.tenant_id:
                 raise not_visible(device_id)
             return {"device_id": row.device_id, "sold_on": row.sold_on,
