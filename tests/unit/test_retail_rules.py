@@ -110,8 +110,9 @@ def test_the_decision_says_why_a_device_was_let_through() -> None:
     notes = sale_exemptions(policy(), PHONE, here, sale("IR"))
     assert notes == ("territory policy rule 'embargo' (lock_in_use) in IR: exempted, sold on "
                      "2026-01-05 in IR by retailer retailer-1, licensed there on that day",)
-    decision = decide(DecisionInput(PHONE, Act.ACTIVATE, (), JAN_1, 0, None,
-                                    verdict(policy(), PHONE, here, sale("IR")), here, notes))
+    decision = decide(DecisionInput(
+        device=PHONE, act=Act.ACTIVATE, claims=(), now=JAN_1, credential_cooldown=0,
+        verdict=verdict(policy(), PHONE, here, sale("IR")), presence=here, exemptions=notes))
     assert not decision.locked and notes[0] in decision.reasons
     assert sale_exemptions(policy(), PHONE, here, sale("CU")) == ()
 
