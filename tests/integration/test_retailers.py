@@ -117,7 +117,7 @@ def test_keys_bodies_and_limits(server: Server) -> None:
     problem(post(server, key, b"a,b\n1,2\n", csv=True), 400, "malformed")
     problem(post(server, key, b"device_id,sold_on,territory\n\xff,x,y\n", csv=True), 400,
             "malformed")
-    problem(post(server, key, {"sales": [{}] * 10_001}), 422, "invalid-input")
+    problem(post(server, key, {"sales": [{}] * 10_001}), 413, "too-large")
     problem(post(server, key, {"sales": ["x" * 1024] * 1100}), 413, "too-large")
     assert dump(server.runtime) == before
 

@@ -46,8 +46,7 @@ RETAILER_PATHS: dict[str, dict[str, dict[str, Any]]] = {
                                     "header device_id,imei,sold_on,territory"}}}},
         "responses": {"200": {"description": "What was registered and what was refused.",
                               "content": {JSON: {"schema": REPORT}}}},
-        "problems": {**AUTH_PROBLEMS, "400": ["malformed"], "413": ["too-large"],
-                     "422": ["invalid-input"]},
+        "problems": {**AUTH_PROBLEMS, "400": ["malformed"], "413": ["too-large"]},
     }},
     "/v1/retailer/sales/{device_id}": {"get": {
         "operationId": "showSale", "tags": ["retailer"], "security": API_KEY,

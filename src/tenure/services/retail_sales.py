@@ -20,7 +20,7 @@ from typing import Any
 
 from tenure.clock import Clock
 from tenure.domain import jsonread
-from tenure.domain.errors import InvalidInput, Malformed
+from tenure.domain.errors import InvalidInput, Malformed, TooLarge
 from tenure.domain.model import Sale
 from tenure.domain.provisioning import is_device_id
 from tenure.domain.retail import (
@@ -223,7 +223,7 @@ class RetailSales:
             tenant = require_tenant(tx, key, "retailer")
             raws, _ = read_body(media, body)
             if len(raws) > MAX_SALES:
-                raise InvalidInput(f"At most {MAX_SALES:,} sales per call; split the report.")
+                raise TooLarge(f"At most {MAX_SALES:,} sales per call; split the report.")
             now = self.clock.now()
             checked = check_rows(tx, tenant.tenant_id, raws, now)
             write_sales(tx, checked.accepted, tenant.actor, now)

@@ -9,7 +9,14 @@ import json
 
 import pytest
 
-from tenure.domain.errors import Forbidden, InvalidInput, Malformed, NotFound, Unauthorized
+from tenure.domain.errors import (
+    Forbidden,
+    InvalidInput,
+    Malformed,
+    NotFound,
+    TooLarge,
+    Unauthorized,
+)
 from tenure.domain.model import ClaimKind
 from tenure.services.apikeys import ApiKeys
 from tenure.services.retail_licenses import RetailerLicenses
@@ -113,7 +120,7 @@ def test_keys_of_other_roles_and_no_key(world: World) -> None:
     _, key = retailer(world)
     with pytest.raises(Malformed):
         sales(world).register(key, "application/json", b'{"sales": 5}')
-    with pytest.raises(InvalidInput, match="10,000"):
+    with pytest.raises(TooLarge, match="10,000"):
         report(world, key, *([{}] * 10_001))
 
 
