@@ -18,7 +18,7 @@ territories at once, the most severe winner applies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from string import Formatter
 from typing import Any
@@ -159,12 +159,17 @@ def winning_rule(policy: Policy, device: Device, territory: str) -> Rule | None:
     return _winner(policy, device, territory)
 
 
-def verdict(policy: Policy, device: Device, presence: Presence) -> Verdict | None:
-    """The restriction that applies, or None when the device is free where it is."""
+def verdict(policy: Policy, device: Device, presence: Presence,
+            exempt: Collection[str] = ()) -> Verdict | None:
+    """The restriction that applies, or None when the device is free where it is.
+
+    `exempt`: rule ids a granted appeal exempted this device from. Where such a rule
+    wins, the device is as free as under an `allow` (no less specific rule takes over:
+    the appeal covered what restricted the device where it was)."""
     chosen: tuple[Rule, str] | None = None
     for territory in presence.territories:
         rule = _winner(policy, device, territory)
-        if rule is None or rule.effect == "allow":
+        if rule is None or rule.effect == "allow" or rule.rule_id in exempt:
             continue
         if chosen is None or _SEVERITY[rule.effect] > _SEVERITY[chosen[0].effect]:
             chosen = (rule, territory)

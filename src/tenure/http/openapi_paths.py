@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_cases import CASE_PATHS
+
 JSON = "application/json"
 SIGNED_PROBLEMS = {"400": ["malformed", "bad-nonce", "url-mismatch"],
                    "401": ["unknown-device", "bad-signature"], "413": ["too-large"],
@@ -441,3 +443,4 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         "problems": {"401": ["unauthorized"], "403": ["forbidden"], "404": ["not-found"]},
     }},
 }
+PATHS.update(CASE_PATHS)

@@ -117,7 +117,7 @@ class TerritoryCheck:
         active = self.policies.current(tx)
         ip_territory = self.locator.locate(source_ip) if source_ip else None
         presence = locate(read_evidence(signals, ip_territory), active.policy.evidence)
-        found = verdict(active.policy, stored.device, presence)
+        found = verdict(active.policy, stored.device, presence, stored.exemptions)
         state = track(stored.territory, presence, found, now)
         if state != stored.territory:
             tx.territory.put(stored.device.device_id, state, now)

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from tenure.domain.errors import Unavailable
 
 from .audit import AuditLog
+from .case_repo import CaseRepo, SupportAgentRepo
 from .credentials import ApiKeyRepo, IdempotencyRepo
 from .database import is_busy, is_conflict, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
@@ -72,6 +73,8 @@ class Tx:
     bypass_codes = _repo(BypassCodeRepo)
     transfers = _repo(TransferRepo)
     relay = _repo(RelayRepo)
+    support_agents = _repo(SupportAgentRepo)
+    cases = _repo(CaseRepo)
 
 
 class UnitOfWork:

@@ -18,6 +18,7 @@ from .repositories import (
     ApiKeys,
     Audit,
     BypassCodes,
+    Cases,
     Claims,
     Commands,
     Devices,
@@ -32,6 +33,7 @@ from .repositories import (
     Resets,
     SecondFactors,
     Sessions,
+    SupportAgents,
     Tenants,
     Territory,
     Throttle,
@@ -43,7 +45,11 @@ from .rows import (
     AccountRow,
     ApiKeyRow,
     BypassCodeRow,
+    CaseDecision,
+    CaseEntry,
+    CaseRow,
     CommandRow,
+    EvidenceRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -109,6 +115,10 @@ class Tx(Protocol):
     def transfers(self) -> Transfers: ...
     @property
     def relay(self) -> Relay: ...
+    @property
+    def support_agents(self) -> SupportAgents: ...
+    @property
+    def cases(self) -> Cases: ...
 
 
 class ImportStaging(Protocol):
@@ -139,6 +149,13 @@ class MailSink(Protocol):
     def send(self, mail: EmailMessage) -> None: ...
 
 
+class EvidenceFiles(Protocol):
+    """Where evidence files live, outside the database, named by their SHA-256."""
+
+    def put(self, data: bytes) -> str: ...
+    def read(self, sha256: str) -> bytes | None: ...
+
+
 class UsedNonces(Protocol):
     """Where used replay nonces are remembered, shared by every replica."""
 
@@ -156,4 +173,6 @@ __all__ = [
     "SecondFactors", "SessionRow", "Sessions", "StoredDevice", "StoredResponse", "TenantRow",
     "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow", "TransferRow", "Transfers",
     "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
+    "CaseDecision", "CaseEntry", "CaseRow", "Cases", "EvidenceFiles", "EvidenceRow",
+    "SupportAgents",
 ]
