@@ -154,7 +154,11 @@ def test_evidence_is_a_pdf_jpeg_or_png_of_at_most_10_mib(
     assert count(runtime, t.case_evidence) == 0
     jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 100
     for data, content_type in ((jpeg, "image/jpeg"), (PNG, "image/png")):
-        assert upload(client, buyer.token, case_id, data, "x.bin").status_code == 201
+        added = upload(client, buyer.token, case_id, data, "x.bin")
+        assert added.status_code == 201
+        back = client.get(f"/v1/cases/{case_id}/evidence/{added.json()['evidence_id']}",
+                          headers=bearer(buyer.token))
+        assert back.headers["content-type"] == content_type
     assert {r.content_type for r in rows(runtime, t.case_evidence)} == {"image/jpeg",
                                                                           "image/png"}
 
