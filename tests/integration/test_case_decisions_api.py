@@ -246,3 +246,46 @@ def test_a_territory_appeal_exempts_the_device_and_it_is_released_at_its_next_ch
     from tenure.crypto.jws import parse_compact
     assert parse_compact(status).payload()["territory_restrictions"] == []
     assert "case.granted" in [e.action for e in audit(runtime, f"device:{device.device_id}")]
+
+
+def test_a_creditor_holding_the_claim_is_told_by_webhook_event_and_may_object(
+        client: TestClient, accounts: Accounts, device: Device, runtime: Services,
+        clock: FixedClock) -> None:
+    import json
+    import secrets
+
+    from tenure.domain.model import Claim, ClaimKind
+
+    a, b = agents(client, accounts, runtime, clock)
+    buyer = accounts.new(accounts.new_email("buyer"))
+    creditor = runtime.tenants.create("creditor", "Phone Finance Ltd")
+    other = runtime.tenants.create("creditor", "Another Lender")
+    key = runtime.api_keys.create("creditor", "finance", creditor.tenant_id)
+    other_key = runtime.api_keys.create("creditor", "other", other.tenant_id)
+    org_key = runtime.api_keys.create("organization", "org",
+                                      runtime.tenants.create("organization", "Fleet").tenant_id)
+    assert device.activate().status_code == 200
+    with runtime.uow() as tx:
+        tx.claims.add(Claim(secrets.token_hex(16), device.device_id, ClaimKind.CREDITOR,
+                            creditor.tenant_id, clock.now()))
+    case_id = open_case(client, buyer, device, kind="creditor")
+    assert approve_twice(client, a, b, case_id)["state"] == "objection-window"
+    [event] = rows(runtime, t.tenant_events)
+    payload = json.loads(event.payload)
+    assert (event.tenant_id, payload["event"], payload["case_id"], payload["device_id"]) == (
+        creditor.tenant_id, "case.opened", case_id, device.device_id)
+
+    path = f"/v1/creditor/cases/{case_id}/objection"
+    body = {"statement": "The loan is not paid off: 9 instalments open."}
+    assert_problem(client.post(path, headers=bearer(other_key), json=body), "not-found", 404)
+    assert_problem(client.post(f"/v1/org/cases/{case_id}/objection", headers=bearer(org_key),
+                               json=body), "not-found", 404)
+    assert_problem(client.post(path, headers=bearer(org_key), json=body), "forbidden", 403)
+    assert_problem(client.post(path, json=body), "unauthorized", 401)
+    objected = client.post(path, headers=bearer(key), json=body)
+    assert objected.status_code == 200, objected.text
+    assert objected.json()["state"] == "objected"
+    resign(client, a, clock)
+    assert decide(client, a, case_id, "refuse", "claim-upheld").json()["state"] == "refused"
+    assert [c.kind for c in claims(runtime, device.device_id, active_only=True)] == [
+        ClaimKind.CREDITOR.value]

@@ -72,7 +72,7 @@ async def get_evidence(request: Request) -> Response:
 async def object_to_case(request: Request) -> Response:
     rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
-    view = await run_in_threadpool(rt.case_decisions.object, bearer(request),
+    view = await run_in_threadpool(rt.case_decisions.owner_object, bearer(request),
                                    request.path_params["case_id"], data.get("statement"))
     return JSONResponse(view)
 

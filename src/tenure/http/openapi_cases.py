@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 ACCOUNT: list[dict[str, list[str]]] = [{"accountToken": []}]
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 JSON = "application/json"
 CASE_ID = {"name": "case_id", "in": "path", "required": True, "schema": {"type": "string"}}
 EVIDENCE_ID = {"name": "evidence_id", "in": "path", "required": True,
@@ -150,4 +151,18 @@ CASE_PATHS: dict[str, dict[str, dict[str, Any]]] = {
                      "403": ["forbidden"], "409": ["case-closed"], "413": ["too-large"],
                      "422": ["invalid-input"]},
     }},
+    **{f"/v1/{prefix}/cases/{{case_id}}/objection": {"post": {
+        "operationId": f"objectToCaseAs{name}", "tags": ["appeals"], "security": API_KEY,
+        "summary": f"The {kind} holding the case's claim objects in the objection window",
+        "parameters": [CASE_ID],
+        "requestBody": {"required": True, "content": {JSON: {"schema": _obj(
+            {"statement": {"type": "string", "minLength": 1, "maxLength": 5000}},
+            ("statement",))}}},
+        "responses": {"200": _ok("Objected.", _obj(
+            {"case_id": STRING, "kind": {"enum": KINDS}, "state": {"enum": STATES}},
+            ("case_id", "kind", "state")))},
+        "problems": {"400": ["malformed"], "401": ["unauthorized"], "403": ["forbidden"],
+                     "409": ["case-closed"], "413": ["too-large"], "422": ["invalid-input"]},
+    }} for prefix, kind, name in (("org", "organization", "Organization"),
+                                  ("creditor", "creditor", "Creditor"))},
 }

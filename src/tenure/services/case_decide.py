@@ -36,6 +36,7 @@ from .case_view import _is_case_id, not_found, support_view
 from .notices import when
 from .ports import CaseDecision, CaseRow, Tx, UnitOfWork
 from .support import require_agent
+from .tenant_access import require_tenant
 
 MAX_NOTE = 1000
 
@@ -46,12 +47,13 @@ def as_case(row: CaseRow) -> Case:
 
 
 def tenant_case_opened(tx: Tx, row: CaseRow, claim: Claim, now: int) -> None:
-    """SEAM (tenants): a tenant holding the claim (organization or creditor) is to be told
-    by a `case.opened` webhook event (docs/protocol.md, Webhooks). The tenants' event
-    port is not on this branch yet; until it is wired here, the notice is recorded in
-    the audit trail only, so an operator can see which tenant was not told."""
-    tx.audit.record(f"device:{row.device_id}", "case.holder_notice_pending", actor="system",
-                    at=now, case=row.case_id, holder=claim.holder, event="case.opened")
+    """A tenant holding the claim (organization or creditor) is told by a `case.opened`
+    webhook event with the case id (docs/protocol.md, Webhooks), written in this
+    transaction; the dispatcher delivers it."""
+    event_id = tx.events.emit(claim.holder, "case.opened", row.device_id, now,
+                              {"case_id": row.case_id})
+    tx.audit.record(f"device:{row.device_id}", "case.holder_notified", actor="system",
+                    at=now, case=row.case_id, tenant=claim.holder, event=event_id)
 
 
 class CaseDecisions:
@@ -93,7 +95,7 @@ class CaseDecisions:
         return self.uow.run(work)
 
     # -- the holder ----------------------------------------------------------------------
-    def object(self, bearer: str | None, case_id: str, statement: object) -> dict[str, Any]:
+    def owner_object(self, bearer: str | None, case_id: str, statement: object) -> dict[str, Any]:
         """The owner holding the case's claim objects in the window. Anyone else gets the
         answer for a case that does not exist."""
         def work(tx: Tx) -> dict[str, Any]:
@@ -104,19 +106,39 @@ class CaseDecisions:
             if (row is None or claim is None or claim.kind is not ClaimKind.OWNER
                     or claim.holder != session.account_id):
                 raise not_found()
-            text = clean_text(statement, "statement", max_length=MAX_OBJECTION,
-                              multiline=True)
-            outcome = object_to(as_case(row), now)
-            tx.cases.add_decision(row.case_id, CaseDecision(
-                now, f"account:{session.account_id}", "objection", text, row.round))
-            tx.audit.record(f"device:{row.device_id}", "case.objected",
-                            actor=f"account:{session.account_id}", at=now, case=row.case_id)
-            self._apply(tx, row, outcome, now)
-            fresh = tx.cases.get(row.case_id)
-            assert fresh is not None
-            return {"case_id": fresh.case_id, "kind": fresh.kind, "state": fresh.state}
+            return self._object(tx, row, f"account:{session.account_id}", statement, now)
 
         return self.uow.run(work)
+
+    def tenant_object(self, api_key: str | None, kind: str, case_id: str,
+                      statement: object) -> dict[str, Any]:
+        """An organization or creditor holding the case's claim objects in the window
+        (`POST /v1/{org|creditor}/cases/{id}/objection`); any other tenant gets the
+        answer for a case that does not exist."""
+        def work(tx: Tx) -> dict[str, Any]:
+            now = self.clock.now()
+            tenant = require_tenant(tx, api_key, kind)
+            row = tx.cases.get(case_id, lock=True) if _is_case_id(case_id) else None
+            claim = _claim(tx, row) if row is not None else None
+            if (row is None or claim is None or claim.kind.value != kind
+                    or claim.holder != tenant.tenant_id):
+                raise not_found()
+            return self._object(tx, row, tenant.actor, statement, now)
+
+        return self.uow.run(work)
+
+    def _object(self, tx: Tx, row: CaseRow, actor: str, statement: object,
+                now: int) -> dict[str, Any]:
+        text = clean_text(statement, "statement", max_length=MAX_OBJECTION, multiline=True)
+        outcome = object_to(as_case(row), now)
+        tx.cases.add_decision(row.case_id, CaseDecision(now, actor, "objection", text,
+                                                        row.round))
+        tx.audit.record(f"device:{row.device_id}", "case.objected", actor=actor, at=now,
+                        case=row.case_id)
+        self._apply(tx, row, outcome, now)
+        fresh = tx.cases.get(row.case_id)
+        assert fresh is not None
+        return {"case_id": fresh.case_id, "kind": fresh.kind, "state": fresh.state}
 
     # -- the maintenance round -----------------------------------------------------------
     def expire_due(self, limit: int = 100) -> int:
