@@ -155,9 +155,18 @@ class CaseDecisions:
         row = tx.cases.get(case_id, lock=True)
         if row is None:
             return 0
-        outcome = expire(as_case(row), now)
-        if not outcome.granted:
+        case = as_case(row)
+        if not expire(case, now).granted:
             return 0  # another replica got there first
+        if row.kind == CaseKind.ACTIVATION_LOCK.value and any(
+                c.kind is ClaimKind.LOST for c in tx.claims.active(row.device_id)):
+            # The owner reported the device lost during the window: that is an objection
+            # (a case cannot be opened against a lost device either); support decides.
+            assert case.window_ends is not None
+            self._object(tx, row, "system", "The owner reported the device lost during "
+                         "the objection window.", case.window_ends - 1)
+            return 0
+        outcome = expire(case, now)
         tx.audit.record(f"device:{row.device_id}", "case.window_ended", actor="system",
                         at=now, case=row.case_id)
         self._apply(tx, row, outcome, now)

@@ -77,11 +77,14 @@ class TerritoryRepo:
         value = json.dumps(merged)
         from .repositories import insert_ignoring_duplicates
 
-        if not self.conn.execute(update(t.device_territory).where(c.device_id == device_id)
-                                 .values(exempt_rules=value)).rowcount:
-            insert_ignoring_duplicates(self.conn, t.device_territory, {
-                "device_id": device_id, "territory": None, "since": None, "warned_at": None,
-                "warned_rule": None, "updated_at": now, "exempt_rules": value})
+        statement = (update(t.device_territory).where(c.device_id == device_id)
+                     .values(exempt_rules=value))
+        if not self.conn.execute(statement).rowcount and not insert_ignoring_duplicates(
+                self.conn, t.device_territory, {
+                    "device_id": device_id, "territory": None, "since": None,
+                    "warned_at": None, "warned_rule": None, "updated_at": now,
+                    "exempt_rules": value}):
+            self.conn.execute(statement)  # a check-in made the row meanwhile
 
     def groups(self) -> list[tuple[str, str, str, str, bool, int]]:
         """(model, sku, market, territory, in use, devices): the dry-run's input, computed

@@ -147,3 +147,21 @@ def test_a_territory_grant_exempts_the_device_from_the_case_rules(world: World) 
     assert world.uow.state.exemptions[phone.device_id] == ("iran",)
     record = world.act(world.activation().__call__, phone, in_iran)
     assert record["status"] == "activated" and record["exemptions"] == ["iran"]
+
+
+def test_lost_mode_during_the_window_counts_as_an_objection(world: World) -> None:
+    owner, buyer, phone = world.owner(), world.owner(), world.phone(activated=True)
+    world.bind(phone, owner)
+    case = opener(world)(buyer.token, body(world, phone))
+    a, b = agent(world), agent(world)
+    cases = decisions(world)
+    cases.decide(a.token, case.case_id, "approve", None)
+    cases.decide(b.token, case.case_id, "approve", None)
+    world.claim(phone, ClaimKind.LOST, owner.account_id, message="stolen", contact="a@b.c")
+    world.clock.advance(WINDOW)
+    assert cases.expire_due() == 0
+    view = CaseViews(world.uow, world.clock).for_applicant(buyer.token, case.case_id)
+    assert view["state"] == "objected"
+    assert {c.kind for c in world.uow.active_claims(phone.device_id)} == {ClaimKind.OWNER,
+                                                                          ClaimKind.LOST}
+    assert cases.expire_due() == 0  # nothing more to do for the round
