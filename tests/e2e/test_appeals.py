@@ -133,11 +133,11 @@ def test_a_locked_out_buyer_is_granted_after_the_window_and_sets_the_phone_up(
     wait_for_state(server, bob, case_id, "granted")
     assert any("granted" in m["subject"] for m in server.mail("bob@example.net"))
 
-    record = phone.activate()  # the wipe arrives with the record; the lock is gone
-    assert record["status"] == "activated"
-    assert [c["type"] for c in record["commands"]] == ["wipe"]
-    phone.checkin()  # acknowledges the wipe
-    assert phone.checkin()["commands"] == []
+    record = phone.activate()  # the lock is gone; the wipe with it is carried out
+    assert record["status"] == "activated" and record["commands"] == []
+    assert any(line.startswith("Wiped:") for line in phone.actions)
+    assert "activation needed" in phone.lock_screen()
+    assert phone.activate()["status"] == "activated"  # set up again after the wipe
     bound = phone.bind(phone.sign_in("bob@example.net", PASSWORD))
     assert bound["owner"] == {"hint": "b***@e***.net"}
 
