@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from tenure.adapters.evidence import FileEvidence
 from tenure.adapters.mail import make_sink
 from tenure.adapters.redis_nonces import RedisUsedNonces
 from tenure.clock import Clock, OffsetFileClock, SystemClock
@@ -23,6 +24,10 @@ from tenure.services.activation import Activation
 from tenure.services.apikeys import ApiKeys
 from tenure.services.authn import OwnerActions
 from tenure.services.binding import Binding
+from tenure.services.case_decide import CaseDecisions
+from tenure.services.case_evidence import CaseEvidence
+from tenure.services.case_open import OpenCase
+from tenure.services.case_view import CaseViews
 from tenure.services.checkin import CheckIn
 from tenure.services.consents import OwnerConsent
 from tenure.services.device_gateway import DeviceGateway
@@ -46,6 +51,7 @@ from tenure.services.retail_licenses import RetailerLicenses
 from tenure.services.retail_sales import RetailSales
 from tenure.services.sessions import SignIn
 from tenure.services.status_check import StatusCheck
+from tenure.services.support import SupportRole
 from tenure.services.tenants import TenantAdmin
 from tenure.services.territory_check import TerritoryCheck
 from tenure.services.totp import SecondFactor
@@ -102,6 +108,11 @@ class Services:
     mail: MailDispatcher
     last_seen: LastSeen
     maintenance: Maintenance
+    open_case: OpenCase
+    case_evidence: CaseEvidence
+    case_views: CaseViews
+    case_decisions: CaseDecisions
+    support: SupportRole
     hashing: PasswordHashing  # argon2's bounded, low-priority pool (shut down on close)
     transfers: Transfers
     delete_account: AccountDeletion
@@ -139,6 +150,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         hashing, per_address=Limit("reset-ip", settings.password_reset_address_limit, window),
         per_email=Limit("reset-email", settings.password_reset_email_limit, window))
     idempotency = IdempotencyRecords(uow, clock)
+    case_decisions = CaseDecisions(uow, clock, owner_actions,
+                                   int(settings.objection_days * 86400))
     return Services(
         settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
         gateway=DeviceGateway(uow, nonces),
@@ -169,7 +182,12 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         mail=mail,
         last_seen=last_seen,
         maintenance=Maintenance(uow, clock, last_seen, mail, password_reset, idempotency,
-                                window),
+                                window, case_decisions),
+        open_case=OpenCase(uow, clock, policies),
+        case_evidence=CaseEvidence(uow, clock, FileEvidence(settings.evidence_dir)),
+        case_views=CaseViews(uow, clock),
+        case_decisions=case_decisions,
+        support=SupportRole(uow, clock),
         hashing=hashing,
         transfers=Transfers(uow, clock, owner_actions),
         delete_account=AccountDeletion(uow, clock, owner_actions),

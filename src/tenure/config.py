@@ -50,6 +50,7 @@ class Settings:
     unlock_quota: int = 1
     unlock_quota_days: float = 365.0
     unlock_valid_days: float = 14.0
+    objection_days: float = 14.0  # appeal cases: the holder's objection window
     # Longest wait for the database (SQLite write lock, PostgreSQL lock or pooled
     # connection) before a request answers 503 with Retry-After.
     database_wait_seconds: float = 1.0
@@ -100,6 +101,10 @@ class Settings:
     @property
     def keys_dir(self) -> Path:
         return self.data_dir / "keys"
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.data_dir / "evidence"
 
     @property
     def outbox_dir(self) -> Path:

@@ -89,6 +89,8 @@ IMPORT_CONFLICT = "import-conflict"
 IDEMPOTENCY_KEY_IN_USE = "idempotency-key-in-use"
 RATE_LIMITED = "rate-limited"
 TOTP_ENABLED = "totp-enabled"
+# Appeals (docs/appeals.md)
+CASE_CLOSED = "case-closed"
 
 PROTOCOL_PROBLEMS = frozenset({
     MALFORMED, UNKNOWN_DEVICE, BAD_SIGNATURE, BAD_NONCE, URL_MISMATCH, TOO_LARGE,
@@ -105,6 +107,7 @@ PROBLEMS = PROTOCOL_PROBLEMS | {
     NOT_FOUND, METHOD_NOT_ALLOWED, HTTP_ERROR, INVALID_ROWS, INVALID_POLICY, INVALID_CONFIG,
     KEY_RING, GEO_DATA, PROBLEM_INTERNAL, REQUEST_TIMEOUT, HEADERS_TOO_LARGE, OVERLOADED,
     UNAVAILABLE, IMPORT_CONFLICT, IDEMPOTENCY_KEY_IN_USE, RATE_LIMITED, TOTP_ENABLED,
+    CASE_CLOSED,
 }
 """Every problem name this server may answer with."""
 
@@ -135,6 +138,7 @@ PASSWORD_RESET_CONFIRM_PATH = "/v1/password-resets/confirm"
 MY_DEVICES_PATH = "/v1/me/devices"
 MY_DEVICE_COMMANDS_PATH = "/v1/me/devices/{device_id}/commands"  # ring, wipe
 UNLOCKS_PATH = "/v1/unlocks"
+CASES_PATH = "/v1/cases"
 
 
 # -- shapes -------------------------------------------------------------------------------

@@ -73,6 +73,9 @@ class State:
     policies: dict[int, PolicyVersion] = field(default_factory=dict)
     grants: list[dict[str, Any]] = field(default_factory=list)
     totp: dict[str, TotpRow] = field(default_factory=dict)
+    exemptions: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    support_agents: dict[str, int] = field(default_factory=dict)
+    cases: dict[str, Any] = field(default_factory=dict)  # tests/unit/fake_cases.py
     recovery: dict[tuple[str, str], int | None] = field(default_factory=dict)  # used_at
     # Tenants (tests/unit/fake_tenants.py)
     tenants: dict[str, Any] = field(default_factory=dict)  # tenant_id -> TenantRow
@@ -105,7 +108,8 @@ class FakeDevices(_Repo):
             found.device, found.key_type, found.public_key, found.last_checkin_at,
             self.s.territory.get(device_id, TerritoryState()), self.s.bootloader.get(device_id),
             FakeClaims(self.s).active(device_id),
-            tuple({"id": c["id"], "type": c["kind"], **c["body"]} for c in commands))
+            tuple({"id": c["id"], "type": c["kind"], **c["body"]} for c in commands),
+            self.s.exemptions.get(device_id, ()))
 
     def set_activated(self, device_id: str, at: int | None) -> None:
         record = self.s.devices[device_id]
@@ -223,10 +227,11 @@ class FakeAccounts(_Repo):
 
 
 class FakeSessions(_Repo):
-    def create(self, token_hash: str, account_id: str, now: int, expires_at: int) -> None:
+    def create(self, token_hash: str, account_id: str, now: int, expires_at: int,
+               factor: str = "password") -> None:
         if token_hash in self.s.sessions:
             raise LostRace(token_hash)
-        self.s.sessions[token_hash] = SessionRow(account_id, now, expires_at, None)
+        self.s.sessions[token_hash] = SessionRow(account_id, now, expires_at, None, factor)
 
     def get(self, token_hash: str) -> SessionRow | None:
         return self.s.sessions.get(token_hash)
@@ -384,6 +389,10 @@ class FakeTerritory(_Repo):
                 in_use = d.activated_at is not None and state.since is not None
                 counts[(d.model, d.sku, d.market, state.territory, in_use)] += 1
         return [(*key, n) for key, n in counts.items()]
+
+    def exempt(self, device_id: str, rules: Sequence[str], now: int) -> None:
+        self.s.exemptions[device_id] = tuple(sorted({*self.s.exemptions.get(device_id, ()),
+                                                     *rules}))
 
     def locked_groups(self) -> list[tuple[str, str, str, str, int]]:
         counts: Counter[tuple[str, str, str, str]] = Counter()

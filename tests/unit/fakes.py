@@ -20,6 +20,7 @@ from tenure.domain.errors import ImportConflict
 from tenure.domain.model import Claim
 from tenure.services.ports import OutboxMessage, Tx
 
+from .fake_cases import FakeCases, FakeSupportAgents
 from .fake_limits import FakeIdempotency, FakeRateLimits, FakeResetRequests, FakeThrottle
 from .fake_redress import FakeRelay, FakeTransfers
 from .fake_repositories import (
@@ -75,6 +76,8 @@ class FakeTx:
         self.transfers = FakeTransfers(state)
         self.relay = FakeRelay(state)
         self.retail = FakeRetail(state)
+        self.support_agents = FakeSupportAgents(state)
+        self.cases = FakeCases(state)
 
 
 class FakeUnitOfWork:

@@ -108,6 +108,11 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_appeal_token(args: argparse.Namespace) -> int:
+    print(_agent(args).appeal_token())
+    return 0
+
+
 def cmd_fastboot_token(args: argparse.Namespace) -> int:
     print(_agent(args).bootloader.token())
     return 0
@@ -196,6 +201,13 @@ def register(commands: Any) -> None:
                    help="check in first, so changes made elsewhere (a removal in the "
                         "portal, a policy) show now")
     p.set_defaults(handler=cmd_status)
+
+    p = sub.add_parser("appeal-token",
+                       help="print the appeal token the lock screen shows (for POST /v1/cases)",
+                       description="Print a token signed by the device key that proves whoever "
+                                   "has it holds the device now; an appeal case "
+                                   "(POST /v1/cases, 'appeal_token') takes it for 24 hours.")
+    p.set_defaults(handler=cmd_appeal_token)
 
     p = sub.add_parser("fastboot", help="the bootloader simulator")
     fastboot = p.add_subparsers(dest="fastboot_action", required=True, metavar="ACTION")

@@ -23,7 +23,7 @@ from tenure import protocol
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import load_agent_settings
 from tenure.crypto.b64 import b64u_encode
-from tenure.crypto.jws import sign_flattened
+from tenure.crypto.jws import sign_compact, sign_flattened
 from tenure.crypto.keys import KeyType, SigningKey, VerifyingKey
 
 from .block import Block, DirectoryBlock, MemoryBlock
@@ -211,6 +211,14 @@ class DeviceAgent:
                                                  indent=2).encode())
         return payload
 
+    def appeal_token(self, now: float | None = None) -> str:
+        """What the lock screen shows a buyer to open an appeal case: proof, signed by the
+        device key, that whoever has it holds this device now (valid 24 hours)."""
+        issued = int(self.clock.now() if now is None else now)
+        return sign_compact({"kid": self.device_id, "typ": protocol.APPEAL_TYP},
+                            {"sub": self.device_id, "iat": issued,
+                             "nonce": b64u_encode(secrets.token_bytes(16))}, self.key)
+
     def call(self, path: str, payload: Any, retry: bool = True) -> dict[str, Any]:
         """Sign, send and accept; one retry with the fresh nonce after `bad-nonce`."""
         body, nonce = self.sign(path, payload)
@@ -256,9 +264,14 @@ class DeviceAgent:
                  signals: dict[str, Any] | None = None,
                  bypass_code: str | None = None) -> dict[str, Any]:
         """`bypass_code`: the code an organization's administrator gave (a device held by
-        an organization is locked at activation without it)."""
-        return self.call(protocol.ACTIVATION_PATH, self.activation_payload(
+        an organization is locked at activation without it). Once activated, carry out a
+        ring or wipe that waited for it (such as the wipe a granted appeal queues for a
+        device that could not be set up)."""
+        record = self.call(protocol.ACTIVATION_PATH, self.activation_payload(
             account_token, signals, bypass_code))  # type: ignore[arg-type]
+        if record.get("status") == "activated":
+            return self.carry_out(record, signals)
+        return record
 
     def bind(self, account_token: str) -> dict[str, Any]:
         return self.call(protocol.BIND_PATH, self.account_payload(account_token))
@@ -358,6 +371,13 @@ class DeviceAgent:
         if saved.get("reset_since"):
             lines.append("Factory reset: activation needed (last record below).")
         lines.extend(record_lines(record))
+        if record.get("exemptions"):
+            lines.append("Exempt by appeal from territory rules: "
+                         + ", ".join(map(str, record["exemptions"])))
+        if record["locks"]:
+            lines.append("Bought this device? Open an appeal case with proof of purchase; "
+                         "the case needs this device's appeal token: "
+                         "`tenure device appeal-token`.")
         lines.append(f"Bootloader: {self.bootloader.state}")
         if isinstance(record.get("iat"), int):
             lines.append(f"Record issued: {iso_utc(record['iat'])} (what the device last "

@@ -1,4 +1,5 @@
-"""`tenure`: serve, init, db, keys, provision, apikey, tenant, audit, mail, device, status."""
+"""`tenure`: serve, init, db, keys, provision, apikey, tenant, support, audit, mail, device,
+status."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from . import relay as relay_cli
 from . import retailer as retailer_cli
 from . import server as server_cli
 from . import status as status_cli
+from . import support as support_cli
 from . import tenant as tenant_cli
 
 Handler = Callable[[argparse.Namespace], int]
@@ -44,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     apikey_cli.register(commands)
     tenant_cli.register(commands)
     retailer_cli.register(commands)
+    support_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)
     status_cli.register(commands)

@@ -18,6 +18,8 @@ caller) can catch a whole family:
     │   │   ├── WeakPassword              weak-password
     │   │   └── KeyRejected               (crypto: a key the protocol does not accept)
     │   ├── InvalidToken                invalid-token
+    │   ├── InvalidAppealToken          invalid-appeal-token
+    │   ├── UnsupportedEvidence         unsupported-evidence
     │   └── UnknownTerritory            unknown-territory
     ├── DeviceAuthError               a signed device request that proves nothing
     │   ├── UnknownDevice               unknown-device
@@ -42,6 +44,7 @@ caller) can catch a whole family:
     │   ├── TotpEnabled                 totp-enabled
     │   ├── ClaimsHeld                  claims-held
     │   ├── TransferPending             transfer-pending
+    │   ├── CaseClosed                  case-closed
     │   └── IdempotencyKeyInUse         idempotency-key-in-use
     ├── NotFound                      not-found
     │   └── DeviceNotFound              unknown-device (404: the public status check)
@@ -123,6 +126,21 @@ class KeyRejected(InvalidInput, ValueError):
 class InvalidToken(RequestError):
     code = "invalid-token"
     title = "Invalid or expired token"
+
+
+class InvalidAppealToken(RequestError):
+    """An appeal token that does not prove the applicant holds the device: not a JWS of
+    `typ` tenure-appeal+jwt, not signed by that device's key, or older than 24 hours."""
+
+    code = "invalid-appeal-token"
+    title = "Invalid appeal token"
+
+
+class UnsupportedEvidence(RequestError):
+    """Evidence that is not a PDF, JPEG or PNG by its content (docs/appeals.md)."""
+
+    code = "unsupported-evidence"
+    title = "Unsupported evidence"
 
 
 class UnknownTerritory(RequestError):
@@ -265,6 +283,14 @@ class TransferPending(Conflict):
 
     code = "transfer-pending"
     title = "Transfer pending"
+
+
+class CaseClosed(Conflict):
+    """The case is not in a state that takes this step (decided already, or its objection
+    window is not open)."""
+
+    code = "case-closed"
+    title = "Case not open for this step"
 
 
 class IdempotencyKeyInUse(Conflict):

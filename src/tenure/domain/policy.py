@@ -22,7 +22,7 @@ territories at once, the most severe winner applies.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,13 +152,18 @@ def sale_exempts(rule: Rule, territory: str, sale: Sale | None) -> bool:
 
 
 def verdict(policy: Policy, device: Device, presence: Presence,
-            sale: Sale | None = None) -> Verdict | None:
+            sale: Sale | None = None, exempt: Collection[str] = ()) -> Verdict | None:
     """The restriction that applies, or None when the device is free where it is.
-    `sale`: the device's registered retail sale, if any (see `sale_exempts`)."""
+
+    `sale`: the device's registered retail sale, if any (see `sale_exempts`).
+    `exempt`: rule ids a granted appeal exempted this device from. Where such a rule
+    wins, the device is as free as under an `allow` (no less specific rule takes over:
+    the appeal covered what restricted the device where it was)."""
     chosen: tuple[Rule, str] | None = None
     for territory in presence.territories:
         rule = _winner(policy, device, territory)
-        if rule is None or rule.effect == "allow" or sale_exempts(rule, territory, sale):
+        if (rule is None or rule.effect == "allow" or rule.rule_id in exempt
+                or sale_exempts(rule, territory, sale)):
             continue
         if chosen is None or _SEVERITY[rule.effect] > _SEVERITY[chosen[0].effect]:
             chosen = (rule, territory)

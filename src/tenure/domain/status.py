@@ -8,6 +8,7 @@ the statement answers with booleans and territory codes only, never who holds wh
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Collection
 
 from .model import Device, Sale
 from .policy import Policy, sale_exempts, winning_rule
@@ -28,21 +29,40 @@ def _candidates(policy: Policy, device: Device) -> list[str]:
     return found
 
 
-def territory_restrictions(policy: Policy, device: Device,
-                           sale: Sale | None = None) -> list[str]:
+def _restricting(policy: Policy, device: Device, territory: str,
+                 exempt: Collection[str], sale: Sale | None) -> str | None:
+    """The id of the rule that refuses or locks the device in `territory`, or None."""
+    rule = winning_rule(policy, device, territory)
+    if (rule is None or rule.effect == "allow" or rule.rule_id in exempt
+            or sale_exempts(rule, territory, sale)):
+        return None
+    return rule.rule_id
+
+
+def restricting_rules(policy: Policy, device: Device, exempt: Collection[str] = (),
+                      sale: Sale | None = None) -> list[str]:
+    """The ids of the rules behind `territory_restrictions`: what a territory appeal
+    covers (docs/appeals.md), sorted."""
+    found = {_restricting(policy, device, t, exempt, sale)
+             for t in [*_candidates(policy, device), ANYWHERE]}
+    return sorted(r for r in found if r is not None)
+
+
+def territory_restrictions(policy: Policy, device: Device, sale: Sale | None = None,
+                           exempt: Collection[str] = ()) -> list[str]:
     """The territories where the policy refuses activation of this device or locks it in
     use, sorted; `*` first when that holds everywhere no rule names specifically.
 
     Each candidate is judged with the policy's own precedence (the most specific rule
     wins, `allow` exceptions included), so an exception for a subdivision or market is
     not reported as a restriction; a territory named only by an `allow` is left out, and
-    so is one where the device's licensed `sale` exempts it (docs/retailers.md).
+    so is one where the device's licensed `sale` exempts it (docs/retailers.md) or whose
+    rule a granted appeal exempted the device from (`exempt`).
     """
     restricted = {t for t in _candidates(policy, device) if t != ANYWHERE
-                  and (rule := winning_rule(policy, device, t)) is not None
-                  and rule.effect != "allow" and not sale_exempts(rule, t, sale)}
-    elsewhere = winning_rule(policy, device, ANYWHERE)
-    head = [ANYWHERE] if elsewhere is not None and elsewhere.effect != "allow" else []
+                  and _restricting(policy, device, t, exempt, sale) is not None}
+    head = ([ANYWHERE] if _restricting(policy, device, ANYWHERE, exempt, sale) is not None
+            else [])
     return head + sorted(restricted)
 
 

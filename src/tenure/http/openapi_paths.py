@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .openapi_cases import CASE_PATHS
 from .openapi_retailer import RETAILER_PATHS
 
 JSON = "application/json"
@@ -444,3 +445,4 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     }},
 }
 PATHS.update(RETAILER_PATHS)
+PATHS.update(CASE_PATHS)

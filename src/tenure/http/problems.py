@@ -31,6 +31,8 @@ STATUS: dict[type[e.TenureError], int] = {
     e.InvalidInput: 422,
     e.WeakPassword: 422,
     e.InvalidToken: 400,
+    e.InvalidAppealToken: 400,
+    e.UnsupportedEvidence: 415,
     e.UnknownTerritory: 400,
     # a device request that proves nothing
     e.DeviceAuthError: 401,
@@ -59,6 +61,7 @@ STATUS: dict[type[e.TenureError], int] = {
     e.TotpEnabled: 409,
     e.ClaimsHeld: 409,
     e.TransferPending: 409,
+    e.CaseClosed: 409,
     e.IdempotencyKeyInUse: 409,
     e.NotFound: 404,
     e.DeviceNotFound: 404,  # the public status check; devices are told 401

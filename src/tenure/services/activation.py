@@ -67,7 +67,8 @@ class Activation:
             bypass_code=_code_outcome(held, code, code_hash, spent),
         )
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
-                                list(request.device.commands), assessment.policy_version)
+                                list(request.device.commands), assessment.policy_version,
+                                request.device.exemptions)
 
 
 def _code_outcome(held: Claim | None, code: str | None, code_hash: str | None,

@@ -19,6 +19,7 @@ class AccountSession:
     email: str
     authenticated_at: int
     password_changed_at: int | None
+    factor: str | None = None  # how the session was signed in (password, totp, recovery)
 
     def credential(self) -> Credential:
         return Credential(self.account_id, self.password_changed_at)
@@ -74,7 +75,7 @@ def session_for(tx: Tx, token: str | None, now: int) -> AccountSession | None:
     if account is None:
         return None
     return AccountSession(account.account_id, account.email, row.authenticated_at,
-                          account.password_changed_at)
+                          account.password_changed_at, row.factor)
 
 
 def require_session(tx: Tx, token: str | None, now: int) -> AccountSession:

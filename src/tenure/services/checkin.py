@@ -51,7 +51,8 @@ class CheckIn:
         commands = (tx.commands.pending(request.device_id) if assessment.commands_changed
                     else [c for c in request.device.commands if c["id"] not in acked])
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
-                                commands, assessment.policy_version)
+                                commands, assessment.policy_version,
+                                request.device.exemptions)
 
 
 def _audit_acks(tx: Tx, request: DeviceRequest, acked: set[str], now: int) -> None:

@@ -1,10 +1,12 @@
 """The server's background round: batched last-seen times, queued password resets,
-mail, and forgetting what has expired (nonces, rate-limit windows, idempotent answers)."""
+appeal cases whose objection window ended, mail, and forgetting what has expired
+(nonces, rate-limit windows, idempotent answers)."""
 
 from __future__ import annotations
 
 from tenure.clock import Clock
 
+from .case_decide import CaseDecisions
 from .idempotency import IdempotencyRecords
 from .last_seen import LastSeen
 from .mail import MailDispatcher
@@ -16,7 +18,7 @@ class Maintenance:
     def __init__(self, uow: UnitOfWork, clock: Clock, last_seen: LastSeen,
                  mail: MailDispatcher, password_reset: PasswordReset | None = None,
                  idempotency: IdempotencyRecords | None = None,
-                 rate_window: int = 3600) -> None:
+                 rate_window: int = 3600, cases: CaseDecisions | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.last_seen = last_seen
@@ -24,6 +26,7 @@ class Maintenance:
         self.password_reset = password_reset
         self.idempotency = idempotency
         self.rate_window = rate_window
+        self.cases = cases
 
     def flush_last_seen(self) -> int:
         return self.last_seen.flush(self.uow)
@@ -43,6 +46,8 @@ class Maintenance:
         self.flush_last_seen()
         if self.password_reset is not None:
             self.password_reset.process_pending()
+        if self.cases is not None:
+            self.cases.expire_due()  # objection windows that ended: granted, mail queued
         self.mail.dispatch()
         self.purge_nonces()
         self.purge_rate_limits()

@@ -63,7 +63,10 @@ class RecordSigner:
         self.public_url = public_url
 
     def sign(self, device_id: str, nonce: str, decision: Decision, owner_hint: str | None,
-             commands: list[dict[str, Any]] | None = None, policy_version: int = 0) -> str:
+             commands: list[dict[str, Any]] | None = None, policy_version: int = 0,
+             exemptions: tuple[str, ...] = ()) -> str:
+        """`exemptions`: territory rules a granted appeal exempted the device from, as the
+        `exemptions` extension member (docs/protocol.md); absent when there are none."""
         now = self.clock.now()
         payload = {
             "iss": self.issuer,
@@ -79,5 +82,7 @@ class RecordSigner:
             "next_checkin": self.next_checkin,
             "policy_version": policy_version,
         }
+        if exemptions:
+            payload["exemptions"] = list(exemptions)
         active = self.keyring.active
         return sign_compact({"kid": active.kid, "typ": RECORD_TYP}, payload, active.key)

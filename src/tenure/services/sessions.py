@@ -30,7 +30,7 @@ from .accounts import normalise_email
 from .hashing import PasswordHashing
 from .ports import AccountRow, Tx, UnitOfWork
 from .tokens import digest, new_token
-from .totp import accept_code, is_on
+from .totp import accepted_factor, is_on
 
 ACCOUNT_THRESHOLD = 5
 ADDRESS_THRESHOLD = 50
@@ -96,13 +96,16 @@ class SignIn:
 
         def succeed(tx: Tx) -> NewSession | None:
             now = self.clock.now()
-            if attempt.totp_on and not accept_code(tx, account.account_id, str(totp), now):
-                return None
+            factor = "password"
+            if attempt.totp_on:
+                factor = accepted_factor(tx, account.account_id, str(totp), now) or ""
+                if not factor:
+                    return None
             tx.throttle.clear(keys[0])
             tx.throttle.forgive(keys[1], attempt.pauses[1])
             if rehash:
                 tx.accounts.rehash(account.account_id, rehash)
-            tx.sessions.create(digest(token), account.account_id, now, now + self.ttl)
+            tx.sessions.create(digest(token), account.account_id, now, now + self.ttl, factor)
             return NewSession(token, now + self.ttl)
 
         session = self.uow.run(succeed)

@@ -108,7 +108,8 @@ class StatusCheck:
             "lost": ClaimKind.LOST in kinds,
             "financed": ClaimKind.CREDITOR in kinds,
             "organization": ClaimKind.ORGANIZATION in kinds,
-            "territory_restrictions": territory_restrictions(policy, stored.device, sale),
+            "territory_restrictions": territory_restrictions(policy, stored.device, sale,
+                                                             stored.exemptions),
         }
 
     def _sign(self, query: StatusQuery, facts: dict[str, Any]) -> str:

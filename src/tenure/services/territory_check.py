@@ -120,14 +120,15 @@ class TerritoryCheck:
         active = self.policies.current(tx)
         ip_territory = self.locator.locate(source_ip) if source_ip else None
         presence = locate(read_evidence(signals, ip_territory), active.policy.evidence)
-        found = verdict(active.policy, stored.device, presence)
+        found = verdict(active.policy, stored.device, presence, exempt=stored.exemptions)
         exemptions: tuple[str, ...] = ()
         if found is not None and active.policy.exempts_sales:
             # Only a restricted device under a policy that exempts licensed sales costs
             # the extra lookup; every other check-in stays as lean as it was.
             sale = sale_input(tx, stored.device.device_id)
             if sale is not None and sale.licensed:
-                found = verdict(active.policy, stored.device, presence, sale)
+                found = verdict(active.policy, stored.device, presence, sale,
+                                exempt=stored.exemptions)
                 exemptions = sale_exemptions(active.policy, stored.device, presence, sale)
         state = track(stored.territory, presence, found, now)
         if state != stored.territory:

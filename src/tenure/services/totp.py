@@ -68,18 +68,26 @@ def new_recovery_code() -> str:
 def accept_code(tx: Tx, account_id: str, code: str, now: int) -> bool:
     """Accept a current TOTP code or an unused recovery code, once, for an account whose
     second factor is on; False for anything else."""
+    return accepted_factor(tx, account_id, code, now) is not None
+
+
+def accepted_factor(tx: Tx, account_id: str, code: str, now: int) -> str | None:
+    """As accept_code, telling which factor it was: "totp", "recovery" or None. A session
+    records it: the support role needs one opened with a second factor."""
     row = tx.second_factors.get(account_id)
     if row is None or row.enabled_at is None or len(code) > 64:
-        return False
+        return None
     step = matching_step(row.secret, code, now)
     if step is not None:
-        return tx.second_factors.use_step(account_id, step)
+        return "totp" if tx.second_factors.use_step(account_id, step) else None
     wanted = recovery_hash(code)
     match = None
     for stored in tx.second_factors.unused_recovery(account_id):
         if hmac.compare_digest(stored, wanted):
             match = stored
-    return match is not None and tx.second_factors.use_recovery(account_id, match, now)
+    if match is not None and tx.second_factors.use_recovery(account_id, match, now):
+        return "recovery"
+    return None
 
 
 def is_on(tx: Tx, account_id: str) -> bool:

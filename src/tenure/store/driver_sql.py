@@ -53,7 +53,8 @@ _DEVICE = """
             FROM claims c WHERE c.device_id = d.device_id AND c.released_at IS NULL),
            (SELECT {agg}({arr}(m.command_id, m.kind, m.body, m.created_at))
             FROM device_commands m WHERE m.device_id = d.device_id AND m.acked_at IS NULL
-              AND m.cancelled_at IS NULL)
+              AND m.cancelled_at IS NULL),
+           dt.exempt_rules
     FROM devices d
     LEFT JOIN device_territory dt ON dt.device_id = d.device_id
     LEFT JOIN device_bootloader db ON db.device_id = d.device_id

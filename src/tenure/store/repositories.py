@@ -78,7 +78,8 @@ class DeviceRepo:
         if not found:
             return None
         (device_id, model, sku, market, key_type, public_key, activated_at, last_checkin_at,
-         territory, since, warned_at, warned_rule, bootloader, claims, commands) = found[0]
+         territory, since, warned_at, warned_rule, bootloader, claims, commands,
+         exempt_rules) = found[0]
         device = Device(device_id, model, sku, market, activated_at=activated_at)
         claim_rows = _json_rows(claims)
         command_rows = sorted(_json_rows(commands), key=lambda r: (r[3], r[0]))
@@ -86,7 +87,8 @@ class DeviceRepo:
             device, key_type, bytes(public_key), last_checkin_at,
             TerritoryState(territory, since, warned_at, warned_rule), bootloader,
             tuple(sorted(map(_claim_from_tuple, claim_rows), key=claim_order)),
-            tuple({"id": c, "type": k, **json.loads(b)} for c, k, b, _ in command_rows))
+            tuple({"id": c, "type": k, **json.loads(b)} for c, k, b, _ in command_rows),
+            tuple(json.loads(exempt_rules)) if exempt_rules else ())
 
     def set_activated(self, device_id: str, at: int | None) -> None:
         self.conn.execute(
@@ -326,16 +328,17 @@ class SessionRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def create(self, token_hash: str, account_id: str, now: int, expires_at: int) -> None:
+    def create(self, token_hash: str, account_id: str, now: int, expires_at: int,
+               factor: str = "password") -> None:
         self.conn.execute(insert(t.sessions).values(
             token_hash=token_hash, account_id=account_id, authenticated_at=now,
-            expires_at=expires_at))
+            expires_at=expires_at, factor=factor))
 
     def get(self, token_hash: str) -> SessionRow | None:
         row = self.conn.execute(
             select(t.sessions).where(t.sessions.c.token_hash == token_hash)).first()
         return None if row is None else SessionRow(
-            row.account_id, row.authenticated_at, row.expires_at, row.revoked_at)
+            row.account_id, row.authenticated_at, row.expires_at, row.revoked_at, row.factor)
 
     def revoke_all(self, account_id: str, now: int) -> None:
         self.conn.execute(

@@ -68,6 +68,9 @@ sessions = Table(
     Column("authenticated_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
+    # How the sign-in was made: "password", "totp" or "recovery" (null: before appeals
+    # recorded it). The support role needs a session opened with a second factor.
+    Column("factor", String(16)),
 )
 
 claims = Table(
@@ -222,6 +225,7 @@ device_territory = Table(
     Column("warned_at", BigInteger),
     Column("warned_rule", String(64)),
     Column("updated_at", BigInteger, nullable=False),
+    Column("exempt_rules", Text),  # JSON list of rule ids granted by appeals (docs/appeals.md)
     Index("ix_device_territory_territory", "territory"),
 )
 
@@ -414,4 +418,69 @@ retailer_licenses = Table(
     Column("granted_at", BigInteger, nullable=False),
     Column("revoked_at", BigInteger),
     PrimaryKeyConstraint("tenant_id", "territory", "granted_at"),
+)
+
+support_agents = Table(
+    "support_agents",
+    metadata,
+    Column("account_id", String(32), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("added_at", BigInteger, nullable=False),
+)
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("case_id", String(32), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False,
+           index=True),
+    Column("kind", String(16), nullable=False),
+    Column("applicant_id", String(32), ForeignKey("accounts.account_id"), nullable=False,
+           index=True),
+    Column("claim_id", String(32)),  # null: a territory case against the policy's rules only
+    Column("rules", Text),  # territory cases: JSON list of rule ids
+    Column("statement", Text, nullable=False),
+    Column("purchase", Text, nullable=False),  # canonical JSON
+    Column("state", String(16), nullable=False),
+    Column("round", Integer, nullable=False),
+    Column("approvals", Text, nullable=False),  # JSON list: agents approving this round
+    Column("opened_at", BigInteger, nullable=False),
+    # The due time of the objection window: the maintenance round grants cases past it.
+    Column("window_ends_at", BigInteger),
+    Index("ix_cases_state", "state", "opened_at"),
+    Index("ix_cases_window", "window_ends_at"),
+)
+
+case_history = Table(
+    "case_history",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", String(32)),
+    PrimaryKeyConstraint("case_id", "seq"),
+)
+
+case_decisions = Table(
+    "case_decisions",
+    metadata,
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False),
+    Column("seq", Integer, nullable=False),
+    Column("at", BigInteger, nullable=False),
+    Column("actor", String(64), nullable=False),  # account:<id> (agent or objecting owner)
+    Column("decision", String(16), nullable=False),  # approve | refuse | objection
+    Column("reason", Text),  # a refusal reason, an approval's note, an objection statement
+    Column("round", Integer, nullable=False),
+    PrimaryKeyConstraint("case_id", "seq"),
+)
+
+case_evidence = Table(
+    "case_evidence",
+    metadata,
+    Column("evidence_id", String(32), primary_key=True),
+    Column("case_id", String(32), ForeignKey("cases.case_id"), nullable=False, index=True),
+    Column("sha256", String(64), nullable=False),  # the file is var/evidence/<sha256>
+    Column("content_type", String(32), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("added_at", BigInteger, nullable=False),
 )

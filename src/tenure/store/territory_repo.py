@@ -67,6 +67,25 @@ class TerritoryRepo:
                     update(t.device_territory)
                     .where(t.device_territory.c.device_id == device_id).values(**values))
 
+    def exempt(self, device_id: str, rules: Sequence[str], now: int) -> None:
+        """Add territory rules the device is exempt from (a granted appeal); the rest of
+        its whereabouts is kept."""
+        c = t.device_territory.c
+        current = self.conn.execute(select(c.exempt_rules).where(c.device_id == device_id)
+                                    ).scalar_one_or_none()
+        merged = sorted(set(json.loads(current) if current else ()) | set(rules))
+        value = json.dumps(merged)
+        from .repositories import insert_ignoring_duplicates
+
+        statement = (update(t.device_territory).where(c.device_id == device_id)
+                     .values(exempt_rules=value))
+        if not self.conn.execute(statement).rowcount and not insert_ignoring_duplicates(
+                self.conn, t.device_territory, {
+                    "device_id": device_id, "territory": None, "since": None,
+                    "warned_at": None, "warned_rule": None, "updated_at": now,
+                    "exempt_rules": value}):
+            self.conn.execute(statement)  # a check-in made the row meanwhile
+
     def groups(self) -> list[tuple[str, str, str, str, bool, int]]:
         """(model, sku, market, territory, in use, devices): the dry-run's input, computed
         by the database as one grouped join over the territory index."""

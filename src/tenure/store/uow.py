@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Engine
 from tenure.domain.errors import Unavailable
 
 from .audit import AuditLog
+from .case_repo import CaseRepo, SupportAgentRepo
 from .credentials import ApiKeyRepo, IdempotencyRepo
 from .database import is_busy, is_conflict, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
@@ -74,6 +75,8 @@ class Tx:
     transfers = _repo(TransferRepo)
     relay = _repo(RelayRepo)
     retail = _repo(RetailRepo)
+    support_agents = _repo(SupportAgentRepo)
+    cases = _repo(CaseRepo)
 
 
 class UnitOfWork:

@@ -18,6 +18,7 @@ from .repositories import (
     ApiKeys,
     Audit,
     BypassCodes,
+    Cases,
     Claims,
     Commands,
     Devices,
@@ -33,6 +34,7 @@ from .repositories import (
     RetailSales,
     SecondFactors,
     Sessions,
+    SupportAgents,
     Tenants,
     Territory,
     Throttle,
@@ -44,7 +46,11 @@ from .rows import (
     AccountRow,
     ApiKeyRow,
     BypassCodeRow,
+    CaseDecision,
+    CaseEntry,
+    CaseRow,
     CommandRow,
+    EvidenceRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -113,6 +119,10 @@ class Tx(Protocol):
     def relay(self) -> Relay: ...
     @property
     def retail(self) -> RetailSales: ...
+    @property
+    def support_agents(self) -> SupportAgents: ...
+    @property
+    def cases(self) -> Cases: ...
 
 
 class ImportStaging(Protocol):
@@ -143,6 +153,13 @@ class MailSink(Protocol):
     def send(self, mail: EmailMessage) -> None: ...
 
 
+class EvidenceFiles(Protocol):
+    """Where evidence files live, outside the database, named by their SHA-256."""
+
+    def put(self, data: bytes) -> str: ...
+    def read(self, sha256: str) -> bytes | None: ...
+
+
 class UsedNonces(Protocol):
     """Where used replay nonces are remembered, shared by every replica."""
 
@@ -159,4 +176,6 @@ __all__ = [
     "RetailSaleRow", "RetailSales", "SecondFactors", "SessionRow", "Sessions", "StoredDevice",
     "StoredResponse", "TenantRow", "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow",
     "TransferRow", "Transfers", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
+    "CaseDecision", "CaseEntry", "CaseRow", "Cases", "EvidenceFiles", "EvidenceRow",
+    "SupportAgents",
 ]

@@ -23,6 +23,7 @@ class StoredDevice:
     bootloader: str | None = None  # as the device last reported it
     claims: tuple[Claim, ...] = ()  # active, read with the device
     commands: tuple[dict[str, Any], ...] = ()  # pending, read with the device
+    exemptions: tuple[str, ...] = ()  # territory rules an appeal exempted it from
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +52,7 @@ class SessionRow:
     authenticated_at: int
     expires_at: int
     revoked_at: int | None
+    factor: str | None = None  # how it was signed in: password, totp or recovery
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,3 +205,52 @@ class RetailSaleRow:
     territory: str
     licensed: bool  # the retailer was licensed for the territory on that day
     registered_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRow:
+    """An appeal case as stored (domain/cases.py has its rules)."""
+
+    case_id: str
+    device_id: str
+    kind: str
+    applicant_id: str
+    claim_id: str | None
+    rules: tuple[str, ...] | None
+    statement: str
+    purchase: dict[str, str]
+    state: str
+    round: int
+    approvals: tuple[str, ...]
+    opened_at: int
+    window_ends_at: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseEntry:
+    """One line of a case's history."""
+
+    at: int
+    state: str
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDecision:
+    """An agent's decision, or a holder's objection (`decision` "objection")."""
+
+    at: int
+    actor: str
+    decision: str
+    reason: str | None
+    round: int
+
+
+@dataclass(frozen=True, slots=True)
+class EvidenceRow:
+    evidence_id: str
+    case_id: str
+    sha256: str
+    content_type: str
+    size: int
+    added_at: int
