@@ -15,6 +15,7 @@ from tenure.adapters.redis_nonces import RedisUsedNonces
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
+from tenure.domain.creditor import LockRules
 from tenure.domain.unlock import UnlockRules
 from tenure.geo.ip import locator_from_settings
 from tenure.services.account_deletion import AccountDeletion
@@ -25,6 +26,8 @@ from tenure.services.authn import OwnerActions
 from tenure.services.binding import Binding
 from tenure.services.checkin import CheckIn
 from tenure.services.consents import OwnerConsent
+from tenure.services.creditor import CreditorDevices
+from tenure.services.creditor_completion import CreditorCompletions
 from tenure.services.device_gateway import DeviceGateway
 from tenure.services.hashing import PasswordHashing
 from tenure.services.idempotency import IdempotencyRecords
@@ -91,6 +94,7 @@ class Services:
     tenants: TenantAdmin
     consents: OwnerConsent
     org_devices: OrgDevices
+    creditor: CreditorDevices
     importer: Importer
     policies: PolicyStore
     status_check: StatusCheck
@@ -154,6 +158,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         tenants=TenantAdmin(uow, clock, settings.webhook_allow_insecure),
         consents=OwnerConsent(uow, clock, owner_actions),
         org_devices=OrgDevices(uow, clock, last_seen),
+        creditor=CreditorDevices(uow, clock, LockRules(
+            notice_seconds=int(settings.creditor_notice_hours * 3600))),
         importer=Importer(uow, clock),
         policies=policies,
         status_check=StatusCheck(uow, keyring, clock, settings.issuer, policies,
@@ -163,7 +169,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         mail=mail,
         last_seen=last_seen,
         maintenance=Maintenance(uow, clock, last_seen, mail, password_reset, idempotency,
-                                window),
+                                window, CreditorCompletions(uow, clock)),
         hashing=hashing,
         transfers=Transfers(uow, clock, owner_actions),
         delete_account=AccountDeletion(uow, clock, owner_actions),

@@ -82,6 +82,9 @@ class State:
     bypass_codes: dict[str, Any] = field(default_factory=dict)  # device_id -> BypassCodeRow
     transfers: dict[str, dict[str, Any]] = field(default_factory=dict)  # tests/unit/fake_redress
     relay: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Creditor loans (tests/unit/fake_creditors.py)
+    loans: dict[str, Any] = field(default_factory=dict)  # claim_id -> LoanRow
+    reminders: dict[str, dict[str, Any]] = field(default_factory=dict)  # command_id -> row
 
 
 class _Repo:

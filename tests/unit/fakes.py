@@ -20,6 +20,7 @@ from tenure.domain.errors import ImportConflict
 from tenure.domain.model import Claim
 from tenure.services.ports import OutboxMessage, Tx
 
+from .fake_creditors import FakeCreditors
 from .fake_limits import FakeIdempotency, FakeRateLimits, FakeResetRequests, FakeThrottle
 from .fake_redress import FakeRelay, FakeTransfers
 from .fake_repositories import (
@@ -73,6 +74,7 @@ class FakeTx:
         self.bypass_codes = FakeBypassCodes(state)
         self.transfers = FakeTransfers(state)
         self.relay = FakeRelay(state)
+        self.creditors = FakeCreditors(state)
 
 
 class FakeUnitOfWork:

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from tenure.bootstrap import Services
 from tenure.domain.errors import TenureError
 
-from . import account, admin, device, org, public
+from . import account, admin, creditor, device, org, public
 from .addresses import ClientAddress
 from .problems import handle
 
@@ -79,7 +79,8 @@ def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
             await run_in_threadpool(services.maintenance.flush_last_seen)
 
     app = Starlette(
-        routes=[*device.routes, *account.routes, *admin.routes, *public.routes, *org.routes],
+        routes=[*device.routes, *account.routes, *admin.routes, *public.routes, *org.routes,
+                *creditor.routes],
         # One mapping for every failure (problems.response_for). Starlette dispatches by
         # class; `Exception` is its last resort, answered as a 500 problem.
         exception_handlers={TenureError: handle, HTTPException: handle, Exception: handle},

@@ -60,6 +60,11 @@ STATUS: dict[type[e.TenureError], int] = {
     e.ClaimsHeld: 409,
     e.TransferPending: 409,
     e.IdempotencyKeyInUse: 409,
+    e.DuplicateLoan: 409,
+    e.AlreadyFinanced: 409,
+    e.NoticeNotAcknowledged: 409,
+    e.NoPriorReminder: 409,
+    e.CreditorState: 409,
     e.NotFound: 404,
     e.DeviceNotFound: 404,  # the public status check; devices are told 401
     e.RateLimited: 429,

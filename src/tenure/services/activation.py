@@ -12,6 +12,7 @@ from tenure.domain.model import Act, Claim, ClaimKind, Decision, owner_hint
 
 from . import bypass
 from .authn import session_for
+from .creditor_device import creditor_terms, offline_lock_days
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals
 from .ports import Tx
@@ -36,6 +37,7 @@ class Activation:
         if assessment.claims_changed:
             claims = tx.claims.active(request.device_id)
         session = session_for(tx, token, now) if token else None
+        terms = creditor_terms(tx, claims, (), now)
         code = optional_str(request.payload, "bypass_code")
         held = next((c for c in claims if c.kind is ClaimKind.ORGANIZATION), None)
         code_hash = bypass.check(tx, held, code, now) if held and code is not None else None
@@ -46,7 +48,7 @@ class Activation:
                 credential_cooldown=self.cooldown,
                 credential=session.credential() if session else None,
                 verdict=assessment.verdict, presence=assessment.presence,
-                bypass_accepted=code_accepted,
+                bypass_accepted=code_accepted, creditor=terms.loan if terms else None,
             ))
 
         decision = decide_with(code_hash is not None)
@@ -67,7 +69,8 @@ class Activation:
             bypass_code=_code_outcome(held, code, code_hash, spent),
         )
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
-                                list(request.device.commands), assessment.policy_version)
+                                list(request.device.commands), assessment.policy_version,
+                                offline_lock_days(terms))
 
 
 def _code_outcome(held: Claim | None, code: str | None, code_hash: str | None,

@@ -1,10 +1,12 @@
 """The server's background round: batched last-seen times, queued password resets,
-mail, and forgetting what has expired (nonces, rate-limit windows, idempotent answers)."""
+creditor completions that are due, mail, and forgetting what has expired (nonces,
+rate-limit windows, idempotent answers)."""
 
 from __future__ import annotations
 
 from tenure.clock import Clock
 
+from .creditor_completion import CreditorCompletions
 from .idempotency import IdempotencyRecords
 from .last_seen import LastSeen
 from .mail import MailDispatcher
@@ -16,7 +18,8 @@ class Maintenance:
     def __init__(self, uow: UnitOfWork, clock: Clock, last_seen: LastSeen,
                  mail: MailDispatcher, password_reset: PasswordReset | None = None,
                  idempotency: IdempotencyRecords | None = None,
-                 rate_window: int = 3600) -> None:
+                 rate_window: int = 3600,
+                 completions: CreditorCompletions | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.last_seen = last_seen
@@ -24,6 +27,7 @@ class Maintenance:
         self.password_reset = password_reset
         self.idempotency = idempotency
         self.rate_window = rate_window
+        self.completions = completions
 
     def flush_last_seen(self) -> int:
         return self.last_seen.flush(self.uow)
@@ -43,6 +47,8 @@ class Maintenance:
         self.flush_last_seen()
         if self.password_reset is not None:
             self.password_reset.process_pending()
+        if self.completions is not None:
+            self.completions.process_due()  # before the mail: the owner hears this round
         self.mail.dispatch()
         self.purge_nonces()
         self.purge_rate_limits()

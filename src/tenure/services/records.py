@@ -63,7 +63,10 @@ class RecordSigner:
         self.public_url = public_url
 
     def sign(self, device_id: str, nonce: str, decision: Decision, owner_hint: str | None,
-             commands: list[dict[str, Any]] | None = None, policy_version: int = 0) -> str:
+             commands: list[dict[str, Any]] | None = None, policy_version: int = 0,
+             offline_lock_days: int | None = None) -> str:
+        """`offline_lock_days`: set while a creditor claim is in force or locked; the
+        record then carries `offline_lock_at` = `iat` + that many days."""
         now = self.clock.now()
         payload = {
             "iss": self.issuer,
@@ -79,5 +82,7 @@ class RecordSigner:
             "next_checkin": self.next_checkin,
             "policy_version": policy_version,
         }
+        if offline_lock_days is not None:
+            payload["offline_lock_at"] = now + offline_lock_days * 86400
         active = self.keyring.active
         return sign_compact({"kid": active.kid, "typ": RECORD_TYP}, payload, active.key)

@@ -16,6 +16,7 @@ from tenure.domain.errors import Unavailable
 
 from .audit import AuditLog
 from .credentials import ApiKeyRepo, IdempotencyRepo
+from .creditors_repo import CreditorRepo
 from .database import is_busy, is_conflict, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
 from .outbox import Outbox
@@ -72,6 +73,7 @@ class Tx:
     bypass_codes = _repo(BypassCodeRepo)
     transfers = _repo(TransferRepo)
     relay = _repo(RelayRepo)
+    creditors = _repo(CreditorRepo)
 
 
 class UnitOfWork:

@@ -20,6 +20,7 @@ from .repositories import (
     BypassCodes,
     Claims,
     Commands,
+    Creditors,
     Devices,
     Events,
     Idempotency,
@@ -44,6 +45,7 @@ from .rows import (
     ApiKeyRow,
     BypassCodeRow,
     CommandRow,
+    LoanRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -109,6 +111,8 @@ class Tx(Protocol):
     def transfers(self) -> Transfers: ...
     @property
     def relay(self) -> Relay: ...
+    @property
+    def creditors(self) -> Creditors: ...
 
 
 class ImportStaging(Protocol):
@@ -149,8 +153,8 @@ class UsedNonces(Protocol):
 
 __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
-    "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency",
-    "ImportStaging",
+    "BypassCodes", "Claims", "CommandRow", "Commands", "Creditors", "Devices", "Events",
+    "Idempotency", "ImportStaging", "LoanRow",
     "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
     "PolicyVersion", "RateLimits", "Relay", "RelayMessage", "ResetRequests", "Resets",
     "SecondFactors", "SessionRow", "Sessions", "StoredDevice", "StoredResponse", "TenantRow",

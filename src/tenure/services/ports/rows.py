@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tenure.domain.creditor import Loan
 from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim, Device
 
@@ -191,3 +192,18 @@ class RelayMessage:
     confirmed_at: int | None
     owner_account: str | None
     replies: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRow:
+    """A creditor claim's loan: who, which loan, the device's terms, and its state."""
+
+    claim_id: str
+    device_id: str
+    tenant_id: str
+    loan_id: str
+    contact: str
+    offline_lock_days: int
+    notice_command_id: str
+    created_at: int
+    loan: Loan
