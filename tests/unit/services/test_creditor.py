@@ -16,8 +16,8 @@ from tenure.domain.errors import (
     Forbidden,
     InvalidInput,
     NoPriorReminder,
-    NoticeNotAcknowledged,
     NotFound,
+    NoticeNotAcknowledged,
     Unauthorized,
 )
 from tenure.domain.model import ClaimKind
