@@ -141,6 +141,12 @@ def test_enroll_refusals(server: Server, bank: Bank, phone: Phone) -> None:
                 404, "not-found")
         problem(bank.call(method, f"/{other.device_id}{path}", {"message": "x"}),
                 404, "not-found")
+        problem(bank.call(method, f"/{phone.device_id}{path}", {"message": "x"}, key=None),
+                401, "unauthorized")
+        problem(bank.call(method, f"/{phone.device_id}{path}", {"message": "x"},
+                          key=org_key), 403, "forbidden")
+    problem(bank.call("POST", f"/{phone.device_id}/unlock"), 409, "creditor-state")
+    assert bank.state(phone)["state"] == "enrolled"
 
 
 def test_enroll_with_an_idempotency_key_replays_the_first_answer(bank: Bank,
