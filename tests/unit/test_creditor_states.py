@@ -16,7 +16,7 @@ from tenure.domain.model import Act, Claim, ClaimKind, Device
 HOUR, DAY = 3600, 86400
 NOW = 1_800_000_000
 RULES = LockRules()  # 72 h .. 30 days
-IN_FORCE = Loan(LoanState.IN_FORCE, notice_acknowledged_at=NOW - 10 * DAY)
+IN_FORCE = Loan(LoanState.IN_FORCE, notice_acknowledged_at=NOW - 60 * DAY)
 
 
 def test_a_lock_before_the_notice_is_accepted_is_refused_whatever_the_reminders() -> None:
@@ -41,6 +41,13 @@ def test_the_reminder_window_is_72_hours_to_30_days(age: int, allowed: bool) -> 
 def test_one_reminder_in_the_window_is_enough_even_with_a_fresher_one() -> None:
     locked = c.lock(IN_FORCE, "pay", [NOW - 100 * HOUR, NOW - HOUR], NOW, RULES)
     assert locked.locked_at == NOW and locked.lock_message == "pay"
+
+
+def test_a_reminder_seen_before_the_notice_was_accepted_does_not_count() -> None:
+    accepted = Loan(LoanState.IN_FORCE, notice_acknowledged_at=NOW - 3 * DAY)
+    with pytest.raises(NoPriorReminder):
+        c.lock(accepted, "pay", [NOW - 4 * DAY], NOW, RULES)
+    assert c.lock(accepted, "pay", [NOW - 3 * DAY], NOW, RULES).state is LoanState.LOCKED
 
 
 def test_the_notice_hours_setting_moves_the_window() -> None:
@@ -126,7 +133,8 @@ def test_no_lock_without_an_accepted_notice_and_a_reminder_in_the_window(
         if after.state is LoanState.LOCKED and before.state is not LoanState.LOCKED:
             assert after.notice_acknowledged_at is not None
             assert after.notice_acknowledged_at <= now
-            assert any(now - 30 * DAY <= at <= now - 72 * HOUR for at in acks)
+            assert any(now - 30 * DAY <= at <= now - 72 * HOUR
+                       and at >= after.notice_acknowledged_at for at in acks)
 
 
 @settings(max_examples=400, deadline=None)

@@ -6,9 +6,9 @@
 
 The rules that protect the borrower live here, in one place, as functions of plain
 values: no lock power exists before the user accepted the enrollment notice on the
-device, and a lock needs a reminder the device acknowledged at least
-TENURE_CREDITOR_NOTICE_HOURS (default 72) and at most 30 days before, so that the user
-was warned in time and recently. A completed claim is terminal: nothing moves it back.
+device, and a lock needs a reminder the device acknowledged (after the notice) at
+least TENURE_CREDITOR_NOTICE_HOURS (default 72) and at most 30 days before, so that the
+user was warned in time and recently. A completed claim is terminal: nothing moves it back.
 Every transition returns the new value or raises the contract's error.
 """
 
@@ -78,7 +78,8 @@ def reminder_in_window(acknowledged: Iterable[int], now: int, rules: LockRules) 
 def lock(loan: Loan, message: str, reminder_acks: Iterable[int], now: int,
          rules: LockRules) -> Loan:
     """Lock the device: only once the notice was accepted, and only after a reminder
-    in the window. Locking a locked device again changes its message only."""
+    acknowledged in the window (and after the notice). Locking a locked device again
+    changes its message only."""
     if loan.state is LoanState.ENROLLED:
         raise NoticeNotAcknowledged(
             "The device's user has not accepted the enrollment notice yet; until then "
@@ -87,7 +88,9 @@ def lock(loan: Loan, message: str, reminder_acks: Iterable[int], now: int,
         return replace(loan, lock_message=message)
     if loan.state is not LoanState.IN_FORCE:
         raise _refuse(loan, "only a claim in force can lock the device")
-    if not reminder_in_window(reminder_acks, now, rules):
+    # Only reminders seen once the terms were accepted warn of a lock the user knew of.
+    accepted = loan.notice_acknowledged_at or now
+    if not reminder_in_window([a for a in reminder_acks if a >= accepted], now, rules):
         hours = rules.notice_seconds // 3600
         raise NoPriorReminder(
             f"A lock needs a reminder the device acknowledged at least {hours} hours and "
