@@ -11,6 +11,7 @@ from tenure.agent.financing import (
     screen_lines,
     with_offline_lock,
 )
+from tenure.agent.screen import record_lines
 
 DAY = 86400
 NOTICE = {"id": "n1", "type": "notice", "kind": "creditor-enrollment", "creditor": "Loans Ltd",
@@ -41,7 +42,8 @@ def test_offline_lock_from_the_last_record_once_its_time_has_passed() -> None:
     assert lock["kind"] == "creditor" and lock["contact"] == "+44 20 7946 0000"
     assert "Loans Ltd" in lock["message"]
     assert any("Emergency calls and calls to +44 20 7946 0000 still work" in line
-               for line in screen_lines(shown))
+               for line in record_lines(shown))
+    assert not any("check in before" in line for line in screen_lines(shown))
 
 
 def test_no_offline_lock_without_offline_lock_at_or_when_the_server_already_locks() -> None:
