@@ -16,6 +16,7 @@ from tenure.adapters.redis_nonces import RedisUsedNonces
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
+from tenure.domain.creditor import LockRules
 from tenure.domain.unlock import UnlockRules
 from tenure.geo.ip import locator_from_settings
 from tenure.services.account_deletion import AccountDeletion
@@ -30,6 +31,8 @@ from tenure.services.case_open import OpenCase
 from tenure.services.case_view import CaseViews
 from tenure.services.checkin import CheckIn
 from tenure.services.consents import OwnerConsent
+from tenure.services.creditor import CreditorDevices
+from tenure.services.creditor_completion import CreditorCompletions
 from tenure.services.device_gateway import DeviceGateway
 from tenure.services.hashing import PasswordHashing
 from tenure.services.idempotency import IdempotencyRecords
@@ -101,6 +104,7 @@ class Services:
     org_devices: OrgDevices
     retail_sales: RetailSales
     retailer_licenses: RetailerLicenses
+    creditor: CreditorDevices
     importer: Importer
     policies: PolicyStore
     status_check: StatusCheck
@@ -173,6 +177,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         org_devices=OrgDevices(uow, clock, last_seen),
         retail_sales=RetailSales(uow, clock),
         retailer_licenses=RetailerLicenses(uow, clock),
+        creditor=CreditorDevices(uow, clock, LockRules(
+            notice_seconds=int(settings.creditor_notice_hours * 3600))),
         importer=Importer(uow, clock),
         policies=policies,
         status_check=StatusCheck(uow, keyring, clock, settings.issuer, policies,
@@ -182,7 +188,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         mail=mail,
         last_seen=last_seen,
         maintenance=Maintenance(uow, clock, last_seen, mail, password_reset, idempotency,
-                                window, case_decisions),
+                                window, case_decisions, CreditorCompletions(uow, clock)),
         open_case=OpenCase(uow, clock, policies),
         case_evidence=CaseEvidence(uow, clock, FileEvidence(settings.evidence_dir)),
         case_views=CaseViews(uow, clock),

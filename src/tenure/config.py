@@ -76,6 +76,8 @@ class Settings:
     keepalive_seconds: float = 5.0  # idle time a kept-alive connection stays open
     # Tenants' webhooks may be plain http to any address (development and tests only).
     webhook_allow_insecure: bool = False
+    # Hours a creditor's reminder must have been acknowledged before a lock (at most 30 days).
+    creditor_notice_hours: float = 72.0
     clock_offset_file: str = ""  # testing hook: seconds added to the system clock
     log_level: str = "info"
     log_format: str = "console"  # console: key=value lines; json: one JSON object per line

@@ -12,7 +12,7 @@ docs/protocol.md calls optional (a reader must still check every value it is sen
 # ruff: noqa: S105 - names of tokens and problems, not secrets
 from __future__ import annotations
 
-from typing import Literal, TypedDict
+from typing import Literal, NotRequired, TypedDict
 
 # -- content types ------------------------------------------------------------------------
 JOSE_JSON = "application/jose+json"  # signed device requests (flattened JWS JSON)
@@ -59,6 +59,7 @@ DUPLICATE_LOAN = "duplicate-loan"
 ALREADY_FINANCED = "already-financed"
 NOTICE_NOT_ACKNOWLEDGED = "notice-not-acknowledged"
 NO_PRIOR_REMINDER = "no-prior-reminder"
+CREDITOR_STATE = "creditor-state"
 TRANSFER_PENDING = "transfer-pending"
 INVALID_APPEAL_TOKEN = "invalid-appeal-token"
 UNSUPPORTED_EVIDENCE = "unsupported-evidence"
@@ -108,6 +109,7 @@ PROBLEMS = PROTOCOL_PROBLEMS | {
     KEY_RING, GEO_DATA, PROBLEM_INTERNAL, REQUEST_TIMEOUT, HEADERS_TOO_LARGE, OVERLOADED,
     UNAVAILABLE, IMPORT_CONFLICT, IDEMPOTENCY_KEY_IN_USE, RATE_LIMITED, TOTP_ENABLED,
     CASE_CLOSED,
+    CREDITOR_STATE,
 }
 """Every problem name this server may answer with."""
 
@@ -225,6 +227,7 @@ class RecordPayload(TypedDict):
     commands: list[Command]
     next_checkin: int
     policy_version: int
+    offline_lock_at: NotRequired[int]  # while a creditor claim is in force or locked
 
 
 class RecordAnswer(TypedDict):

@@ -88,6 +88,9 @@ class State:
     # Retail sales (tests/unit/fake_retail.py)
     retail_sales: dict[str, Any] = field(default_factory=dict)  # device_id -> RetailSaleRow
     licenses: list[tuple[str, Any]] = field(default_factory=list)  # (tenant_id, License)
+    # Creditor loans (tests/unit/fake_creditors.py)
+    loans: dict[str, Any] = field(default_factory=dict)  # claim_id -> LoanRow
+    reminders: dict[str, dict[str, Any]] = field(default_factory=dict)  # command_id -> row
 
 
 class _Repo:

@@ -21,6 +21,7 @@ from tenure.domain.model import Claim
 from tenure.services.ports import OutboxMessage, Tx
 
 from .fake_cases import FakeCases, FakeSupportAgents
+from .fake_creditors import FakeCreditors
 from .fake_limits import FakeIdempotency, FakeRateLimits, FakeResetRequests, FakeThrottle
 from .fake_redress import FakeRelay, FakeTransfers
 from .fake_repositories import (
@@ -78,6 +79,7 @@ class FakeTx:
         self.retail = FakeRetail(state)
         self.support_agents = FakeSupportAgents(state)
         self.cases = FakeCases(state)
+        self.creditors = FakeCreditors(state)
 
 
 class FakeUnitOfWork:

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tenure.domain.creditor import Loan, LoanState
 from tenure.domain.decide import DecisionInput, decide, organization_message
 from tenure.domain.model import (
     Act,
@@ -192,7 +193,10 @@ def test_reasons_mention_every_claim() -> None:
         Claim("c-4", DEVICE_ID, ClaimKind.ORGANIZATION, "org-1", NOW, message="Managed"),
         Claim("c-5", DEVICE_ID, ClaimKind.TERRITORY, "policy-1", NOW, territory="XX"),
     )
-    decision = run(claims, Credential(OWNER, None))
+    decision = decide(DecisionInput(
+        device=make_device(), act=Act.ACTIVATE, claims=claims, now=NOW,
+        credential_cooldown=COOLDOWN, credential=Credential(OWNER, None),
+        creditor=Loan(LoanState.LOCKED, lock_message="Payment overdue")))
     assert all(reason.strip() for reason in decision.reasons)
     for claim in claims:
         assert any(claim.claim_id in reason for reason in decision.reasons), claim.claim_id
@@ -232,20 +236,25 @@ def claim_sets(draw: st.DrawFn) -> tuple[Claim, ...]:
 
 @settings(max_examples=150, deadline=None)
 @given(claims=claim_sets(), credential=CREDENTIALS, act=st.sampled_from(list(Act)),
-       activated_at=st.none() | TIMES, now=TIMES, cooldown=COOLDOWNS)
+       activated_at=st.none() | TIMES, now=TIMES, cooldown=COOLDOWNS,
+       loan_state=st.sampled_from(list(LoanState)))
 def test_status_is_locked_exactly_when_locks_are_shown(
     claims: tuple[Claim, ...], credential: Credential | None, act: Act,
-    activated_at: int | None, now: int, cooldown: int,
+    activated_at: int | None, now: int, cooldown: int, loan_state: LoanState,
 ) -> None:
     """PROTOCOL.md: `status` is `locked` exactly when `locks` is non-empty."""
-    decision = run(claims, credential, act, activated_at, now, cooldown)
+    decision = decide(DecisionInput(
+        device=make_device(activated_at), act=act, claims=claims, now=now,
+        credential_cooldown=cooldown, credential=credential, creditor=Loan(loan_state)))
     assert (decision.status is DeviceStatus.LOCKED) == bool(decision.locks)
     assert decision.locked == bool(decision.locks)
     # Every claim is either shown as a lock or accounted as not blocking, never both or neither.
     assert len(decision.locks) + len(decision.cleared) == len(claims)
-    # No credential lifts a non-owner claim (an organization's locks only activation).
+    # No credential lifts a non-owner claim (an organization's locks only activation);
+    # a creditor claim locks only when `locked`.
     non_owner = [c for c in claims if c.kind is not ClaimKind.OWNER
-                 and not (c.kind is ClaimKind.ORGANIZATION and act is Act.USE)]
+                 and not (c.kind is ClaimKind.ORGANIZATION and act is Act.USE)
+                 and (c.kind is not ClaimKind.CREDITOR or loan_state is LoanState.LOCKED)]
     assert len([lock for lock in decision.locks if lock.kind is not ClaimKind.OWNER]) == len(
         non_owner)
     assert decision.reasons and all(decision.reasons)

@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from tenure.config import load_agent_settings
 
 from .device import DeviceAgent
@@ -80,7 +82,7 @@ cmd_unbind = _with_account("unbind")
 
 def cmd_checkin(args: argparse.Namespace) -> int:
     agent = _agent(args)
-    agent.checkin()
+    agent.checkin(accept_notices=args.accept_notice)
     _show(agent)
     return 0
 
@@ -103,7 +105,12 @@ def cmd_reset(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     agent = _agent(args)
     if args.refresh:
-        agent.checkin()
+        try:
+            agent.checkin()
+        except httpx.TransportError as exc:
+            # Offline: the screen is what the last valid record (and the device's own
+            # clock, for a creditor's offline lock) says.
+            print(f"Server not reachable ({type(exc).__name__}); showing the last record.")
     _show(agent)
     return 0
 
@@ -190,7 +197,15 @@ def register(commands: Any) -> None:
     account_options(p)
     p.set_defaults(handler=cmd_unbind)
 
-    p = sub.add_parser("checkin", help="check in and show the current status")
+    p = sub.add_parser("checkin", help="check in and show the current status",
+                       description="Check in: acknowledge the commands the screen showed "
+                                   "and show the new record. A creditor's enrollment "
+                                   "notice stays pending (and the creditor has no lock "
+                                   "power) until the user accepts it.")
+    p.add_argument("--accept-notice", action="store_true",
+                   help="the user read and accepts the creditor's enrollment notice the "
+                        "screen shows (`tenure device status`); without it the notice "
+                        "stays pending")
     p.set_defaults(handler=cmd_checkin)
 
     p = sub.add_parser("factory-reset", help="wipe user data, keep the persistent block")
@@ -199,7 +214,9 @@ def register(commands: Any) -> None:
     p = sub.add_parser("status", help="show what the lock screen shows (the last record)")
     p.add_argument("--refresh", action="store_true",
                    help="check in first, so changes made elsewhere (a removal in the "
-                        "portal, a policy) show now")
+                        "portal, a policy) show now; if the server cannot be reached, "
+                        "the last record is shown (with a creditor's offline lock once "
+                        "its time has passed)")
     p.set_defaults(handler=cmd_status)
 
     p = sub.add_parser("appeal-token",

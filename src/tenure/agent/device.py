@@ -28,6 +28,7 @@ from tenure.crypto.keys import KeyType, SigningKey, VerifyingKey
 
 from .block import Block, DirectoryBlock, MemoryBlock
 from .bootloader import Bootloader
+from .financing import acks_for, remember_accepted, screen_lines, with_offline_lock
 from .records import RecordRejected, pinned_keys, verify_record
 from .screen import iso_utc, record_lines
 
@@ -247,13 +248,14 @@ class DeviceAgent:
         return {"account_token": account_token}
 
     def checkin_payload(self, signals: protocol.Signals | None = None,
-                        acks: list[str] | None = None, report_bootloader: bool = True
-                        ) -> protocol.CheckinPayload:
+                        acks: list[str] | None = None, report_bootloader: bool = True,
+                        accept_notices: bool = False) -> protocol.CheckinPayload:
         """Acknowledges the commands of the last record unless `acks` says otherwise
-        (they were shown), and reports the bootloader's state."""
+        (they were shown) — an enrollment notice only if the user accepted it — and
+        reports the bootloader's state."""
         if acks is None:
             saved = self.last_record()
-            acks = [c["id"] for c in saved["payload"].get("commands", [])] if saved else []
+            acks = acks_for(saved["payload"] if saved else None, accept_notices)
         payload: protocol.CheckinPayload = {"signals": signals or {}, "acks": acks}
         if report_bootloader:
             payload["bootloader"] = self.bootloader.state
@@ -279,10 +281,16 @@ class DeviceAgent:
     def unbind(self, account_token: str) -> dict[str, Any]:
         return self.call(protocol.UNBIND_PATH, self.account_payload(account_token))
 
-    def checkin(self, signals: dict[str, Any] | None = None) -> dict[str, Any]:
-        """Check in, acknowledging the commands of the last record (they were shown);
-        then carry out the owner's ring and wipe commands of the answer."""
-        record = self.call(protocol.CHECKIN_PATH, self.checkin_payload(signals))  # type: ignore[arg-type]
+    def checkin(self, signals: dict[str, Any] | None = None,
+                accept_notices: bool = False) -> dict[str, Any]:
+        """Check in, acknowledging the commands of the last record (they were shown) —
+        a creditor's enrollment notice only with `accept_notices` (the user accepted
+        it on screen); then carry out the owner's ring and wipe commands of the answer."""
+        saved = self.last_record()
+        payload = self.checkin_payload(signals, accept_notices=accept_notices)  # type: ignore[arg-type]
+        record = self.call(protocol.CHECKIN_PATH, payload)
+        if accept_notices:
+            remember_accepted(self.persistent, saved["payload"] if saved else None)
         return self.carry_out(record, signals)
 
     def carry_out(self, record: dict[str, Any], signals: dict[str, Any] | None = None
@@ -370,7 +378,9 @@ class DeviceAgent:
         lines = [f"Device {self.device_id} ({self.identity.model})"]
         if saved.get("reset_since"):
             lines.append("Factory reset: activation needed (last record below).")
+        record = with_offline_lock(record, self.persistent, self.clock.now())
         lines.extend(record_lines(record))
+        lines.extend(screen_lines(record))
         if record.get("exemptions"):
             lines.append("Exempt by appeal from territory rules: "
                          + ", ".join(map(str, record["exemptions"])))

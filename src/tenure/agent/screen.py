@@ -138,6 +138,8 @@ def record_lines(record: dict[str, Any]) -> Lines:
         lines.extend(lock_lines(lock))
     for command in record.get("commands", []):
         if command.get("type") == "message":
-            lines.append(f"  Message: {command.get('message', command.get('text', ''))}")
+            sender = f" from {command['from']}" if command.get("from") else ""
+            lines.append(f"  Message{sender}: "
+                         f"{command.get('message', command.get('text', ''))}")
     lines.append(owner_line(record))
     return lines

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .creditor import LOCK_ALLOWS, Loan, locks_device
 from .model import (
     Act,
     Claim,
@@ -45,6 +46,9 @@ def organization_message(name: str) -> str:
     return (f"This device belongs to {name}. Enter the code your administrator gave you.")
 
 
+CREDITOR_MESSAGE = "This device is locked by the company that finances it."
+
+
 @dataclass(frozen=True, slots=True)
 class DecisionInput:
     device: Device
@@ -58,6 +62,7 @@ class DecisionInput:
     # The organization's current bypass code came with this activation (services check it).
     bypass_accepted: bool = False
     exemptions: tuple[str, ...] = ()  # why a territory rule let the device through
+    creditor: Loan | None = None  # the state of the device's creditor claim, if one is held
 
 
 def decide(given: DecisionInput) -> Decision:
@@ -73,6 +78,8 @@ def decide(given: DecisionInput) -> Decision:
         elif claim.kind is ClaimKind.LOST:
             lock = Lock(ClaimKind.LOST, claim.message or LOST_MESSAGE, contact=claim.contact)
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks every act"
+        elif claim.kind is ClaimKind.CREDITOR:
+            lock, reason = _creditor(claim, given)
         else:
             rule = claim.holder.removeprefix("policy:") if claim.kind is ClaimKind.TERRITORY else ""
             lock = Lock(claim.kind, claim.message, contact=claim.contact,
@@ -146,6 +153,20 @@ def _organization(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]
     lock = Lock(ClaimKind.ORGANIZATION, claim.message or organization_message("an organization"),
                 contact=claim.contact)
     return lock, f"{subject}: blocks activation without the organization's bypass code"
+
+
+def _creditor(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
+    """A creditor claim locks (activation and use alike) only in state `locked`; it
+    always lets the user call emergency services and the creditor, and reach a network
+    to fetch the record that unlocks it."""
+    subject = f"creditor claim {claim.claim_id}"
+    loan = given.creditor
+    if loan is None or not locks_device(loan):
+        state = loan.state.value if loan is not None else "unknown"
+        return None, f"{subject}: {state}, does not lock the device"
+    lock = Lock(ClaimKind.CREDITOR, loan.lock_message or CREDITOR_MESSAGE,
+                contact=claim.contact, allows=LOCK_ALLOWS)
+    return lock, f"{subject}: locked by the creditor, blocks {given.act.value}"
 
 
 def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:

@@ -293,6 +293,43 @@ class CaseClosed(Conflict):
     title = "Case not open for this step"
 
 
+class DuplicateLoan(Conflict):
+    """The creditor already enrolled a device under this loan id (unique per tenant)."""
+
+    code = "duplicate-loan"
+    title = "Loan id already used"
+
+
+class AlreadyFinanced(Conflict):
+    """A creditor already holds a claim on the device (financing is public anyway: the
+    status check shows `financed`)."""
+
+    code = "already-financed"
+    title = "Device already financed"
+
+
+class NoticeNotAcknowledged(Conflict):
+    """The device's user has not accepted the creditor's enrollment notice yet."""
+
+    code = "notice-not-acknowledged"
+    title = "Enrollment notice not accepted"
+
+
+class NoPriorReminder(Conflict):
+    """A creditor lock needs a reminder acknowledged between 72 h and 30 days before."""
+
+    code = "no-prior-reminder"
+    title = "No reminder acknowledged in time"
+
+
+class CreditorState(Conflict):
+    """The creditor claim's state does not allow this move (e.g. unlocking a device
+    that is not locked, cancelling a completion that is not pending)."""
+
+    code = "creditor-state"
+    title = "Not possible in the claim's state"
+
+
 class IdempotencyKeyInUse(Conflict):
     """A request with the same Idempotency-Key is still running; retry for its answer."""
 

@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException
 from tenure.bootstrap import Services
 from tenure.domain.errors import TenureError
 
-from . import account, admin, cases, device, org, public, retailer, support, tenant_cases
+from . import account, admin, cases, creditor, device, org, public, retailer, support, tenant_cases
 from .addresses import ClientAddress
 from .problems import handle
 
@@ -81,7 +81,7 @@ def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     app = Starlette(
         routes=[*device.routes, *account.routes, *cases.routes, *support.routes,
                 *tenant_cases.routes, *admin.routes, *public.routes, *org.routes,
-                *retailer.routes],
+                *creditor.routes, *retailer.routes],
         # One mapping for every failure (problems.response_for). Starlette dispatches by
         # class; `Exception` is its last resort, answered as a 500 problem.
         exception_handlers={TenureError: handle, HTTPException: handle, Exception: handle},

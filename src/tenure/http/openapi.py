@@ -15,11 +15,13 @@ import copy
 import functools
 from typing import Any
 
+from .openapi_creditor import CREDITOR_PATHS
 from .openapi_paths import PATHS as BASE_PATHS
 from .openapi_redress import REDRESS_PATHS
 
-PATHS = {path: {**BASE_PATHS.get(path, {}), **REDRESS_PATHS.get(path, {})}
-         for path in {**BASE_PATHS, **REDRESS_PATHS}}
+_PARTS = (BASE_PATHS, REDRESS_PATHS, CREDITOR_PATHS)
+PATHS = {path: {method: op for part in _PARTS for method, op in part.get(path, {}).items()}
+         for part in _PARTS for path in part}
 
 PROBLEM_MEDIA = "application/problem+json"
 PROBLEM_PREFIX = "urn:tenure:problem:"

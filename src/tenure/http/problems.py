@@ -63,6 +63,11 @@ STATUS: dict[type[e.TenureError], int] = {
     e.TransferPending: 409,
     e.CaseClosed: 409,
     e.IdempotencyKeyInUse: 409,
+    e.DuplicateLoan: 409,
+    e.AlreadyFinanced: 409,
+    e.NoticeNotAcknowledged: 409,
+    e.NoPriorReminder: 409,
+    e.CreditorState: 409,
     e.NotFound: 404,
     e.DeviceNotFound: 404,  # the public status check; devices are told 401
     e.RateLimited: 429,

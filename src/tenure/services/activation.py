@@ -12,6 +12,7 @@ from tenure.domain.model import Act, Claim, ClaimKind, Decision, owner_hint
 
 from . import bypass
 from .authn import session_for
+from .creditor_device import creditor_terms, offline_lock_days
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals
 from .ports import Tx
@@ -36,6 +37,7 @@ class Activation:
         if assessment.claims_changed:
             claims = tx.claims.active(request.device_id)
         session = session_for(tx, token, now) if token else None
+        terms = creditor_terms(tx, claims, (), now)
         code = optional_str(request.payload, "bypass_code")
         held = next((c for c in claims if c.kind is ClaimKind.ORGANIZATION), None)
         code_hash = bypass.check(tx, held, code, now) if held and code is not None else None
@@ -47,6 +49,7 @@ class Activation:
                 credential=session.credential() if session else None,
                 verdict=assessment.verdict, presence=assessment.presence,
                 bypass_accepted=code_accepted, exemptions=assessment.exemptions,
+                creditor=terms.loan if terms else None,
             ))
 
         decision = decide_with(code_hash is not None)
@@ -68,7 +71,8 @@ class Activation:
         )
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 list(request.device.commands), assessment.policy_version,
-                                request.device.exemptions)
+                                exemptions=request.device.exemptions,
+                                offline_lock_days=offline_lock_days(terms))
 
 
 def _code_outcome(held: Claim | None, code: str | None, code_hash: str | None,

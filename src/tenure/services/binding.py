@@ -12,6 +12,7 @@ from tenure.domain.model import Act, Claim, ClaimKind, owner_claim, owner_hint
 
 from . import notices
 from .authn import OwnerActions, require_session, session_for
+from .creditor_device import creditor_terms, offline_lock_days
 from .device_auth import DeviceRequest
 from .device_payload import required_str
 from .ownership import release_owner
@@ -31,9 +32,11 @@ class Binding:
     def _answer(self, tx: Tx, request: DeviceRequest, now: int, changed: bool) -> str:
         """The record after the change; claims are read again only if it changed them."""
         claims = tx.claims.active(request.device_id) if changed else request.device.claims
+        terms = creditor_terms(tx, claims, (), now)
         decision = decide(DecisionInput(request.device.device, Act.USE, claims, now,
-                                        self.cooldown))
-        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims))
+                                        self.cooldown, creditor=terms.loan if terms else None))
+        return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
+                                offline_lock_days=offline_lock_days(terms))
 
     def bind(self, tx: Tx, request: DeviceRequest) -> str:
         now = self.clock.now()

@@ -8,6 +8,7 @@ from tenure.clock import Clock
 from tenure.domain.decide import DecisionInput, decide
 from tenure.domain.model import Act, owner_hint
 
+from .creditor_device import creditor_terms, offline_lock_days
 from .device_auth import DeviceRequest
 from .device_payload import optional_str, signals, string_list
 from .last_seen import LastSeen
@@ -36,6 +37,8 @@ class CheckIn:
         tx.commands.ack(request.device_id, list(acked), now)
         _audit_acks(tx, request, acked, now)
         claims = request.device.claims
+        pending = {c["id"] for c in request.device.commands}
+        terms = creditor_terms(tx, claims, acked & pending, now)
         assessment = self.territory.at_checkin(
             tx, request.device, signals(request.payload), request.source_ip, now, claims)
         if assessment.claims_changed:
@@ -43,7 +46,8 @@ class CheckIn:
         decision = decide(DecisionInput(
             device=request.device.device, act=Act.USE, claims=claims, now=now,
             credential_cooldown=self.cooldown, verdict=assessment.verdict,
-            presence=assessment.presence, exemptions=assessment.exemptions))
+            presence=assessment.presence, exemptions=assessment.exemptions,
+            creditor=terms.loan if terms else None))
         self.last_seen.note(request.device_id, now)
         if bootloader in ("locked", "unlocked"):
             tx.unlocks.report_bootloader(request.device_id, bootloader, now,
@@ -52,7 +56,8 @@ class CheckIn:
                     else [c for c in request.device.commands if c["id"] not in acked])
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 commands, assessment.policy_version,
-                                request.device.exemptions)
+                                exemptions=request.device.exemptions,
+                                offline_lock_days=offline_lock_days(terms))
 
 
 def _audit_acks(tx: Tx, request: DeviceRequest, acked: set[str], now: int) -> None:

@@ -1,12 +1,13 @@
 """The server's background round: batched last-seen times, queued password resets,
-appeal cases whose objection window ended, mail, and forgetting what has expired
-(nonces, rate-limit windows, idempotent answers)."""
+appeal cases whose objection window ended, creditor completions that are due, mail,
+and forgetting what has expired (nonces, rate-limit windows, idempotent answers)."""
 
 from __future__ import annotations
 
 from tenure.clock import Clock
 
 from .case_decide import CaseDecisions
+from .creditor_completion import CreditorCompletions
 from .idempotency import IdempotencyRecords
 from .last_seen import LastSeen
 from .mail import MailDispatcher
@@ -18,7 +19,8 @@ class Maintenance:
     def __init__(self, uow: UnitOfWork, clock: Clock, last_seen: LastSeen,
                  mail: MailDispatcher, password_reset: PasswordReset | None = None,
                  idempotency: IdempotencyRecords | None = None,
-                 rate_window: int = 3600, cases: CaseDecisions | None = None) -> None:
+                 rate_window: int = 3600, cases: CaseDecisions | None = None,
+                 completions: CreditorCompletions | None = None) -> None:
         self.uow = uow
         self.clock = clock
         self.last_seen = last_seen
@@ -27,6 +29,7 @@ class Maintenance:
         self.idempotency = idempotency
         self.rate_window = rate_window
         self.cases = cases
+        self.completions = completions
 
     def flush_last_seen(self) -> int:
         return self.last_seen.flush(self.uow)
@@ -48,6 +51,8 @@ class Maintenance:
             self.password_reset.process_pending()
         if self.cases is not None:
             self.cases.expire_due()  # objection windows that ended: granted, mail queued
+        if self.completions is not None:
+            self.completions.process_due()  # before the mail: the owner hears this round
         self.mail.dispatch()
         self.purge_nonces()
         self.purge_rate_limits()

@@ -64,9 +64,11 @@ class RecordSigner:
 
     def sign(self, device_id: str, nonce: str, decision: Decision, owner_hint: str | None,
              commands: list[dict[str, Any]] | None = None, policy_version: int = 0,
-             exemptions: tuple[str, ...] = ()) -> str:
+             exemptions: tuple[str, ...] = (), offline_lock_days: int | None = None) -> str:
         """`exemptions`: territory rules a granted appeal exempted the device from, as the
-        `exemptions` extension member (docs/protocol.md); absent when there are none."""
+        `exemptions` extension member (docs/protocol.md); absent when there are none.
+        `offline_lock_days`: set while a creditor claim is in force or locked; the
+        record then carries `offline_lock_at` = `iat` + that many days."""
         now = self.clock.now()
         payload = {
             "iss": self.issuer,
@@ -84,5 +86,7 @@ class RecordSigner:
         }
         if exemptions:
             payload["exemptions"] = list(exemptions)
+        if offline_lock_days is not None:
+            payload["offline_lock_at"] = now + offline_lock_days * 86400
         active = self.keyring.active
         return sign_compact({"kid": active.kid, "typ": RECORD_TYP}, payload, active.key)

@@ -105,6 +105,14 @@ claims = Table(
         sqlite_where=text("kind = 'organization' AND released_at IS NULL"),
         postgresql_where=text("kind = 'organization' AND released_at IS NULL"),
     ),
+    # One held creditor claim per device (two creditors enrolling it at once).
+    Index(
+        "uq_claims_one_active_creditor",
+        "device_id",
+        unique=True,
+        sqlite_where=text("kind = 'creditor' AND released_at IS NULL"),
+        postgresql_where=text("kind = 'creditor' AND released_at IS NULL"),
+    ),
 )
 
 used_nonces = Table(
@@ -483,4 +491,39 @@ case_evidence = Table(
     Column("content_type", String(32), nullable=False),
     Column("size", BigInteger, nullable=False),
     Column("added_at", BigInteger, nullable=False),
+)
+
+creditor_loans = Table(
+    "creditor_loans",
+    metadata,
+    # A creditor claim's loan and its state machine (domain/creditor.py), one per claim.
+    Column("claim_id", String(32), ForeignKey("claims.claim_id"), primary_key=True),
+    Column("device_id", String(64), ForeignKey("devices.device_id"), nullable=False,
+           index=True),
+    Column("tenant_id", String(32), ForeignKey("tenants.tenant_id"), nullable=False),
+    Column("loan_id", String(64), nullable=False),
+    Column("contact", String(255), nullable=False),
+    Column("offline_lock_days", Integer, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("prior_state", String(16)),  # where a cancelled completion returns
+    Column("notice_command_id", String(32), nullable=False),
+    Column("notice_acknowledged_at", BigInteger),
+    Column("locked_at", BigInteger),
+    Column("lock_message", Text, nullable=False, server_default=""),
+    Column("complete_at", BigInteger),  # due time of a completion: the maintenance loop's
+    Column("created_at", BigInteger, nullable=False),
+    Index("uq_creditor_loans_loan", "tenant_id", "loan_id", unique=True),
+    Index("ix_creditor_loans_due", "state", "complete_at"),
+)
+
+creditor_reminders = Table(
+    "creditor_reminders",
+    metadata,
+    # Reminders sent as device commands; when the device acknowledged each decides
+    # whether a lock is allowed (docs/financing.md).
+    Column("command_id", String(32), primary_key=True),
+    Column("claim_id", String(32), ForeignKey("creditor_loans.claim_id"), nullable=False,
+           index=True),
+    Column("sent_at", BigInteger, nullable=False),
+    Column("acked_at", BigInteger),
 )

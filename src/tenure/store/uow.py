@@ -17,6 +17,7 @@ from tenure.domain.errors import Unavailable
 from .audit import AuditLog
 from .case_repo import CaseRepo, SupportAgentRepo
 from .credentials import ApiKeyRepo, IdempotencyRepo
+from .creditors_repo import CreditorRepo
 from .database import is_busy, is_conflict, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
 from .outbox import Outbox
@@ -77,6 +78,7 @@ class Tx:
     retail = _repo(RetailRepo)
     support_agents = _repo(SupportAgentRepo)
     cases = _repo(CaseRepo)
+    creditors = _repo(CreditorRepo)
 
 
 class UnitOfWork:

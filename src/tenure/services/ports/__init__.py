@@ -21,6 +21,7 @@ from .repositories import (
     Cases,
     Claims,
     Commands,
+    Creditors,
     Devices,
     Events,
     Idempotency,
@@ -51,6 +52,7 @@ from .rows import (
     CaseRow,
     CommandRow,
     EvidenceRow,
+    LoanRow,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
@@ -123,6 +125,8 @@ class Tx(Protocol):
     def support_agents(self) -> SupportAgents: ...
     @property
     def cases(self) -> Cases: ...
+    @property
+    def creditors(self) -> Creditors: ...
 
 
 class ImportStaging(Protocol):
@@ -170,8 +174,9 @@ class UsedNonces(Protocol):
 
 __all__ = [
     "PENDING", "AccountRow", "Accounts", "ApiKeyRow", "ApiKeys", "Audit", "BypassCodeRow",
-    "BypassCodes", "Claims", "CommandRow", "Commands", "Devices", "Events", "Idempotency",
-    "ImportStaging", "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
+    "BypassCodes", "Claims", "CommandRow", "Commands", "Creditors", "Devices", "Events",
+    "Idempotency", "ImportStaging", "LoanRow",
+    "MailSink", "Nonces", "Outbox", "OutboxMessage", "OwnedDevice", "Policies",
     "PolicyVersion", "RateLimits", "Relay", "RelayMessage", "ResetRequests", "Resets",
     "RetailSaleRow", "RetailSales", "SecondFactors", "SessionRow", "Sessions", "StoredDevice",
     "StoredResponse", "TenantRow", "Tenants", "Territory", "Throttle", "ThrottleRow", "TotpRow",

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from tenure.domain.creditor import Loan
 from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim, Device
 
@@ -254,3 +255,18 @@ class EvidenceRow:
     content_type: str
     size: int
     added_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class LoanRow:
+    """A creditor claim's loan: who, which loan, the device's terms, and its state."""
+
+    claim_id: str
+    device_id: str
+    tenant_id: str
+    loan_id: str
+    contact: str
+    offline_lock_days: int
+    notice_command_id: str
+    created_at: int
+    loan: Loan
