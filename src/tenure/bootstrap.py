@@ -13,6 +13,7 @@ from pathlib import Path
 from tenure.adapters.evidence import FileEvidence
 from tenure.adapters.mail import make_sink
 from tenure.adapters.redis_nonces import RedisUsedNonces
+from tenure.adapters.webhooks import HttpWebhookSender
 from tenure.clock import Clock, OffsetFileClock, SystemClock
 from tenure.config import Settings
 from tenure.crypto.keyring import KeyRing
@@ -43,6 +44,7 @@ from tenure.services.mail import MailDispatcher
 from tenure.services.maintenance import Maintenance
 from tenure.services.nonces import NonceService
 from tenure.services.organization import OrgDevices
+from tenure.services.outbox_admin import OutboxAdmin
 from tenure.services.owner_commands import OwnerCommands
 from tenure.services.owner_devices import OwnerDevices
 from tenure.services.password_reset import PasswordReset
@@ -60,6 +62,7 @@ from tenure.services.territory_check import TerritoryCheck
 from tenure.services.totp import SecondFactor
 from tenure.services.transfers import Transfers
 from tenure.services.unlock import UnlockAuthorization, rules_from
+from tenure.services.webhooks import WebhookDispatcher
 from tenure.store.database import make_engine
 from tenure.store.uow import UnitOfWork
 
@@ -121,9 +124,13 @@ class Services:
     transfers: Transfers
     delete_account: AccountDeletion
     relay: MessageRelay
+    webhooks: WebhookDispatcher  # run by `tenure serve` beside the maintenance round
+    outbox: OutboxAdmin
+    webhook_sender: HttpWebhookSender
 
     def close(self) -> None:
         self.maintenance.flush_last_seen()
+        self.webhook_sender.close()
         self.hashing.close()
         self.uow.engine.dispose()
 
@@ -156,6 +163,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     idempotency = IdempotencyRecords(uow, clock)
     case_decisions = CaseDecisions(uow, clock, owner_actions,
                                    int(settings.objection_days * 86400))
+    webhook_sender = HttpWebhookSender(settings.webhook_allow_insecure)
     return Services(
         settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
         gateway=DeviceGateway(uow, nonces),
@@ -198,6 +206,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         transfers=Transfers(uow, clock, owner_actions),
         delete_account=AccountDeletion(uow, clock, owner_actions),
         relay=MessageRelay(uow, clock, relay_limits(settings)),
+        webhooks=WebhookDispatcher(uow, clock, keyring, webhook_sender),
+        outbox=OutboxAdmin(uow, clock),
+        webhook_sender=webhook_sender,
     )
 
 

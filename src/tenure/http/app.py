@@ -66,16 +66,30 @@ async def _maintenance(services: Services, every: float) -> None:
             log.exception("maintenance_failed")
 
 
+async def _webhooks(services: Services, every: float) -> None:
+    """Tenants' webhook events, in a loop of their own: a slow receiver must not hold
+    up the mail and the last-seen times of the maintenance round."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            await run_in_threadpool(services.webhooks.dispatch)
+        except Exception:  # noqa: BLE001 - keep the loop alive; the next round retries
+            log.exception("webhook_dispatch_failed")
+
+
 def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(_maintenance(services, maintenance_every))
+        tasks = [asyncio.create_task(_maintenance(services, maintenance_every)),
+                 asyncio.create_task(_webhooks(services, maintenance_every))]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await run_in_threadpool(services.maintenance.flush_last_seen)
 
     app = Starlette(

@@ -342,6 +342,8 @@ tenant_events = Table(
     Column("last_error", Text),
     Column("delivered_at", BigInteger),
     Column("failed_at", BigInteger),  # gave up (3 days of retries); shown to the operator
+    # When to give up (NULL: created_at + 3 days); `tenure outbox retry` gives 3 days more.
+    Column("give_up_at", BigInteger),
     Index("uq_tenant_events_order", "tenant_id", "device_id", "seq", unique=True),
     Index("ix_tenant_events_pending", "delivered_at", "failed_at", "next_attempt_at"),
 )

@@ -36,6 +36,7 @@ from .tenants_repo import BypassCodeRepo, EventRepo, TenantRepo
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
 from .totp_repo import SecondFactorRepo
 from .unlock_repo import UnlockRepo
+from .webhooks_repo import WebhookRepo
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -79,6 +80,7 @@ class Tx:
     support_agents = _repo(SupportAgentRepo)
     cases = _repo(CaseRepo)
     creditors = _repo(CreditorRepo)
+    webhooks = _repo(WebhookRepo)
 
 
 class UnitOfWork:

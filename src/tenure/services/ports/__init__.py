@@ -13,6 +13,14 @@ from contextlib import AbstractContextManager
 from email.message import EmailMessage
 from typing import Any, Protocol, TypeVar
 
+from .deliveries import (
+    GIVE_UP_SECONDS,
+    MailEntry,
+    QueueCounts,
+    WebhookEvent,
+    Webhooks,
+    WebhookSender,
+)
 from .repositories import (
     Accounts,
     ApiKeys,
@@ -127,6 +135,8 @@ class Tx(Protocol):
     def cases(self) -> Cases: ...
     @property
     def creditors(self) -> Creditors: ...
+    @property
+    def webhooks(self) -> Webhooks: ...
 
 
 class ImportStaging(Protocol):
@@ -183,4 +193,5 @@ __all__ = [
     "TransferRow", "Transfers", "Tx", "UnitOfWork", "Unlocks", "UsedNonces",
     "CaseDecision", "CaseEntry", "CaseRow", "Cases", "EvidenceFiles", "EvidenceRow",
     "SupportAgents",
+    "GIVE_UP_SECONDS", "MailEntry", "QueueCounts", "WebhookEvent", "WebhookSender", "Webhooks",
 ]
