@@ -1,4 +1,5 @@
 """`tenure`: serve, init, db, keys, provision, apikey, tenant, support, audit, mail, device,
+"""`tenure`: serve, init, db, keys, provision, apikey, tenant, outbox, audit, mail, device,
 status."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from tenure.domain.errors import TenureError
 
 from . import apikey as apikey_cli
 from . import device as device_cli
+from . import outbox as outbox_cli
 from . import policy as policy_cli
 from . import relay as relay_cli
 from . import retailer as retailer_cli
@@ -47,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     tenant_cli.register(commands)
     retailer_cli.register(commands)
     support_cli.register(commands)
+    outbox_cli.register(commands)
     policy_cli.register(commands)
     device_cli.register(commands)
     status_cli.register(commands)
