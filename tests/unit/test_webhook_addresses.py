@@ -15,7 +15,7 @@ REFUSED = [
     "10.1.2.3", "172.16.0.1", "192.168.1.1", "fc00::1", "fd12:3456::1",  # private
     "169.254.169.254", "fe80::1",  # link-local (cloud metadata)
     "224.0.0.1", "239.255.255.250", "ff02::1",  # multicast
-    "0.0.0.0", "::",  # unspecified
+    "0.0.0.0", "::",  # unspecified  # noqa: S104
     "240.0.0.1", "255.255.255.255",  # reserved, broadcast
     "100.64.0.1",  # shared address space (carrier-grade NAT)
     "192.0.2.1", "198.51.100.1", "203.0.113.9", "2001:db8::1",  # documentation
@@ -44,7 +44,7 @@ def test_the_insecure_setting_allows_loopback(address: str) -> None:
     assert refusal(ipaddress.ip_address(address), allow_loopback=True) is None
 
 
-@pytest.mark.parametrize("address", ["10.0.0.1", "169.254.169.254", "fe80::1", "0.0.0.0"])
+@pytest.mark.parametrize("address", ["10.0.0.1", "169.254.169.254", "fe80::1", "0.0.0.0"])  # noqa: S104
 def test_the_insecure_setting_allows_nothing_else(address: str) -> None:
     assert refusal(ipaddress.ip_address(address), allow_loopback=True) is not None
 
