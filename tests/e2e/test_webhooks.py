@@ -1,0 +1,214 @@
+"""Tenants' webhooks from a real `tenure serve`: delivered within seconds to a real
+receiver, verified against the server's `/v1/keys`; a receiver that fails and
+recovers; a server killed (SIGKILL) mid-delivery and restarted; 3 days of failures
+marked failed and requeued with `tenure outbox`.
+
+Events are written into the server's database by the test, through the store, as a
+use case writes them (`tx.events.emit`, in a transaction of its own): the test-only
+path to an event, so that these tests do not depend on which tenant feature emits what.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from tenure.services.webhooks import LEASE_SECONDS
+from tenure.store.database import make_engine
+from tenure.store.uow import UnitOfWork
+from tests.webhook_receiver import Receiver, per_device, verify_event
+
+from .conftest import ServerProcess, _backend_url, _server
+
+THREE_DAYS = 3 * 24 * 3600
+INSECURE = {"TENURE_WEBHOOK_ALLOW_INSECURE": "1"}
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hook_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server on each backend that may post to http on loopback (development)."""
+    yield from _server(tmp_path, _backend_url(request), INSECURE)
+
+
+@pytest.fixture
+def sqlite_hook_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    yield from _server(tmp_path, None, INSECURE)
+
+
+class Events:
+    """Writes events into the server's database (the test-only path, see above)."""
+
+    def __init__(self, server: ServerProcess) -> None:
+        url = (server.env.get("TENURE_DATABASE_URL")
+               or f"sqlite:///{(server.data_dir / 'tenure.db').resolve()}")
+        self.server = server
+        self.uow = UnitOfWork(make_engine(url))
+
+    def emit(self, tenant_id: str, device_id: str, event: str, **fields: Any) -> str:
+        now = int(time.time() + float(self.server.clock_file.read_text() or 0))
+        with self.uow() as tx:
+            return tx.events.emit(tenant_id, event, device_id, now, fields)
+
+    def close(self) -> None:
+        self.uow.engine.dispose()
+
+
+@pytest.fixture
+def events_of() -> Iterator[Any]:
+    made: list[Events] = []
+
+    def make(server: ServerProcess) -> Events:
+        made.append(Events(server))
+        return made[-1]
+
+    yield make
+    for events in made:
+        events.close()
+
+
+def create_tenant(server: ServerProcess, url: str) -> str:
+    out = server.cli("tenant", "create", "--kind", "creditor", "--name", "Acme Finance",
+                     "--webhook-url", url)
+    return out.stdout.strip()
+
+
+def verified(server: ServerProcess, receiver: Receiver, tenant_id: str,
+             url: str | None = None) -> list[dict[str, Any]]:
+    jwks = httpx.get(f"{url or server.url}/v1/keys").json()
+    return [verify_event(body, jwks, tenant_id) for body in receiver.bodies()]
+
+
+def ids_in(bodies: list[str]) -> list[str]:
+    """The event ids of posted bodies, unverified (for waiting; tests verify after)."""
+    return [jwt.decode(b, options={"verify_signature": False})["id"] for b in bodies]
+
+
+def first_seen(ids: list[str]) -> list[str]:
+    return list(dict.fromkeys(ids))
+
+
+def assert_in_order(claims: list[dict[str, Any]], expected: dict[str, list[str]]) -> None:
+    """Every event arrived, and per device never an earlier one after a later one
+    (a repeat of the event just delivered is allowed: at least once)."""
+    got = per_device(claims)
+    assert set(got) == set(expected)
+    for device, ids in expected.items():
+        position = [ids.index(i) for i in got[device]]
+        assert position == sorted(position), (device, position)
+        assert first_seen(got[device]) == ids
+
+
+def test_events_are_delivered_within_seconds_signed_and_in_order(
+        hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
+    tenant_id = create_tenant(hook_server, receiver.url)
+    events = events_of(hook_server)
+    expected: dict[str, list[str]] = {"PHONE-A": [], "PHONE-B": []}
+    started = time.monotonic()
+    for n, name in enumerate(["device.enrolled", "device.notice_acknowledged",
+                              "device.locked", "device.unlocked", "device.completed"]):
+        for device in expected:
+            expected[device].append(events.emit(tenant_id, device, name, loan_id=f"L-{n}"))
+    receiver.wait_for(lambda bodies: len(bodies) >= 10, seconds=15)
+    assert time.monotonic() - started < 10
+
+    claims = verified(hook_server, receiver, tenant_id)
+    assert len(claims) == 10
+    assert per_device(claims) == expected  # each once, in order
+    assert {r.content_type for r in receiver.received} == {"application/jose"}
+    assert claims[0]["event"] == "device.enrolled" and claims[0]["aud"] == tenant_id
+
+
+def test_a_receiver_that_fails_then_recovers_gets_everything_in_order(
+        sqlite_hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
+    server = sqlite_hook_server
+    tenant_id = create_tenant(server, receiver.url)
+    events = events_of(server)
+    receiver.fail_next = 4
+    expected = {"PHONE-A": [events.emit(tenant_id, "PHONE-A", "device.locked"),
+                            events.emit(tenant_id, "PHONE-A", "device.unlocked"),
+                            events.emit(tenant_id, "PHONE-A", "device.locked")],
+                "PHONE-B": [events.emit(tenant_id, "PHONE-B", "device.enrolled")]}
+    receiver.wait_for(lambda bodies: len(bodies) >= 1)
+    deadline = time.monotonic() + 60
+    while len(receiver.bodies()) < 8 and time.monotonic() < deadline:
+        server.advance_clock(30)  # past each back-off, rather than waiting for it
+        time.sleep(0.5)
+    receiver.wait_for(lambda bodies: len(bodies) >= 8)  # 4 failed posts + 4 events
+    assert_in_order(verified(server, receiver, tenant_id), expected)
+    listing = server.cli("outbox", "list").stdout
+    assert "webhooks: 0 pending, 0 failed, 4 delivered in the last 24 h" in listing
+
+
+def test_a_server_killed_mid_delivery_delivers_everything_after_a_restart(
+        hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
+    import threading
+
+    tenant_id = create_tenant(hook_server, receiver.url)
+    events = events_of(hook_server)
+    receiver.hold = threading.Event()  # the receiver takes the first post and sits on it
+    expected = {"PHONE-A": [events.emit(tenant_id, "PHONE-A", f"device.e{n}")
+                            for n in range(3)],
+                "PHONE-B": [events.emit(tenant_id, "PHONE-B", f"device.e{n}")
+                            for n in range(2)]}
+    receiver.wait_for(lambda bodies: len(bodies) >= 1)
+    [process] = hook_server.processes
+    process.kill()  # SIGKILL: no shutdown, the lease stays in the database
+    process.wait(10)
+    hold, receiver.hold = receiver.hold, None
+    hold.set()
+
+    assert ids_in(receiver.bodies()) == [expected["PHONE-A"][0]]
+    restarted = hook_server.start()  # a new process on the same data and database
+    # PHONE-B's events go out; PHONE-A's wait behind the killed server's lease.
+    receiver.wait_for(lambda bodies: set(expected["PHONE-B"]) <= set(ids_in(bodies)))
+    time.sleep(1)
+    assert [i for i in ids_in(receiver.bodies()) if i in expected["PHONE-A"]] == [
+        expected["PHONE-A"][0]]
+    hook_server.advance_clock(LEASE_SECONDS + 1)
+    receiver.wait_for(lambda bodies: len(set(ids_in(bodies))) == 5, seconds=30)
+    assert_in_order(verified(hook_server, receiver, tenant_id, restarted), expected)
+
+
+def test_three_days_of_failures_are_marked_failed_and_requeued_by_the_operator(
+        sqlite_hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
+    server = sqlite_hook_server
+    tenant_id = create_tenant(server, receiver.url)
+    event_id = events_of(server).emit(tenant_id, "PHONE-A", "device.locked")
+    receiver.status = 500
+    receiver.wait_for(lambda bodies: len(bodies) >= 1)
+    server.advance_clock(THREE_DAYS + 60)
+    deadline = time.monotonic() + 30
+    while "1 failed" not in (listing := server.cli("outbox", "list", "--failed").stdout):
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.5)
+    [line] = [row for row in listing.splitlines() if event_id in row]
+    assert "\tfailed\t" in line and "HTTP 500" in line and tenant_id in line
+    assert "s3cret" not in listing
+
+    receiver.status = 200
+    out = server.cli("outbox", "retry", "--all-failed").stdout
+    assert "requeued 1 webhook events" in out
+    receiver.wait_for(lambda bodies: len(bodies) >= 3)
+    deadline = time.monotonic() + 30
+    while "webhooks: 0 pending, 0 failed, 1 delivered" not in (
+            listing := server.cli("outbox", "list").stdout):
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.5)
+    assert verified(server, receiver, tenant_id)[-1]["id"] == event_id
+    retry = server.cli("outbox", "retry", event_id, check=False)
+    assert retry.returncode == 1
+    assert retry.stderr.strip() == (f"tenure: error: webhook event {event_id} has not "
+                                    "failed (delivered)")
