@@ -79,6 +79,16 @@ def events_of() -> Iterator[Any]:
         events.close()
 
 
+def doc_verifier() -> Any:
+    """`verify_event` of docs/webhooks.md, run as the page shows it."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    [code] = [block.split("```", 1)[0] for block in page.split("```python\n")[1:]
+              if block.startswith("# webhooks: verify")]
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)  # noqa: S102 - our own doc
+    return namespace["verify_event"]
+
+
 def create_tenant(server: ServerProcess, url: str) -> str:
     out = server.cli("tenant", "create", "--kind", "creditor", "--name", "Acme Finance",
                      "--webhook-url", url)
@@ -129,6 +139,13 @@ def test_events_are_delivered_within_seconds_signed_and_in_order(
     assert per_device(claims) == expected  # each once, in order
     assert {r.content_type for r in receiver.received} == {"application/jose"}
     assert claims[0]["event"] == "device.enrolled" and claims[0]["aud"] == tenant_id
+
+    verify_event = doc_verifier()  # the page's example agrees, and refuses another tenant
+    keys_url = f"{hook_server.url}/v1/keys"
+    body = receiver.bodies()[0].encode()
+    assert verify_event(body, keys_url, tenant_id) == claims[0]
+    with pytest.raises(jwt.InvalidAudienceError):
+        verify_event(body, keys_url, "another-tenant")
 
 
 def test_a_receiver_that_fails_then_recovers_gets_everything_in_order(
