@@ -17,9 +17,11 @@ from tenure.services.ports import (
     AccountRow,
     ApiKeyRow,
     CommandRow,
+    MailEntry,
     OutboxMessage,
     OwnedDevice,
     PolicyVersion,
+    QueueCounts,
     SessionRow,
     StoredDevice,
     StoredResponse,
@@ -334,6 +336,31 @@ class FakeOutbox(_Repo):
         row = self.s.outbox[message_id]
         row["message"] = replace(row["message"], attempts=attempts)
         row["next_attempt_at"], row["last_error"] = retry_at, error[:2000]
+
+    def listing(self, failed_only: bool, limit: int) -> list[MailEntry]:
+        rows = sorted((r for r in self.s.outbox.values() if r["sent_at"] is None
+                       and (r["last_error"] is not None or not failed_only)),
+                      key=lambda r: (r["created_at"], r["message"].message_id))
+        return [MailEntry(r["message"].message_id, r["message"].subject, r["created_at"],
+                          r["message"].attempts, r["next_attempt_at"], r["last_error"],
+                          r["sent_at"]) for r in rows[:limit]]
+
+    def counts(self, since: int) -> QueueCounts:
+        rows = list(self.s.outbox.values())
+        return QueueCounts(sum(r["sent_at"] is None for r in rows),
+                           sum(r["sent_at"] is None and r["last_error"] is not None
+                               for r in rows),
+                           sum((r["sent_at"] or -1) >= since for r in rows))
+
+    def requeue(self, message_ids: list[str] | None, now: int) -> int:
+        done = 0
+        for message_id, r in self.s.outbox.items():
+            if (r["sent_at"] is None and r["last_error"] is not None
+                    and (message_ids is None or message_id in message_ids)):
+                r["next_attempt_at"] = now
+                r["message"] = replace(r["message"], attempts=0)
+                done += 1
+        return done
 
 
 class FakeApiKeys(_Repo):

@@ -44,6 +44,7 @@ from .fake_repositories import (
 )
 from .fake_retail import FakeRetail
 from .fake_tenants import FakeBypassCodes, FakeEvents, FakeTenants
+from .fake_webhooks import FakeWebhooks
 
 T = TypeVar("T")
 __all__ = ["FakeTx", "FakeUnitOfWork", "LostRace", "MemoryMailSink", "State", "UsedNonceSet"]
@@ -80,6 +81,7 @@ class FakeTx:
         self.support_agents = FakeSupportAgents(state)
         self.cases = FakeCases(state)
         self.creditors = FakeCreditors(state)
+        self.webhooks = FakeWebhooks(state)
 
 
 class FakeUnitOfWork:
