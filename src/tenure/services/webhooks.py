@@ -22,6 +22,8 @@ import random
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 
+import structlog
+
 from tenure import protocol
 from tenure.clock import Clock
 from tenure.crypto.jws import sign_compact
@@ -33,6 +35,7 @@ LEASE_SECONDS = 60  # ≫ the sender's overall deadline (15 s)
 FIRST_RETRY_SECONDS = 10
 MAX_RETRY_SECONDS = 3600
 CONTENT_TYPE = "application/jose"
+log = structlog.get_logger("tenure.webhooks")  # ids and reasons only: never URLs or bodies
 
 
 def retry_delay(failures: int, rng: random.Random) -> int:
@@ -109,9 +112,13 @@ class WebhookDispatcher:
             attempts = event.attempts + 1
             if now >= event.give_up_at or error.startswith("not sent"):
                 tx.webhooks.failed(event.event_id, attempts, now, error)
+                retry = None
             else:
                 retry = min(now + retry_delay(attempts, self.rng), event.give_up_at)
                 tx.webhooks.retry_at(event.event_id, attempts, retry, error)
+        log.warning("webhook_failed" if retry is None else "webhook_retry",
+                    event_id=event.event_id, tenant=event.tenant_id, attempts=attempts,
+                    retry_at=retry, error=error)
         return False
 
     def sign(self, event: WebhookEvent) -> str:
