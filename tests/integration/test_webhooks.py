@@ -216,6 +216,18 @@ def test_a_tenant_without_webhook_url_or_disabled_gets_nothing(
     assert found[a].failed_at is not None and found[b].failed_at is not None
 
 
+def test_a_tenant_whose_receiver_is_down_starves_no_other(
+        rt: Services, receiver: Receiver, clock: FixedClock) -> None:
+    down = tenant(rt, "http://127.0.0.1:9/never")  # the discard port: nothing listens
+    up = tenant(rt, receiver.url)
+    for n in range(12):
+        emit(rt, down.tenant_id, f"PHONE-{n}")
+    clock.advance(1)  # the healthy tenant's event is the newest
+    healthy = emit(rt, up.tenant_id, "PHONE-X")
+    assert rt.webhooks.dispatch(limit=6) == 1  # the backlog is larger than the round
+    assert [c["id"] for c in claims_of(rt, receiver, up.tenant_id)] == [healthy]
+
+
 def test_a_leased_event_is_not_posted_by_another_dispatcher(
         rt: Services, receiver: Receiver, clock: FixedClock) -> None:
     t = tenant(rt, receiver.url)

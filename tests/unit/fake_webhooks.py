@@ -37,8 +37,16 @@ class FakeWebhooks(_Repo):
             and o["device_id"] == e["device_id"] and o["seq"] < e["seq"]
             for o in self.s.events)
 
-    def heads(self, now: int, limit: int) -> list[WebhookEvent]:
-        found = [self._view(e) for e in self.s.events if self._is_head(e)]
+    def due_tenants(self, now: int, limit: int) -> list[str]:
+        due = [self._view(e) for e in self.s.events if self._is_head(e)]
+        due = sorted((e for e in due if e.next_attempt_at <= now),
+                     key=lambda e: e.next_attempt_at)
+        return list(dict.fromkeys(e.tenant_id for e in due))[:limit]
+
+    def heads(self, now: int, limit: int, tenant_id: str | None = None
+              ) -> list[WebhookEvent]:
+        found = [self._view(e) for e in self.s.events if self._is_head(e)
+                 and tenant_id in (None, e["tenant_id"])]
         due = [e for e in found if e.next_attempt_at <= now]
         return sorted(due, key=lambda e: (e.next_attempt_at, e.created_at, e.seq))[:limit]
 

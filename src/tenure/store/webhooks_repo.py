@@ -52,11 +52,21 @@ class WebhookRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def heads(self, now: int, limit: int) -> list[WebhookEvent]:
-        """Due heads, oldest first."""
+    def due_tenants(self, now: int, limit: int) -> list[str]:
+        """Tenants with a due head, the longest waiting first."""
         rows = self.conn.execute(
-            _select().where(_open(), E.next_attempt_at <= now, _no_open_before())
-            .order_by(E.next_attempt_at, E.created_at, E.seq).limit(limit))
+            select(E.tenant_id).where(_open(), E.next_attempt_at <= now, _no_open_before())
+            .group_by(E.tenant_id).order_by(func.min(E.next_attempt_at)).limit(limit))
+        return [r.tenant_id for r in rows]
+
+    def heads(self, now: int, limit: int, tenant_id: str | None = None
+              ) -> list[WebhookEvent]:
+        """Due heads (of one tenant), oldest first."""
+        query = _select().where(_open(), E.next_attempt_at <= now, _no_open_before())
+        if tenant_id is not None:
+            query = query.where(E.tenant_id == tenant_id)
+        rows = self.conn.execute(query.order_by(E.next_attempt_at, E.created_at, E.seq)
+                                 .limit(limit))
         return [_event(r) for r in rows]
 
     def head(self, tenant_id: str, device_id: str, now: int) -> WebhookEvent | None:
