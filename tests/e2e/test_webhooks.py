@@ -10,6 +10,7 @@ path to an event, so that these tests do not depend on which tenant feature emit
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -148,6 +149,22 @@ def test_events_are_delivered_within_seconds_signed_and_in_order(
         verify_event(body, keys_url, "another-tenant")
 
 
+def test_two_replicas_deliver_each_event_once_in_order(
+        hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
+    hook_server.start()  # a second server process on the same database: two dispatchers
+    tenant_id = create_tenant(hook_server, receiver.url)
+    events = events_of(hook_server)
+    receiver.delay = 0.05  # slow enough that both replicas find work at once
+    expected: dict[str, list[str]] = {}
+    for n in range(24):
+        device = f"PHONE-{n % 3}"
+        expected.setdefault(device, []).append(events.emit(tenant_id, device, "device.locked"))
+    receiver.wait_for(lambda bodies: len(bodies) >= 24, seconds=30)
+    time.sleep(2)  # a double delivery would show up now
+    claims = verified(hook_server, receiver, tenant_id)
+    assert per_device(claims) == expected  # each exactly once, in order
+
+
 def test_a_receiver_that_fails_then_recovers_gets_everything_in_order(
         sqlite_hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
     server = sqlite_hook_server
@@ -171,8 +188,6 @@ def test_a_receiver_that_fails_then_recovers_gets_everything_in_order(
 
 def test_a_server_killed_mid_delivery_delivers_everything_after_a_restart(
         hook_server: ServerProcess, receiver: Receiver, events_of: Any) -> None:
-    import threading
-
     tenant_id = create_tenant(hook_server, receiver.url)
     events = events_of(hook_server)
     receiver.hold = threading.Event()  # the receiver takes the first post and sits on it
