@@ -10,6 +10,7 @@ path to an event, so that these tests do not depend on which tenant feature emit
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -147,6 +148,47 @@ def test_events_are_delivered_within_seconds_signed_and_in_order(
     assert verify_event(body, keys_url, tenant_id) == claims[0]
     with pytest.raises(jwt.InvalidAudienceError):
         verify_event(body, keys_url, "another-tenant")
+
+
+def test_a_message_relayed_to_an_organization_arrives_as_a_signed_event(
+        hook_server: ServerProcess, receiver: Receiver, tmp_path: Path) -> None:
+    """The real path: the operator's CLI, the organization's claim over HTTP, a finder's
+    message through the public relay; the event leaves with the relay's transaction."""
+    server = hook_server
+    state = str(tmp_path / "FLEET-1")
+    row = server.cli("device", "--state", state, "init", "--server", server.url,
+                     "--id", "FLEET-1")
+    (tmp_path / "fleet.csv").write_text(row.stdout)
+    server.cli("provision", "import", str(tmp_path / "fleet.csv"))
+    tenant_id = server.cli("tenant", "create", "--kind", "organization", "--name",
+                           "Acme Fleet", "--webhook-url", receiver.url).stdout.strip()
+    key = server.cli("apikey", "create", "--role", "organization", "--tenant",
+                     tenant_id).stdout.strip()
+    (tmp_path / "sales.txt").write_text("FLEET-1\n")
+    server.cli("tenant", "assign", tenant_id, str(tmp_path / "sales.txt"))
+    claimed = httpx.post(f"{server.url}/v1/org/devices", json={"device_ids": ["FLEET-1"]},
+                         headers={"Authorization": f"Bearer {key}"})
+    assert claimed.json()["claimed"] == ["FLEET-1"], claimed.text
+
+    wrote = httpx.post(f"{server.url}/v1/public/messages", json={
+        "device_id": "FLEET-1", "from": "finder@example.net",
+        "message": "Found this tablet in meeting room 4."})
+    assert wrote.status_code == 202, wrote.text
+    [mail] = server.mail("finder@example.net")
+    token = re.search(r"^Token:\n(\S+)$", mail["body"], re.MULTILINE)
+    assert token is not None, mail["body"]
+    started = time.monotonic()
+    confirmed = httpx.post(f"{server.url}/v1/public/messages/confirm",
+                           json={"token": token.group(1)})
+    assert confirmed.status_code == 202, confirmed.text
+
+    receiver.wait_for(lambda bodies: len(bodies) >= 1, seconds=15)
+    assert time.monotonic() - started < 10
+    [event] = verified(server, receiver, tenant_id)
+    assert event["event"] == "device.message" and event["device_id"] == "FLEET-1"
+    assert event["text"] == "Found this tablet in meeting room 4."
+    assert event["aud"] == tenant_id
+    assert "finder@example.net" not in str(event)  # the relay never names the sender
 
 
 def test_two_replicas_deliver_each_event_once_in_order(
