@@ -1,6 +1,5 @@
-"""`tenure`: serve, init, db, keys, provision, apikey, tenant, support, audit, mail, device,
-"""`tenure`: serve, init, db, keys, provision, apikey, tenant, outbox, audit, mail, device,
-status."""
+"""`tenure`: serve, init, db, keys, provision, apikey, tenant, support, outbox, audit, mail,
+device, status."""
 
 from __future__ import annotations
 
