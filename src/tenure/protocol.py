@@ -90,7 +90,7 @@ IMPORT_CONFLICT = "import-conflict"
 IDEMPOTENCY_KEY_IN_USE = "idempotency-key-in-use"
 RATE_LIMITED = "rate-limited"
 TOTP_ENABLED = "totp-enabled"
-# Appeals (docs/appeals.md)
+# Appeals (docs/redress.md)
 CASE_CLOSED = "case-closed"
 
 PROTOCOL_PROBLEMS = frozenset({

@@ -1,4 +1,4 @@
-"""Appeal cases: the state machine, without I/O (docs/appeals.md, docs/protocol.md Part 2).
+"""Appeal cases: the state machine, without I/O (docs/redress.md; docs/protocol.md Part 2).
 
 A locked-out buyer or a traveller hit by a territory rule opens a case against one held
 claim; support decides it with four eyes. The rules, all here so that no caller can

@@ -137,7 +137,7 @@ class InvalidAppealToken(RequestError):
 
 
 class UnsupportedEvidence(RequestError):
-    """Evidence that is not a PDF, JPEG or PNG by its content (docs/appeals.md)."""
+    """Evidence that is not a PDF, JPEG or PNG by its content (docs/redress.md)."""
 
     code = "unsupported-evidence"
     title = "Unsupported evidence"

@@ -42,7 +42,7 @@ def _restricting(policy: Policy, device: Device, territory: str,
 def restricting_rules(policy: Policy, device: Device, exempt: Collection[str] = (),
                       sale: Sale | None = None) -> list[str]:
     """The ids of the rules behind `territory_restrictions`: what a territory appeal
-    covers (docs/appeals.md), sorted."""
+    covers (docs/redress.md), sorted."""
     found = {_restricting(policy, device, t, exempt, sale)
              for t in [*_candidates(policy, device), ANYWHERE]}
     return sorted(r for r in found if r is not None)

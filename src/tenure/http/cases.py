@@ -1,5 +1,5 @@
 """Appeals router for applicants and holders: open a case, add evidence, follow it,
-object to it (docs/protocol.md Part 2, "Appeals"; docs/appeals.md)."""
+object to it (docs/protocol.md Part 2, "Appeals"; docs/redress.md)."""
 
 from __future__ import annotations
 

@@ -55,7 +55,7 @@ SUPPORT_AUTH = {"401": ["unauthorized"], "403": ["forbidden"]}
 CASE_PATHS: dict[str, dict[str, dict[str, Any]]] = {
     "/v1/cases": {"post": {
         "operationId": "openCase", "tags": ["appeals"], "security": ACCOUNT,
-        "summary": "Open an appeal case against a held claim (docs/appeals.md)",
+        "summary": "Open an appeal case against a held claim (docs/redress.md)",
         "requestBody": {"required": True, "content": {JSON: {"schema": _obj({
             "device_id": STRING, "imei": STRING, "kind": {"enum": KINDS},
             "statement": {"type": "string", "minLength": 1, "maxLength": 5000},

@@ -1,4 +1,4 @@
-"""Opening an appeal case (docs/appeals.md; docs/protocol.md Part 2, "Appeals").
+"""Opening an appeal case (docs/redress.md; docs/protocol.md Part 2, "Appeals").
 
 The applicant proves they hold the device with an appeal token: a compact JWS the
 device shows on its lock screen, signed by its own key (`typ` tenure-appeal+jwt,

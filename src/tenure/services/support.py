@@ -2,7 +2,7 @@
 
 The role works only for a session opened with a second factor, on an account whose
 second factor is on: a support agent can release other people's devices, so a stolen
-password alone must not be enough (docs/appeals.md). Everything else is refused with
+password alone must not be enough (docs/redress.md). Everything else is refused with
 `403 forbidden`, saying what is missing.
 """
 

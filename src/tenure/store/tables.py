@@ -233,7 +233,7 @@ device_territory = Table(
     Column("warned_at", BigInteger),
     Column("warned_rule", String(64)),
     Column("updated_at", BigInteger, nullable=False),
-    Column("exempt_rules", Text),  # JSON list of rule ids granted by appeals (docs/appeals.md)
+    Column("exempt_rules", Text),  # JSON: rule ids granted by appeals (docs/redress.md)
     Index("ix_device_territory_territory", "territory"),
 )
 
