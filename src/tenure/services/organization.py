@@ -64,11 +64,10 @@ class OrgDevices:
     def claim(self, key: str | None, device_ids: object) -> ClaimOutcome:
         """Claim every claimable device among `device_ids` in one transaction: a handful
         of statements whatever the count (batch reads, one insert, one audit append)."""
-        wanted = device_ids_from(device_ids)
-
         def work(tx: Tx) -> ClaimOutcome:
             now = self.clock.now()
-            who = require_tenant(tx, key, KIND)
+            who = require_tenant(tx, key, KIND)  # 401/403 before anything about the body
+            wanted = device_ids_from(device_ids)
             ids = [d for d in wanted if is_device_id(d)]
             held = tx.claims.active_for_devices(ids)
             mine: set[str] = set()

@@ -1,0 +1,187 @@
+"""The world of the authorization matrix (test_authz_matrix.py): one database per backend,
+built once per module, with a principal of every kind and the devices each one holds.
+
+Owner A owns DA, owner B owns DB; organization O1 holds DO1 (a device A owns and
+consented to O1, so the tenant's view could leak its owner), O2 holds DO2. A disabled
+organization's key, a revoked key and an admin key complete the set. `fresh_*` make a
+new device held by one principal, for calls that change what they touch.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from starlette.testclient import TestClient
+
+from tenure import protocol
+from tenure.bootstrap import Services, bootstrap
+from tenure.clock import FixedClock
+from tenure.config import Settings
+from tenure.crypto.b64 import b64u_encode
+from tenure.crypto.jws import sign_compact
+from tenure.crypto.keyring import KeyRing
+from tenure.crypto.keys import SigningKey
+from tenure.http.app import create_app
+from tenure.store.database import normalise_url
+from tenure.store.migrate import upgrade
+from tests.conftest import POSTGRES_ENV
+from tests.fuzz.conftest import Fingerprint
+
+from .helpers import Account, Accounts, Device, bearer, outbox, provision
+
+SENDER = "finder@example.org"
+
+
+@dataclass
+class World:
+    runtime: Services
+    client: TestClient
+    fingerprint: Fingerprint
+    accounts: dict[str, Account] = field(default_factory=dict)   # "owner-A" -> account
+    devices: dict[str, Device] = field(default_factory=dict)     # "owner-A" -> DA, ...
+    keys: dict[str, str] = field(default_factory=dict)           # principal -> API key
+    tenants: dict[str, str] = field(default_factory=dict)        # "org-O1" -> tenant id
+    transfers: dict[str, str] = field(default_factory=dict)      # recipient -> transfer id
+    messages: dict[str, str] = field(default_factory=dict)       # recipient -> message id
+    by_id: dict[str, Device] = field(default_factory=dict)       # every device made
+    signer: Device | None = None  # the device principal: provisioned, signs its calls
+
+    def device(self) -> Device:
+        made = Device(self.client, self.runtime)
+        provision(self.runtime, made)
+        self.by_id[made.device_id] = made
+        return made
+
+    def owned(self, principal: str) -> Device:
+        """A new device bound to this owner."""
+        made = self.device()
+        made.activate().record()
+        made.bind(self.accounts[principal].token).record()
+        return made
+
+    def held(self, principal: str, owner: str | None = None) -> Device:
+        """A new device this organization holds a claim on (bound to `owner` if given)."""
+        made = self.owned(owner) if owner else self.device()
+        if owner:
+            answer = self.client.post(f"/v1/me/devices/{made.device_id}/consents",
+                                      json={"tenant_id": self.tenants[principal]},
+                                      headers=bearer(self.accounts[owner].token))
+            assert answer.status_code == 204, answer.text
+        else:
+            self.runtime.tenants.assign(self.tenants[principal], [made.device_id])
+        answer = self.client.post("/v1/org/devices", json={"device_ids": [made.device_id]},
+                                  headers=bearer(self.keys[principal]))
+        assert answer.json()["claimed"] == [made.device_id], answer.text
+        return made
+
+    def bl_token(self, device_id: str) -> str:
+        """What the bootloader of this device shows (a device never provisioned: a key
+        of its own)."""
+        known = self.by_id.get(device_id)
+        key = known.key if known else SigningKey.generate("Ed25519")
+        return sign_compact({"kid": device_id, "typ": protocol.BL_TOKEN_TYP},
+                            {"sub": device_id, "nonce": b64u_encode(secrets.token_bytes(16)),
+                             "iat": self.runtime.clock.now()}, key)
+
+    def transfer(self, seller: str, buyer: str) -> tuple[Device, str]:
+        """A device of `seller` with a pending transfer to `buyer`."""
+        made = self.owned(seller)
+        answer = self.client.post(f"/v1/me/devices/{made.device_id}/transfers",
+                                  json={"to_email": self.accounts[buyer].email},
+                                  headers=bearer(self.accounts[seller].token))
+        assert answer.status_code == 201, answer.text
+        return made, str(answer.json()["transfer_id"])
+
+    def message(self, owner: str) -> str:
+        """A relayed message to this owner's device; its id, from the owner's mail."""
+        import re
+
+        imei = self.devices[owner].imeis[0]
+        sent = self.client.post("/v1/public/messages", json={
+            "imei": imei, "from": SENDER, "message": "Found it"})
+        assert sent.status_code == 202, sent.text
+        token = re.findall(r"^Token:\n(\S+)$", outbox(self.runtime, SENDER)[-1].body, re.M)
+        confirmed = self.client.post("/v1/public/messages/confirm", json={"token": token[-1]})
+        assert confirmed.status_code == 202, confirmed.text
+        found = re.search(r"/v1/me/messages/(\w+)/reply",
+                          outbox(self.runtime, self.accounts[owner].email)[-1].body)
+        assert found, "no reply link mailed"
+        return found.group(1)
+
+
+def _database(backend: str, base: Path) -> Iterator[str]:
+    if backend == "sqlite":
+        url = f"sqlite:///{base / 'tenure.db'}"
+        upgrade(url)
+        yield url
+        return
+    admin = os.environ.get(POSTGRES_ENV)
+    if not admin:
+        pytest.skip(f"PostgreSQL tests need {POSTGRES_ENV}")
+    name = f"tenure_authz_{secrets.token_hex(4)}"
+    engine = create_engine(normalise_url(admin), isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(normalise_url(admin)).set(database=name).render_as_string(
+        hide_password=False)
+    upgrade(url)
+    try:
+        yield url
+    finally:
+        with engine.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+
+
+def build_world(backend: str, base: Path) -> Iterator[World]:
+    for url in _database(backend, base):
+        data = base / "var"
+        KeyRing.create(data / "keys")
+        runtime = bootstrap(Settings(data_dir=data, database_url=url), clock=FixedClock())
+        client = TestClient(create_app(runtime))
+        world = World(runtime, client, Fingerprint(url))
+        people = Accounts(client)
+        for principal in ("owner-A", "owner-B"):
+            world.accounts[principal] = people.new(Accounts.new_email(principal[-1].lower()))
+        for principal, name in (("org-O1", "Fleet One"), ("org-O2", "Fleet Two"),
+                                ("disabled-tenant", "Gone Fleet")):
+            tenant = runtime.tenants.create("organization", name, "it@fleet.example")
+            world.tenants[principal] = tenant.tenant_id
+            world.keys[principal] = runtime.api_keys.create("organization", name,
+                                                            tenant.tenant_id)
+        world.signer = world.device()
+        world.keys["admin-key"] = runtime.api_keys.create("admin", "operator")
+        revoked = runtime.api_keys.create("organization", "old", world.tenants["org-O1"])
+        runtime.api_keys.revoke(revoked[len("tnr_"):].partition("_")[0])
+        world.keys["revoked-key"] = revoked
+        world.devices["owner-A"] = world.owned("owner-A")
+        world.devices["owner-B"] = world.owned("owner-B")
+        world.devices["org-O1"] = world.held("org-O1", owner="owner-A")
+        world.devices["org-O2"] = world.held("org-O2")
+        gone = world.held("disabled-tenant")
+        runtime.tenants.disable(world.tenants["disabled-tenant"])
+        world.devices["disabled-tenant"] = gone
+        for buyer, seller in (("owner-A", "owner-B"), ("owner-B", "owner-A")):
+            world.transfers[buyer] = world.transfer(seller, buyer)[1]
+            world.messages[buyer] = world.message(buyer)
+        yield world
+        client.close()
+        world.fingerprint.close()
+        runtime.close()
+
+
+def strip_ids(body: dict[str, Any], *ids: str) -> dict[str, Any]:
+    """type, title and detail of a problem, with the identifiers asked about blanked out."""
+    kept = {k: body.get(k) for k in ("type", "title", "status", "detail")}
+    for value in ids:
+        kept = {k: (v.replace(value, "<id>") if isinstance(v, str) else v)
+                for k, v in kept.items()}
+    return kept
