@@ -51,8 +51,21 @@ class World:
     tenants: dict[str, str] = field(default_factory=dict)        # "org-O1" -> tenant id
     transfers: dict[str, str] = field(default_factory=dict)      # recipient -> transfer id
     messages: dict[str, str] = field(default_factory=dict)       # recipient -> message id
+    sold: dict[str, dict[str, str]] = field(default_factory=dict)  # seller -> its transfer
     by_id: dict[str, Device] = field(default_factory=dict)       # every device made
+    last: dict[str, str] | None = None  # the fingerprint after the last refused call
     signer: Device | None = None  # the device principal: provisioned, signs its calls
+
+    def settled(self) -> dict[str, str]:
+        """The database's fingerprint, reused from the last refused call when nothing
+        may have changed since (the world is shared; its clock does not move)."""
+        if self.last is None:
+            self.last = self.fingerprint()
+        return self.last
+
+    def unchanged(self, before: dict[str, str]) -> bool:
+        self.last = self.fingerprint()
+        return self.last == before
 
     def device(self) -> Device:
         made = Device(self.client, self.runtime)
@@ -170,7 +183,9 @@ def build_world(backend: str, base: Path) -> Iterator[World]:
         runtime.tenants.disable(world.tenants["disabled-tenant"])
         world.devices["disabled-tenant"] = gone
         for buyer, seller in (("owner-A", "owner-B"), ("owner-B", "owner-A")):
-            world.transfers[buyer] = world.transfer(seller, buyer)[1]
+            device, transfer = world.transfer(seller, buyer)
+            world.transfers[buyer] = transfer
+            world.sold[seller] = {"device_id": device.device_id, "transfer_id": transfer}
             world.messages[buyer] = world.message(buyer)
         yield world
         client.close()
