@@ -43,37 +43,48 @@ from tenure.http.openapi_paths import PATHS
 from .authz_world import World, build_world, strip_ids
 from .helpers import JOSE, bearer
 
-PRINCIPALS = ("anonymous", "device", "owner-A", "owner-B", "admin-key", "org-O1", "org-O2",
-              "disabled-tenant", "revoked-key", "garbage-bearer", "basic-auth")
+# Each principal, and what it is: an account, the operator's admin key, a live tenant's
+# key of its kind, or nothing that authenticates (None).
+KINDS: dict[str, str | None] = {
+    "anonymous": None, "device": None, "owner-A": "account", "owner-B": "account",
+    "admin-key": "admin", "org-O1": "organization", "org-O2": "organization",
+    "disabled-tenant": None, "revoked-key": None, "garbage-bearer": None, "basic-auth": None,
+}
+PRINCIPALS = tuple(KINDS)
 PARTNER = {"owner-A": "owner-B", "owner-B": "owner-A", "org-O1": "org-O2", "org-O2": "org-O1"}
+KEYS = ("admin", "organization", "creditor", "retailer")
 UNCHANGED = (401, 403, 404)
 # Refusals with those statuses that are about the business, not the caller's rights.
 BUSINESS_REFUSALS = {protocol.PROBLEM_PREFIX + name for name in (
     "unlock-not-permitted", "credential-cooldown")}
 
 
-def cells(owners: str | int, orgs: str | int, admin: str | int, nobody: int = 401
-          ) -> dict[str, str | int]:
-    """One audience's row: what owners, organizations and the admin key get; everyone
-    else (anonymous, a device, dead or garbage credentials) gets `nobody`."""
-    row: dict[str, str | int] = {p: nobody for p in PRINCIPALS}
-    row.update({"owner-A": owners, "owner-B": owners, "org-O1": orgs, "org-O2": orgs,
-                "admin-key": admin})
+def account_row(mine: str) -> dict[str, str | int]:
+    """Account routes: a session token; an API key is no session (401, not 403). A
+    device's signed body is not what these routes read: refused as such, or 401."""
+    row: dict[str, str | int] = {p: 401 for p in PRINCIPALS}
+    row.update({p: mine for p, kind in KINDS.items() if kind == "account"})
+    row["device"] = "refused"
+    return row
+
+
+def key_row(role: str, mine: str) -> dict[str, str | int]:
+    """Routes for API keys of one role (tenants; the operator's `admin`): 401 without a
+    live key, 403 for a key of another role."""
+    row: dict[str, str | int] = {p: 401 for p in PRINCIPALS}
+    row.update({p: (mine if kind == role else 403) for p, kind in KINDS.items()
+                if kind in KEYS})
     return row
 
 
 MATRIX: dict[str, dict[str, str | int]] = {
     "public": {p: "public" for p in PRINCIPALS},
     "device": {**{p: "unsigned" for p in PRINCIPALS}, "device": "signed"},
-    # account routes: a session token; an API key is no session (401, not 403)
-    # (a device's signed body is not what these routes read: refused as such, or 401)
-    "account": {**cells(owners="self", orgs=401, admin=401), "device": "refused"},
-    "account-device": {**cells(owners="own", orgs=401, admin=401), "device": "refused"},
-    # tenant routes: 401 without a live key, 403 for a key of another role
-    "org": cells(owners=401, orgs="self", admin=403),
-    "org-device": cells(owners=401, orgs="own", admin=403),
-    # the operator's routes (factory / policy roles, or admin)
-    "operator": cells(owners=401, orgs=403, admin="self"),
+    "account": account_row("self"),
+    "account-device": account_row("own"),
+    "org": key_row("organization", "self"),
+    "org-device": key_row("organization", "own"),
+    "operator": key_row("admin", "self"),
 }
 
 Target = dict[str, str]
