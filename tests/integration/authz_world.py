@@ -9,6 +9,7 @@ new device held by one principal, for calls that change what they touch.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import secrets
 from collections.abc import Iterator
@@ -38,6 +39,15 @@ from tests.fuzz.conftest import Fingerprint
 from .helpers import Account, Accounts, Device, bearer, outbox, provision
 
 SENDER = "finder@example.org"
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def landed(module: str) -> bool:
+    """Whether a feature is on this branch (the matrix covers what the app has)."""
+    return importlib.util.find_spec(f"tenure.services.{module}") is not None
+
+
+CREDITORS, RETAILERS, CASES = landed("creditor"), landed("retail_sales"), landed("support")
 
 
 @dataclass
@@ -53,6 +63,7 @@ class World:
     messages: dict[str, str] = field(default_factory=dict)       # recipient -> message id
     sold: dict[str, dict[str, str]] = field(default_factory=dict)  # seller -> its transfer
     by_id: dict[str, Device] = field(default_factory=dict)       # every device made
+    cases: dict[str, dict[str, str]] = field(default_factory=dict)  # applicant -> ids
     last: dict[str, str] | None = None  # the fingerprint after the last refused call
     signer: Device | None = None  # the device principal: provisioned, signs its calls
 
@@ -81,7 +92,12 @@ class World:
         return made
 
     def held(self, principal: str, owner: str | None = None) -> Device:
-        """A new device this organization holds a claim on (bound to `owner` if given)."""
+        """A new device this tenant holds a claim on (bound to `owner` if given): an
+        organization's claim, a creditor's enrollment, a retailer's registered sale."""
+        if principal.startswith("creditor"):
+            return self.financed(principal)
+        if principal.startswith("retailer"):
+            return self.sold_by(principal)
         made = self.owned(owner) if owner else self.device()
         if owner:
             answer = self.client.post(f"/v1/me/devices/{made.device_id}/consents",
@@ -94,6 +110,66 @@ class World:
                                   headers=bearer(self.keys[principal]))
         assert answer.json()["claimed"] == [made.device_id], answer.text
         return made
+
+    def financed(self, principal: str) -> Device:
+        made = self.device()
+        self.runtime.tenants.assign(self.tenants[principal], [made.device_id])
+        answer = self.client.post("/v1/creditor/devices", headers=bearer(self.keys[principal]),
+                                  json={"device_id": made.device_id,
+                                        "loan_id": secrets.token_hex(6),
+                                        "contact": "+49 30 5550000"})
+        assert answer.status_code == 201, answer.text
+        return made
+
+    def sold_by(self, principal: str) -> Device:
+        made = self.device()
+        self.runtime.tenants.assign(self.tenants[principal], [made.device_id])
+        answer = self.client.post("/v1/retailer/sales", headers=bearer(self.keys[principal]),
+                                  json={"sales": [{"device_id": made.device_id,
+                                                   "sold_on": "2026-12-01",
+                                                   "territory": "DE"}]})
+        assert answer.status_code == 200 and answer.json()["registered"] == 1, answer.text
+        return made
+
+    def open_case(self, applicant: str, device: Device) -> dict[str, str]:
+        """An activation-lock case by `applicant` against the owner claim on `device`,
+        with one evidence file; its ids."""
+        token = sign_compact({"kid": device.device_id, "typ": "tenure-appeal+jwt"},
+                             {"sub": device.device_id, "iat": self.runtime.clock.now(),
+                              "nonce": b64u_encode(secrets.token_bytes(16))}, device.key)
+        answer = self.client.post("/v1/cases", headers=bearer(self.accounts[applicant].token),
+                                  json={"device_id": device.device_id,
+                                        "kind": "activation-lock",
+                                        "statement": "I bought it second hand.",
+                                        "purchase": {"date": "2026-11-01", "seller": "Shop",
+                                                     "price": "100.00", "currency": "EUR"},
+                                        "appeal_token": token})
+        assert answer.status_code == 201, answer.text
+        case_id = str(answer.json()["case_id"])
+        added = self.client.post(f"/v1/cases/{case_id}/evidence",
+                                 headers=bearer(self.accounts[applicant].token),
+                                 files={"file": ("receipt.png", PNG, "image/png")})
+        assert added.status_code == 201, added.text
+        return {"case_id": case_id, "evidence_id": str(added.json()["evidence_id"])}
+
+    def support_agent(self, people: Accounts) -> Account:
+        """An account with the support role, a second factor, signed in with it."""
+        import pyotp
+
+        agent = people.new(Accounts.new_email("support"))
+        enrolled = self.client.post("/v1/me/totp", headers=bearer(agent.token))
+        assert enrolled.status_code == 201, enrolled.text
+        code = pyotp.TOTP(enrolled.json()["secret"]).at(self.runtime.clock.now())
+        confirmed = self.client.post("/v1/me/totp/confirm", json={"code": code},
+                                     headers=bearer(agent.token))
+        assert confirmed.status_code == 200, confirmed.text
+        self.runtime.support.add(agent.email)
+        session = self.client.post("/v1/sessions", json={
+            "email": agent.email, "password": agent.password,
+            "totp": confirmed.json()["recovery_codes"][0]})
+        assert session.status_code == 201, session.text
+        agent.token = session.json()["token"]
+        return agent
 
     def bl_token(self, device_id: str) -> str:
         """What the bootloader of this device shows (a device never provisioned: a key
@@ -171,6 +247,14 @@ def build_world(backend: str, base: Path) -> Iterator[World]:
             world.keys[principal] = runtime.api_keys.create("organization", name,
                                                             tenant.tenant_id)
         world.signer = world.device()
+        tenants = [("creditor", "creditor-C1", "Loans One"), ("creditor", "creditor-C2",
+                    "Loans Two")] if CREDITORS else []
+        tenants += [("retailer", "retailer-R1", "Shop One"), ("retailer", "retailer-R2",
+                    "Shop Two")] if RETAILERS else []
+        for kind, principal, name in tenants:
+            tenant = runtime.tenants.create(kind, name, "+49 30 5550000")
+            world.tenants[principal] = tenant.tenant_id
+            world.keys[principal] = runtime.api_keys.create(kind, name, tenant.tenant_id)
         world.keys["admin-key"] = runtime.api_keys.create("admin", "operator")
         revoked = runtime.api_keys.create("organization", "old", world.tenants["org-O1"])
         runtime.api_keys.revoke(revoked[len("tnr_"):].partition("_")[0])
@@ -179,6 +263,13 @@ def build_world(backend: str, base: Path) -> Iterator[World]:
         world.devices["owner-B"] = world.owned("owner-B")
         world.devices["org-O1"] = world.held("org-O1", owner="owner-A")
         world.devices["org-O2"] = world.held("org-O2")
+        for _, principal, _ in tenants:
+            world.devices[principal] = world.held(principal)
+        if CASES:
+            world.accounts["support-agent"] = world.support_agent(people)
+            world.devices["support-agent"] = world.owned("support-agent")
+            world.cases["owner-A"] = world.open_case("owner-A", world.devices["owner-B"])
+            world.cases["owner-B"] = world.open_case("owner-B", world.devices["owner-A"])
         gone = world.held("disabled-tenant")
         runtime.tenants.disable(world.tenants["disabled-tenant"])
         world.devices["disabled-tenant"] = gone

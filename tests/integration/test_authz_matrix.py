@@ -40,7 +40,7 @@ from tenure import protocol
 from tenure.http.app import create_app
 from tenure.http.openapi_paths import PATHS
 
-from .authz_world import World, build_world, strip_ids
+from .authz_world import CASES, CREDITORS, PNG, RETAILERS, World, build_world, strip_ids
 from .helpers import JOSE, bearer
 
 # Each principal, and what it is: an account, the operator's admin key, a live tenant's
@@ -50,8 +50,18 @@ KINDS: dict[str, str | None] = {
     "admin-key": "admin", "org-O1": "organization", "org-O2": "organization",
     "disabled-tenant": None, "revoked-key": None, "garbage-bearer": None, "basic-auth": None,
 }
-PRINCIPALS = tuple(KINDS)
 PARTNER = {"owner-A": "owner-B", "owner-B": "owner-A", "org-O1": "org-O2", "org-O2": "org-O1"}
+if CREDITORS:
+    KINDS.update({"creditor-C1": "creditor", "creditor-C2": "creditor"})
+    PARTNER.update({"creditor-C1": "creditor-C2", "creditor-C2": "creditor-C1"})
+if RETAILERS:
+    KINDS.update({"retailer-R1": "retailer", "retailer-R2": "retailer"})
+    PARTNER.update({"retailer-R1": "retailer-R2", "retailer-R2": "retailer-R1"})
+if CASES:
+    KINDS["support-agent"] = "support"  # an account with the role, signed in with TOTP
+PRINCIPALS = tuple(KINDS)
+# Whose resource a principal that may not act on it is pointed at.
+VICTIM = {"org": "org-O1", "creditor": "creditor-C1", "retailer": "retailer-R1"}
 KEYS = ("admin", "organization", "creditor", "retailer")
 UNCHANGED = (401, 403, 404)
 # Refusals with those statuses that are about the business, not the caller's rights.
@@ -64,7 +74,16 @@ def account_row(mine: str) -> dict[str, str | int]:
     device's signed body is not what these routes read: refused as such, or 401."""
     row: dict[str, str | int] = {p: 401 for p in PRINCIPALS}
     row.update({p: mine for p, kind in KINDS.items() if kind == "account"})
+    if CASES:  # a support agent is an account too, with no business on others' devices
+        row["support-agent"] = "self" if mine == "self" else 404
     row["device"] = "refused"
+    return row
+
+
+def support_row() -> dict[str, str | int]:
+    """The support queue: a session of an agent (with TOTP); any other account 403."""
+    row = account_row("self")
+    row.update({p: 403 for p, kind in KINDS.items() if kind == "account"})
     return row
 
 
@@ -86,6 +105,17 @@ MATRIX: dict[str, dict[str, str | int]] = {
     "org-device": key_row("organization", "own"),
     "operator": key_row("admin", "self"),
 }
+if CREDITORS:
+    MATRIX.update({"creditor": key_row("creditor", "self"),
+                   "creditor-device": key_row("creditor", "own")})
+if RETAILERS:
+    MATRIX.update({"retailer": key_row("retailer", "self"),
+                   "retailer-device": key_row("retailer", "own")})
+if CASES:  # `foreign`: a case about someone else's claim answers like a missing one
+    MATRIX.update({"applicant": account_row("own"), "case-holder": account_row("own"),
+                   "support": support_row(), "org-case": key_row("organization", "foreign")})
+    if CREDITORS:
+        MATRIX["creditor-case"] = key_row("creditor", "foreign")
 
 Target = dict[str, str]
 
@@ -96,6 +126,7 @@ class Spec:
     body: Callable[[World, str, Target], Any] | None = None
     target: str = "none"  # device | sold-transfer | bought-transfer | message | none
     query: str = ""
+    files: bool = False  # sends the body as a multipart upload of a small PNG
     # What another principal's resource answers: the not-found problem, except where the
     # caller proves it holds the device (a bootloader token signed by the device key).
     other: tuple[int, str] = (404, "not-found")
@@ -183,6 +214,57 @@ ROUTES: dict[tuple[str, str], Spec] = {
     ("POST", "/v1/admin/policy/withdraw"): Spec("operator"),
 }
 
+CREDITOR = "/v1/creditor/devices"
+if CREDITORS:
+    ROUTES.update({
+        ("POST", CREDITOR): Spec("creditor", lambda w, p, t: {
+            "device_id": w.devices[p if p in PARTNER else "creditor-C1"].device_id,
+            "loan_id": secrets.token_hex(6), "contact": "+49 30 5550000"}),
+        ("GET", CREDITOR + "/{device_id}"): Spec("creditor-device", target="device"),
+        ("POST", CREDITOR + "/{device_id}/reminders"): Spec(
+            "creditor-device", lambda w, p, t: {"message": "Please pay"}, "device"),
+        ("POST", CREDITOR + "/{device_id}/lock"): Spec(
+            "creditor-device", lambda w, p, t: {"message": "Locked: call us"}, "device"),
+        ("POST", CREDITOR + "/{device_id}/unlock"): Spec("creditor-device", target="device"),
+        ("POST", CREDITOR + "/{device_id}/complete"): Spec("creditor-device",
+                                                            target="device"),
+        ("DELETE", CREDITOR + "/{device_id}/complete"): Spec("creditor-device",
+                                                              target="device"),
+    })
+if RETAILERS:
+    ROUTES.update({
+        ("POST", "/v1/retailer/sales"): Spec("retailer", lambda w, p, t: {"sales": [{
+            "device_id": w.devices[p if p in PARTNER else "retailer-R1"].device_id,
+            "sold_on": "2026-12-01", "territory": "DE"}]}),
+        ("GET", "/v1/retailer/sales/{device_id}"): Spec("retailer-device", target="device"),
+    })
+if CASES:
+    OBJECTION = {"statement": "This device is mine and was stolen."}
+    ROUTES.update({
+        ("POST", "/v1/cases"): Spec("account", lambda w, p, t: {
+            "device_id": "NOSUCH1", "kind": "activation-lock", "statement": "mine",
+            "purchase": {"date": "2026-11-01", "seller": "Shop", "price": "1.00",
+                         "currency": "EUR"}, "appeal_token": "x.y.z"}),
+        ("GET", "/v1/cases/{case_id}"): Spec("applicant", target="case"),
+        ("POST", "/v1/cases/{case_id}/evidence"): Spec("applicant", target="case",
+                                                        files=True),
+        ("GET", "/v1/cases/{case_id}/evidence/{evidence_id}"): Spec("applicant",
+                                                                     target="case"),
+        ("POST", "/v1/cases/{case_id}/objection"): Spec(
+            "case-holder", lambda w, p, t: OBJECTION, "held-case"),
+        ("GET", "/v1/support/cases"): Spec("support"),
+        ("GET", "/v1/support/cases/{case_id}"): Spec("support", target="case"),
+        ("GET", "/v1/support/cases/{case_id}/evidence/{evidence_id}"): Spec(
+            "support", target="case"),
+        ("POST", "/v1/support/cases/{case_id}/decisions"): Spec(
+            "support", lambda w, p, t: {"decision": "maybe"}, "case"),
+        ("POST", "/v1/org/cases/{case_id}/objection"): Spec(
+            "org-case", lambda w, p, t: OBJECTION, "case"),
+    })
+    if CREDITORS:
+        ROUTES[("POST", "/v1/creditor/cases/{case_id}/objection")] = Spec(
+            "creditor-case", lambda w, p, t: OBJECTION, "case")
+
 # Routes whose answer is documentation, not data (the same for everyone).
 DOCUMENTATION = {"/openapi.json", "/docs", "/v1/openapi.json"}
 
@@ -234,13 +316,18 @@ def target(w: World, kind: str, holder: str, fresh: bool) -> Target:
         return {"bl_device": target(w, "device", holder, fresh)["device_id"]}
     if kind == "message":
         return {"message_id": w.messages[holder]}
+    if kind == "case":  # the holder's own case, as its applicant
+        return dict(w.cases[holder])
+    if kind == "held-case":  # the case against the holder's device
+        return dict(w.cases[PARTNER[holder]])
     return {}
 
 
 def missing(kind: str) -> Target:
     names = {"device": ["device_id"], "sold-transfer": ["device_id", "transfer_id"],
              "bought-transfer": ["transfer_id"], "message": ["message_id"],
-             "bl-token": ["bl_device"]}[kind]
+             "bl-token": ["bl_device"], "case": ["case_id", "evidence_id"],
+             "held-case": ["case_id", "evidence_id"]}[kind]
     return {name: f"NX{secrets.token_hex(8).upper()}" for name in names}
 
 
@@ -254,7 +341,9 @@ def call(w: World, method: str, path: str, principal: str, params: Target,
         return w.client.request(method, url, content=json.dumps(jws),
                                 headers={"Content-Type": JOSE})
     kwargs: dict[str, Any] = {"headers": headers(w, principal)}
-    if body is not None:
+    if spec.files:
+        kwargs["files"] = {"file": ("receipt.png", PNG, "image/png")}
+    elif body is not None:
         kwargs["json"] = body
     return w.client.request(method, url, **kwargs)
 
@@ -319,8 +408,18 @@ def test_matrix(world: World, method: str, path: str, principal: str,
         assert strip_ids(problem(answer, 404), *other.values()) == \
             strip_ids(problem(absent, 404), *nowhere.values())
         return
-    params = (target(world, spec.target, "org-O1" if spec.audience.startswith("org")
-                     else "owner-A", fresh=False) if spec.target != "none" else {})
+    if expected == "foreign":  # a tenant asking about a case on someone else's claim
+        foreign = target(world, spec.target, "owner-A", fresh=False)
+        before = world.settled()
+        answer = call(world, method, path, principal, foreign, spec)
+        assert world.unchanged(before), "a refused call changed the database"
+        nowhere = missing(spec.target)
+        absent = call(world, method, path, principal, nowhere, spec)
+        assert strip_ids(problem(answer, 404), *foreign.values()) == \
+            strip_ids(problem(absent, 404), *nowhere.values())
+        return
+    victim = VICTIM.get(spec.audience.split("-")[0], "owner-A")
+    params = target(world, spec.target, victim, fresh=False) if spec.target != "none" else {}
     before = world.settled() if mutating and expected not in ("public", "self") else None
     answer = call(world, method, path, principal, params, spec)
     assert answer.status_code < 500, answer.text[:300]
@@ -329,6 +428,8 @@ def test_matrix(world: World, method: str, path: str, principal: str,
     elif expected in ("unsigned", "refused"):
         assert 400 <= answer.status_code < 500 and answer.status_code != 404, \
             answer.text[:300]
+    elif expected == 404 and spec.other[0] != 404:  # the refusal that says why (unlocks)
+        assert problem(answer, spec.other[0])["type"] == protocol.PROBLEM_PREFIX + spec.other[1]
     else:
         problem(answer, int(expected))
     if before is not None and answer.status_code >= 400:
