@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,11 +138,12 @@ class World:
         token = sign_compact({"kid": device.device_id, "typ": "tenure-appeal+jwt"},
                              {"sub": device.device_id, "iat": self.runtime.clock.now(),
                               "nonce": b64u_encode(secrets.token_bytes(16))}, device.key)
+        bought = time.strftime("%Y-%m-%d", time.gmtime(self.runtime.clock.now() - 30 * 86400))
         answer = self.client.post("/v1/cases", headers=bearer(self.accounts[applicant].token),
                                   json={"device_id": device.device_id,
                                         "kind": "activation-lock",
                                         "statement": "I bought it second hand.",
-                                        "purchase": {"date": "2026-11-01", "seller": "Shop",
+                                        "purchase": {"date": bought, "seller": "Shop",
                                                      "price": "100.00", "currency": "EUR"},
                                         "appeal_token": token})
         assert answer.status_code == 201, answer.text

@@ -113,9 +113,8 @@ if RETAILERS:
                    "retailer-device": key_row("retailer", "own")})
 if CASES:  # `foreign`: a case about someone else's claim answers like a missing one
     MATRIX.update({"applicant": account_row("own"), "case-holder": account_row("own"),
-                   "support": support_row(), "org-case": key_row("organization", "foreign")})
-    if CREDITORS:
-        MATRIX["creditor-case"] = key_row("creditor", "foreign")
+                   "support": support_row(), "org-case": key_row("organization", "foreign"),
+        "creditor-case": key_row("creditor", "foreign")})
 
 Target = dict[str, str]
 
@@ -137,7 +136,8 @@ def _lost(w: World, p: str, t: Target) -> Any:
 
 
 def _to_partner(w: World, p: str, t: Target) -> Any:
-    return {"to_email": w.accounts[PARTNER[p] if p in w.accounts else "owner-B"].email}
+    buyer = PARTNER[p] if p in w.accounts and p in PARTNER else "owner-B"
+    return {"to_email": w.accounts[buyer].email}
 
 
 def _consent(w: World, p: str, t: Target) -> Any:
@@ -261,9 +261,8 @@ if CASES:
         ("POST", "/v1/org/cases/{case_id}/objection"): Spec(
             "org-case", lambda w, p, t: OBJECTION, "case"),
     })
-    if CREDITORS:
-        ROUTES[("POST", "/v1/creditor/cases/{case_id}/objection")] = Spec(
-            "creditor-case", lambda w, p, t: OBJECTION, "case")
+    ROUTES[("POST", "/v1/creditor/cases/{case_id}/objection")] = Spec(
+        "creditor-case", lambda w, p, t: OBJECTION, "case")
 
 # Routes whose answer is documentation, not data (the same for everyone).
 DOCUMENTATION = {"/openapi.json", "/docs", "/v1/openapi.json"}
@@ -301,7 +300,7 @@ def headers(w: World, principal: str) -> dict[str, str]:
 def target(w: World, kind: str, holder: str, fresh: bool) -> Target:
     """Path parameters naming a resource of `holder` (a new one when `fresh`)."""
     if kind == "device":
-        device = (w.held(holder) if holder.startswith("org") else w.owned(holder)) if fresh \
+        device = (w.held(holder) if holder in w.tenants else w.owned(holder)) if fresh \
             else w.devices[holder]
         return {"device_id": device.device_id}
     if kind == "sold-transfer":
@@ -418,7 +417,8 @@ def test_matrix(world: World, method: str, path: str, principal: str,
         assert strip_ids(problem(answer, 404), *foreign.values()) == \
             strip_ids(problem(absent, 404), *nowhere.values())
         return
-    victim = VICTIM.get(spec.audience.split("-")[0], "owner-A")
+    victim = ("owner-A" if spec.target in ("case", "held-case")
+              else VICTIM.get(spec.audience.split("-")[0], "owner-A"))
     params = target(world, spec.target, victim, fresh=False) if spec.target != "none" else {}
     before = world.settled() if mutating and expected not in ("public", "self") else None
     answer = call(world, method, path, principal, params, spec)
