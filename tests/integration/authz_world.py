@@ -112,6 +112,10 @@ class World:
         assert answer.json()["claimed"] == [made.device_id], answer.text
         return made
 
+    def past_date(self) -> str:
+        """A day a month before the test clock's now, as YYYY-MM-DD."""
+        return time.strftime("%Y-%m-%d", time.gmtime(self.runtime.clock.now() - 30 * 86400))
+
     def financed(self, principal: str) -> Device:
         made = self.device()
         self.runtime.tenants.assign(self.tenants[principal], [made.device_id])
@@ -127,7 +131,7 @@ class World:
         self.runtime.tenants.assign(self.tenants[principal], [made.device_id])
         answer = self.client.post("/v1/retailer/sales", headers=bearer(self.keys[principal]),
                                   json={"sales": [{"device_id": made.device_id,
-                                                   "sold_on": "2026-12-01",
+                                                   "sold_on": self.past_date(),
                                                    "territory": "DE"}]})
         assert answer.status_code == 200 and answer.json()["registered"] == 1, answer.text
         return made
@@ -138,7 +142,7 @@ class World:
         token = sign_compact({"kid": device.device_id, "typ": "tenure-appeal+jwt"},
                              {"sub": device.device_id, "iat": self.runtime.clock.now(),
                               "nonce": b64u_encode(secrets.token_bytes(16))}, device.key)
-        bought = time.strftime("%Y-%m-%d", time.gmtime(self.runtime.clock.now() - 30 * 86400))
+        bought = self.past_date()
         answer = self.client.post("/v1/cases", headers=bearer(self.accounts[applicant].token),
                                   json={"device_id": device.device_id,
                                         "kind": "activation-lock",

@@ -235,7 +235,7 @@ if RETAILERS:
     ROUTES.update({
         ("POST", "/v1/retailer/sales"): Spec("retailer", lambda w, p, t: {"sales": [{
             "device_id": w.devices[p if p in PARTNER else "retailer-R1"].device_id,
-            "sold_on": "2026-12-01", "territory": "DE"}]}),
+            "sold_on": w.past_date(), "territory": "DE"}]}),
         ("GET", "/v1/retailer/sales/{device_id}"): Spec("retailer-device", target="device"),
     })
 if CASES:
@@ -494,14 +494,25 @@ def _keys_and_values(answer: httpx.Response) -> set[str]:
 
 # -- a tenant's credential is checked before its body -----------------------------------------
 
+KEY_FIRST = [("/v1/org/devices", {"device_ids": "nonsense"}),
+             ("/v1/org/devices", {"device_ids": [1, 2]})]
+if CREDITORS:
+    KEY_FIRST += [(CREDITOR + "/{device_id}/reminders", {"message": 7}),
+                  (CREDITOR + "/{device_id}/lock", {"message": "x" * 5000}),
+                  (CREDITOR, {"offline_lock_days": 3})]
+
+
 @pytest.mark.parametrize(("principal", "status"), [("anonymous", 401), ("garbage-bearer", 401),
                                                    ("revoked-key", 401), ("admin-key", 403),
                                                    ("owner-A", 401)])
+@pytest.mark.parametrize(("path", "body"), KEY_FIRST)
 def test_tenant_calls_check_the_key_before_the_body(world: World, principal: str,
-                                                    status: int) -> None:
+                                                    status: int, path: str,
+                                                    body: dict[str, Any]) -> None:
     """`401` without a valid key, `403` for a key of another role — whatever the body:
-    a bulk claim used to read `device_ids` first and answer 422 to anyone."""
-    for body in ({"device_ids": "nonsense"}, {}, {"device_ids": [1, 2]}):
-        answer = world.client.post("/v1/org/devices", json=body,
-                                   headers=headers(world, principal))
-        problem(answer, status)
+    a bulk organization claim and a creditor's reminder and lock used to read the body
+    first and answer 422 to anyone."""
+    victim = "creditor-C1" if path.startswith(CREDITOR) else "org-O1"
+    url = path.format(device_id=world.devices[victim].device_id)
+    answer = world.client.post(url, json=body, headers=headers(world, principal))
+    problem(answer, status)

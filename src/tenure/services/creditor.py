@@ -141,10 +141,9 @@ class CreditorDevices:
     def remind(self, key: str | None, device_id: str, message: object) -> str:
         """`POST .../reminders`: a message command from the creditor; its
         acknowledgement by the device is what later allows a lock."""
-        text = clean_text(message, "message", max_length=MAX_REMINDER, multiline=True)
-
         def work(tx: Tx) -> str:
-            tenant, row = self._held(tx, key, device_id)
+            tenant, row = self._held(tx, key, device_id)  # 401/403/404 before the body
+            text = clean_text(message, "message", max_length=MAX_REMINDER, multiline=True)
             if not row.loan.held or row.loan.state is LoanState.COMPLETING:
                 raise CreditorState(f"The claim is {row.loan.state.value}: reminders "
                                           "are for a loan that runs.")
@@ -162,10 +161,9 @@ class CreditorDevices:
     def lock(self, key: str | None, device_id: str, message: object) -> str:
         """`POST .../lock`: refused before the notice was accepted and without a
         reminder acknowledged in the window; the lock shows at the next record."""
-        text = clean_text(message, "message", max_length=MAX_LOCK_MESSAGE, multiline=True)
-
         def work(tx: Tx) -> str:
-            tenant, row = self._held(tx, key, device_id)
+            tenant, row = self._held(tx, key, device_id)  # 401/403/404 before the body
+            text = clean_text(message, "message", max_length=MAX_LOCK_MESSAGE, multiline=True)
             now = self.clock.now()
             acks = tx.creditors.reminder_acks(row.claim_id)
             loan = rules.lock(row.loan, text, acks, now, self.rules)
