@@ -35,7 +35,7 @@ run: install  ## prepare ./var (database, server keys) and start the server on $
 	$(BIN)/tenure serve --host $(HOST) --port $(PORT)
 
 test: install-dev  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
-	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff and mypy
 	$(BIN)/ruff check src tests
