@@ -15,6 +15,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.webhook_receiver import Receiver
+
 TENURE = str(Path(sys.executable).with_name("tenure"))
 
 
@@ -134,6 +136,23 @@ def _backend_url(request: pytest.FixtureRequest) -> str | None:
 def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
     """A running server on each backend (PostgreSQL when configured)."""
     yield from _server(tmp_path, _backend_url(request))
+
+
+INSECURE = {"TENURE_WEBHOOK_ALLOW_INSECURE": "1"}
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def hook_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server on each backend that may post to http on loopback (development)."""
+    yield from _server(tmp_path, _backend_url(request), INSECURE)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    """A real webhook receiver on a free loopback port (tests/webhook_receiver.py)."""
+    r = Receiver().start()
+    yield r
+    r.stop()
 
 
 GEO_RECORDS = [

@@ -23,10 +23,11 @@ CONTACT = "+44 20 7946 0000"
 class Creditor:
     """The operator's set-up on the CLI, then the creditor's calls with its key."""
 
-    def __init__(self, server: ServerProcess) -> None:
+    def __init__(self, server: ServerProcess, webhook_url: str | None = None) -> None:
         self.server = server
+        hook = ["--webhook-url", webhook_url] if webhook_url else []
         self.tenant_id = server.cli("tenant", "create", "--kind", "creditor", "--name",
-                                    "Loans Ltd", "--contact", CONTACT).stdout.strip()
+                                    "Loans Ltd", "--contact", CONTACT, *hook).stdout.strip()
         self.key = server.cli("apikey", "create", "--role", "creditor", "--tenant",
                               self.tenant_id).stdout.strip()
 

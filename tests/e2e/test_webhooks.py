@@ -26,23 +26,9 @@ from tenure.store.database import make_engine
 from tenure.store.uow import UnitOfWork
 from tests.webhook_receiver import Receiver, per_device, verify_event
 
-from .conftest import ServerProcess, _backend_url, _server
+from .conftest import INSECURE, ServerProcess, _server
 
 THREE_DAYS = 3 * 24 * 3600
-INSECURE = {"TENURE_WEBHOOK_ALLOW_INSECURE": "1"}
-
-
-@pytest.fixture
-def receiver() -> Iterator[Receiver]:
-    r = Receiver().start()
-    yield r
-    r.stop()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def hook_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server on each backend that may post to http on loopback (development)."""
-    yield from _server(tmp_path, _backend_url(request), INSECURE)
 
 
 @pytest.fixture
