@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -65,13 +67,25 @@ def _truncate(url: str) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One migrated SQLite file per test process: running a dozen migrations for every
+    test cost about 0.3 s each; a copy of the migrated file costs a millisecond."""
+    path = tmp_path_factory.mktemp("template") / "tenure.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
 @pytest.fixture(params=BACKENDS)
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database of each backend."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'tenure.db'}"
-        upgrade(url)
-        return url
+        target = tmp_path / "tenure.db"
+        # The backup API copies a consistent database, whatever sits in a WAL file.
+        with closing(sqlite3.connect(request.getfixturevalue("sqlite_template"))) as source, \
+                closing(sqlite3.connect(target)) as copy:
+            source.backup(copy)
+        return f"sqlite:///{target}"
     url = request.getfixturevalue("postgres_database")
     _truncate(url)
     return url
