@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz
+.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,6 +51,18 @@ FUZZ_EXAMPLES ?= 200
 fuzz: install-dev  ## schemathesis against real servers (SQLite; PostgreSQL with TENURE_TEST_POSTGRES_URL), FUZZ_EXAMPLES per operation (default 200)
 	TENURE_FUZZ_RANDOM=1 TENURE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) TENURE_FUZZ_STATEFUL_EXAMPLES=$(FUZZ_EXAMPLES) \
 	  $(BIN)/python -m pytest -p no:cacheprovider -rxX tests/fuzz $(PYTEST_ARGS)
+
+CATALOGS := src/tenure/i18n/locales
+i18n: install-dev  ## extract the text a person reads into the catalogs and update each language's .po
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k gettext:2 -k ngettext:2,3 -k _ \
+	  --no-location --sort-output --omit-header -o $(CATALOGS)/tenure.pot src
+	for lang in de fr es ru ar fa; do \
+	  if [ -f $(CATALOGS)/$$lang/LC_MESSAGES/tenure.po ]; then \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -D tenure -i $(CATALOGS)/tenure.pot -d $(CATALOGS) -l $$lang; \
+	  else \
+	    $(BIN)/pybabel -q init -D tenure -i $(CATALOGS)/tenure.pot -d $(CATALOGS) -l $$lang; \
+	  fi; \
+	done
 
 clean:  ## remove the virtual environment (keeps ./var)
 	rm -rf $(VENV) build src/*.egg-info

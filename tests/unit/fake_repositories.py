@@ -246,6 +246,11 @@ class FakeSessions(_Repo):
             if row.account_id == account_id and row.revoked_at is None:
                 self.s.sessions[key] = replace(row, revoked_at=now)
 
+    def revoke(self, token_hash: str, now: int) -> None:
+        row = self.s.sessions.get(token_hash)
+        if row is not None and row.revoked_at is None:
+            self.s.sessions[token_hash] = replace(row, revoked_at=now)
+
     def delete_all(self, account_id: str) -> None:
         self.s.sessions = {k: r for k, r in self.s.sessions.items()
                            if r.account_id != account_id}

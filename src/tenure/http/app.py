@@ -13,13 +13,19 @@ from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from tenure.bootstrap import Services
 from tenure.domain.errors import TenureError
 
+from tenure.web import errors as web_errors
+from tenure.web import routes as web
+from tenure.web.security import SecurityHeaders
+
 from . import account, admin, cases, creditor, device, org, public, retailer, support, tenant_cases
 from .addresses import ClientAddress
-from .problems import handle
+from .problems import handle as problem_handler
 
 log = structlog.get_logger("tenure.http")
 REQUESTS = Counter("tenure_http_requests_total", "HTTP requests", ["route", "status"])
@@ -77,6 +83,15 @@ async def _webhooks(services: Services, every: float) -> None:
             log.exception("webhook_dispatch_failed")
 
 
+async def handle(request: Request, exc: Exception) -> Response:
+    """Pages fail as pages, the API as problem+json: one error tree, two renderings."""
+    if web_errors.is_web(request):
+        if not isinstance(exc, (TenureError, HTTPException)):
+            log.exception("page_failed", path=request.url.path)
+        return web_errors.error_page(request, exc)
+    return await problem_handler(request, exc)
+
+
 def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -95,7 +110,7 @@ def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     app = Starlette(
         routes=[*device.routes, *account.routes, *cases.routes, *support.routes,
                 *tenant_cases.routes, *admin.routes, *public.routes, *org.routes,
-                *creditor.routes, *retailer.routes],
+                *creditor.routes, *retailer.routes, *web.routes],
         # One mapping for every failure (problems.response_for). Starlette dispatches by
         # class; `Exception` is its last resort, answered as a 500 problem.
         exception_handlers={TenureError: handle, HTTPException: handle, Exception: handle},
@@ -103,5 +118,6 @@ def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     )
     app.state.services = services
     app.state.client_address = ClientAddress(services.settings.trusted_proxies)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(AccessLog)
     return app

@@ -114,6 +114,11 @@ class SignIn:
             raise InvalidCredentials("The second-factor code is not correct.")
         return session
 
+    def sign_out(self, token: str) -> None:
+        """Ends this one session (the web's sign-out); other devices stay signed in."""
+        if isinstance(token, str) and token and len(token) <= 512:
+            self.uow.run(lambda tx: tx.sessions.revoke(digest(token), self.clock.now()))
+
     def _admit(self, tx: Tx, keys: tuple[str, str], address: str) -> Attempt:
         """Count this attempt on both keys, or refuse it (counting nothing: the
         transaction rolls back) while either is paused."""

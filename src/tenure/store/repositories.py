@@ -346,6 +346,12 @@ class SessionRepo:
             .where(t.sessions.c.account_id == account_id, t.sessions.c.revoked_at.is_(None))
             .values(revoked_at=now))
 
+    def revoke(self, token_hash: str, now: int) -> None:
+        self.conn.execute(
+            update(t.sessions)
+            .where(t.sessions.c.token_hash == token_hash, t.sessions.c.revoked_at.is_(None))
+            .values(revoked_at=now))
+
     def delete_all(self, account_id: str) -> None:
         self.conn.execute(delete(t.sessions).where(t.sessions.c.account_id == account_id))
 

@@ -1,0 +1,57 @@
+"""The pages' authorization matrix: every page route × every kind of visitor, on both
+databases. A page route without an entry fails by name, as in the API's matrix
+(test_authz_matrix.py), which leaves the pages to this file."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.routing import Route
+
+from tenure.http.app import create_app
+from tenure.web.errors import WEB_PREFIXES
+
+from .authz_world import World, build_world
+
+# (method, path) -> who may use it: "public" (anyone), "owner" (a signed-in account),
+# "support" (a support agent signed in with a second factor), "operator" (an admin key)
+WEB_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", "/"): "owner",
+    ("GET", "/signin"): "public",
+    ("POST", "/signin"): "public",
+    ("POST", "/signout"): "owner",
+}
+
+
+def page_routes(world: World) -> set[tuple[str, str]]:
+    served = set()
+    for route in create_app(world.runtime).routes:
+        if isinstance(route, Route) and (route.path == "/" or route.path.startswith(
+                tuple(p for p in WEB_PREFIXES if p != "/"))):
+            methods = set(route.methods or ()) - {"HEAD"}
+            served |= {(m, route.path) for m in methods}
+    return served
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def world(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+          ) -> Iterator[World]:
+    base: Path = tmp_path_factory.mktemp(f"web-authz-{request.param}")
+    yield from build_world(request.param, base)
+
+
+def test_every_page_has_a_decision(world: World) -> None:
+    unknown = sorted(page_routes(world) - set(WEB_ROUTES))
+    assert not unknown, f"page routes without an authorization decision: {unknown}"
+
+
+def test_an_anonymous_visitor_is_sent_to_sign_in(world: World) -> None:
+    world.client.cookies.clear()
+    for (method, path), audience in WEB_ROUTES.items():
+        if method != "GET" or audience != "owner" or "{" in path:
+            continue
+        answer = world.client.get(path, follow_redirects=False)
+        assert answer.status_code == 303, path
+        assert answer.headers["location"].startswith("/signin"), path
