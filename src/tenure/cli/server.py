@@ -82,9 +82,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(config)
     if args.workers == 1:
         config.load()  # a broken app fails before the banner, not after it
-    print(f"Tenure is serving on http://{args.host}:{args.port}\n"
+    base = f"http://{args.host}:{args.port}"
+    print(f"Tenure is serving on {base}\n"
           f"  data: {settings.data_dir.resolve()}  database: "
           f"{_safe_url(settings.effective_database_url)}\n"
+          f"  owner portal:   {base}/\n"
+          f"  device status:  {base}/status   appeals: {base}/appeal\n"
+          f"  console:        {base}/console  (support agents and operators)\n"
           f"  try:  curl http://{args.host}:{args.port}/healthz\n"
           f"        curl http://{args.host}:{args.port}/v1/keys\n"
           f"  then follow README.md (\"A device's life\") with `tenure device ...`",
