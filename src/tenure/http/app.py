@@ -18,7 +18,6 @@ from starlette.responses import Response
 
 from tenure.bootstrap import Services
 from tenure.domain.errors import TenureError
-
 from tenure.web import errors as web_errors
 from tenure.web import routes as web
 from tenure.web.security import SecurityHeaders
