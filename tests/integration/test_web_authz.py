@@ -22,6 +22,17 @@ WEB_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/signin"): "public",
     ("POST", "/signin"): "public",
     ("POST", "/signout"): "owner",
+    # the public pages (web/public.py, web/appeal.py): an appeal belongs to an account
+    ("GET", "/status"): "public",
+    ("GET", "/status/statement"): "public",
+    ("GET", "/messages"): "public",
+    ("POST", "/messages"): "public",
+    ("GET", "/messages/confirm"): "public",
+    ("POST", "/messages/confirm"): "public",
+    ("GET", "/appeal"): "public",
+    ("POST", "/appeal"): "owner",
+    ("GET", "/appeal/{case_id}"): "owner",
+    ("POST", "/appeal/{case_id}/evidence"): "owner",
 }
 
 

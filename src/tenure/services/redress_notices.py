@@ -4,6 +4,8 @@ outbox in the transaction of the change. Codes and tokens stand on their own lin
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from .notices import when
 from .ports import Tx
 
@@ -49,10 +51,16 @@ def transfer_completed_buyer(tx: Tx, to: str, device_id: str, model: str, now: i
         "After a factory reset it will ask for this account's password.\n"), now)
 
 
-def relay_confirm(tx: Tx, to: str, token: str, ttl_hours: int, now: int) -> None:
+def relay_confirm(tx: Tx, to: str, token: str, ttl_hours: int, now: int,
+                  public_url: str = "") -> None:
+    """With the server's public address, a link to the confirmation page (which asks
+    once more before sending: mail scanners open links, and opening one changes
+    nothing)."""
+    how = (f"open\n{public_url}/messages/confirm?token={quote(token)}\nand press the button "
+           "there, or send " if public_url else "send ")
     tx.outbox.enqueue(to, "Confirm your message to a device's holder", (
         "You asked to send a message to whoever holds a device. To send it, confirm "
-        f"within {ttl_hours} hours with POST /v1/public/messages/confirm {{\"token\"}}.\n"
+        f"within {ttl_hours} hours: {how}POST /v1/public/messages/confirm {{\"token\"}}.\n"
         "Token:\n"
         f"{token}\n"
         "If this was not you, ignore this message: nothing is sent.\n"), now)

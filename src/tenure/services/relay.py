@@ -70,10 +70,12 @@ def _device_ref(body: Mapping[str, Any]) -> tuple[str | None, str | None]:
 
 
 class MessageRelay:
-    def __init__(self, uow: UnitOfWork, clock: Clock, limits: RelayLimits) -> None:
+    def __init__(self, uow: UnitOfWork, clock: Clock, limits: RelayLimits,
+                 public_url: str = "") -> None:
         self.uow = uow
         self.clock = clock
         self.limits = limits
+        self.public_url = public_url.rstrip("/")  # where the confirmation mail links to
 
     def submit(self, body: Mapping[str, Any], client_address: str) -> None:
         """`POST /v1/public/messages` → 202; the sender is mailed the confirmation token.
@@ -115,7 +117,7 @@ class MessageRelay:
                          digest(token), group)
             tx.audit.record("relay", "relay.message.asked", actor="anonymous", at=now,
                             message=message_id, device=found)
-            mail.relay_confirm(tx, sender, token, TOKEN_HOURS, now)
+            mail.relay_confirm(tx, sender, token, TOKEN_HOURS, now, self.public_url)
             return None
 
         wait = self.uow.run(work)

@@ -14,7 +14,7 @@ from typing import Any
 
 from tenure import protocol
 from tenure.clock import Clock
-from tenure.crypto.jws import sign_compact
+from tenure.crypto.jws import JWSError, parse_compact, sign_compact
 from tenure.crypto.keyring import KeyRing
 from tenure.domain.errors import DeviceNotFound, InvalidInput, Malformed, RateLimitExceeded
 from tenure.domain.model import ClaimKind
@@ -122,3 +122,23 @@ class StatusCheck:
         payload.update({k: v for k, v in facts.items() if k not in ("sub", "imei")})
         key = self.keyring.integrator_key
         return sign_compact({"kid": key.kid, "typ": protocol.STATUS_TYP}, payload, key.key)
+
+    def verified(self, statement: object) -> dict[str, Any]:
+        """The payload of a statement this server signed, with any key it still publishes;
+        `InvalidInput` for anything else. The pages read a statement back to put it in
+        words and to hand it out as a file, and hand out only the server's own. Expiry
+        is not checked: an old statement is still a faithful copy, and says when it
+        lapsed."""
+        refused = InvalidInput("This is not a status statement signed by this server.")
+        if not isinstance(statement, str) or len(statement) > 4096:
+            raise refused
+        try:
+            jws = parse_compact(statement)
+            payload = jws.payload()
+        except JWSError as exc:
+            raise refused from exc
+        kid = jws.header.get("kid")
+        key = self.keyring.verifying_key(kid) if isinstance(kid, str) else None
+        if key is None or not jws.has_type(protocol.STATUS_TYP) or not jws.verify_with(key):
+            raise refused
+        return payload

@@ -7,11 +7,13 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from . import owner
+from . import appeal, owner, public
 
 STATIC = Path(__file__).parent / "static"
 
 routes: list[BaseRoute] = [
     *owner.routes,
+    *public.routes,
+    *appeal.routes,
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]

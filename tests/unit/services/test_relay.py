@@ -131,3 +131,20 @@ def test_limits_per_sender_and_per_device(world: World) -> None:
     senders = service.senders(24)
     assert senders[0]["from"] == SENDER and senders[0]["asked"] == 2
     assert senders[0]["confirmed"] == 0
+
+
+def test_the_confirmation_mail_links_to_the_page_that_asks_before_sending(
+        world: World) -> None:
+    phone = world.phone(activated=True)
+    service = MessageRelay(world.uow, world.clock, RelayLimits(
+        Limit("relay-ip", 5, 3600), Limit("relay-sender", 5, 3600),
+        Limit("relay-device", 5, 3600), Limit("relay-reply", 5, 3600)),
+        public_url="https://tenure.test/")
+    ask(service, phone.device_id)
+    body = world.uow.mail_to(SENDER)[-1].body
+    token = token_of(world)
+    assert f"\nhttps://tenure.test/messages/confirm?token={token}\n" in body
+    assert "POST /v1/public/messages/confirm" in body  # programs keep their way
+    without = relay(world)
+    ask(without, phone.device_id, **{"from": "other@example.org"})
+    assert "/messages/confirm?" not in world.uow.mail_to("other@example.org")[-1].body

@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 
 from tenure import protocol
-from tenure.crypto.jws import parse_compact
+from tenure.crypto.jws import parse_compact, sign_compact
+from tenure.crypto.keys import SigningKey
 from tenure.domain.errors import DeviceNotFound, InvalidInput, Malformed, RateLimitExceeded
 from tenure.domain.model import ClaimKind
 from tenure.services.limits import Limit
@@ -126,3 +127,27 @@ def test_a_device_is_limited_whoever_asks(world: World) -> None:
     check(StatusQuery(imei=IMEI_A), "192.0.2.2")
     with pytest.raises(RateLimitExceeded):
         check(StatusQuery(imei=IMEI_B), "192.0.2.3")
+
+
+def test_only_the_servers_own_statements_are_read_back(world: World) -> None:
+    """The pages put a statement in words and hand it out as a file: only one this
+    server signed, of the status type, with a key it publishes."""
+    phone = phone_with_imeis(world)
+    check = service(world)
+    token = check(StatusQuery(imei=IMEI_A), "192.0.2.1")
+    assert check.verified(token) == parse_compact(token).payload()
+    world.clock.advance(3600)  # an expired statement is still a faithful copy
+    assert check.verified(token)["sub"] == phone.device_id
+
+    ours = world.keyring.integrator_key
+    payload = parse_compact(token).payload()
+    stranger = SigningKey.generate("P-256")
+    forgeries = [
+        sign_compact({"kid": ours.kid, "typ": protocol.STATUS_TYP}, payload, stranger),
+        sign_compact({"kid": ours.kid, "typ": protocol.RECORD_TYP}, payload, ours.key),
+        sign_compact({"kid": "other", "typ": protocol.STATUS_TYP}, payload, ours.key),
+        token + "x", "not a statement", "a.b.c", None, "a" * 5000,
+    ]
+    for forged in forgeries:
+        with pytest.raises(InvalidInput):
+            check.verified(forged)
