@@ -22,6 +22,7 @@ would need `bypass_csp`, which would also hide every CSP violation the pages mak
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,6 +128,11 @@ class Pages:
         assert not found, "the browser reported errors:\n  " + "\n  ".join(found)
 
 
+@functools.cache
+def _axe_source() -> str:
+    return AXE.read_text(encoding="utf-8")
+
+
 def axe_check(page: Page, exclude: tuple[str, ...] = ()) -> None:
     """Scan the page as it is now with axe-core (WCAG 2.0 and 2.1, levels A and AA) and
     fail on every serious or critical violation, each with its rule, help text and the
@@ -135,12 +141,15 @@ def axe_check(page: Page, exclude: tuple[str, ...] = ()) -> None:
         pytest.skip("the accessibility check needs axe-core: `make node-packages` "
                     "(npm ci --prefix tests/e2e/node)")
     if not page.evaluate("() => typeof window.axe === 'object'"):
-        page.evaluate(AXE.read_text(encoding="utf-8"))
-    result = page.evaluate(
+        page.evaluate(_axe_source())
+    violations = page.evaluate(
         "([exclude, tags]) => axe.run(exclude.length ? {exclude: exclude.map(s => [s])}"
-        " : document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})",
+        " : document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})"
+        ".then(r => r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,"
+        " helpUrl: v.helpUrl, nodes: v.nodes.map(n => ({target: n.target,"
+        " failureSummary: n.failureSummary}))})))",
         [list(exclude), AXE_TAGS])
-    bad = [v for v in result["violations"] if v["impact"] in ("serious", "critical")]
+    bad = [v for v in violations if v["impact"] in ("serious", "critical")]
     lines = []
     for v in bad:
         lines.append(f"{v['impact']}: {v['id']} — {v['help']} ({v['helpUrl']})")
