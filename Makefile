@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n
+.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n browser node-packages
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -34,7 +34,42 @@ run: install  ## prepare ./var (database, server keys) and start the server on $
 	$(BIN)/tenure init
 	$(BIN)/tenure serve --host $(HOST) --port $(PORT)
 
-test: install-dev  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
+# The browser tests (tests/e2e/test_browser_*.py) drive Debian's chromium with Playwright
+# and check pages with axe-core from npm. Both are fetched once when they can be (root or
+# sudo for apt-get; npm, with node >= 20, for the packages); when they cannot, the make
+# goes on and those tests skip, saying why. Already installed, both steps are file tests.
+CHROMIUM ?= /usr/bin/chromium
+NODE_DIR := tests/e2e/node
+# apt-get runs as root, or through sudo when sudo needs no password, or not at all
+APT_AS = $(shell if [ "$$(id -u)" = 0 ]; then echo root; \
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then echo sudo; fi)
+APT_GET = $(if $(filter sudo,$(APT_AS)),sudo -n )env DEBIAN_FRONTEND=noninteractive \
+	apt-get -qq -o=Dpkg::Use-Pty=0
+
+browser:  ## install chromium and fonts for the browser tests (apt-get as root or with sudo)
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ -z "$(APT_AS)" ] || ! command -v apt-get >/dev/null; then \
+	  echo "browser tests will skip: no $(CHROMIUM) (install it: sudo apt-get install chromium chromium-driver)"; \
+	else \
+	  echo "installing chromium for the browser tests (apt-get)"; \
+	  { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends \
+	      chromium chromium-driver fonts-dejavu-core fonts-liberation >/dev/null; } \
+	  || echo "browser tests will skip: apt-get could not install chromium"; \
+	fi
+
+node-packages: $(NODE_DIR)/node_modules/.package-lock.json  ## npm packages of the tests (axe-core, jose)
+
+# npm ci writes node_modules/.package-lock.json: it is newer than the lock once installed
+$(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
+	@if ! command -v npm >/dev/null; then \
+	  echo "axe-core and jose tests will skip: no npm (install node and npm, then: npm ci --prefix $(NODE_DIR))"; \
+	elif npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error >/dev/null; then \
+	  touch $@; \
+	else \
+	  echo "axe-core and jose tests will skip: npm ci --prefix $(NODE_DIR) failed"; \
+	fi
+
+test: install-dev browser node-packages  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
 	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff and mypy

@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
 
 from tests.webhook_receiver import Receiver
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
+
+    from .browser import Pages
 
 TENURE = str(Path(sys.executable).with_name("tenure"))
 
@@ -174,3 +180,30 @@ def territory_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
     yield from _server(tmp_path, _backend_url(request), {
         "TENURE_GEOIP_DB": str(db), "TENURE_TRUSTED_PROXIES": "127.0.0.1",
         "TENURE_POLICY_REFRESH_SECONDS": "0"})
+
+
+# -- browser tests (tests/e2e/browser.py) ----------------------------------------------
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """One headless chromium for this test process (each xdist worker has its own)."""
+    from .browser import launch
+
+    with launch() as started:
+        yield started
+
+
+@pytest.fixture
+def pages(browser: Browser) -> Iterator[Pages]:
+    """Open pages in fresh contexts; any console error of them fails the test."""
+    from .browser import Pages
+
+    opened = Pages(browser)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def page(pages: Pages) -> Page:
+    """A page in a fresh English 1280×800 context: no cookies, no stored state."""
+    return pages.open()
