@@ -21,6 +21,7 @@ from tenure.domain.creditor import LockRules
 from tenure.domain.unlock import UnlockRules
 from tenure.geo.ip import locator_from_settings
 from tenure.services.account_deletion import AccountDeletion
+from tenure.services.account_view import AccountView
 from tenure.services.accounts import Registration
 from tenure.services.activation import Activation
 from tenure.services.apikeys import ApiKeys
@@ -96,6 +97,7 @@ class Services:
     register: Registration
     sign_in: SignIn
     second_factor: SecondFactor
+    account_view: AccountView  # the portal's account page: second factor, cool-down
     password_reset: PasswordReset
     owner_devices: OwnerDevices
     lost_mode: LostMode
@@ -159,7 +161,8 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     password_reset = PasswordReset(
         uow, clock, settings.password_reset_ttl_minutes, settings.credential_cooldown_hours,
         hashing, per_address=Limit("reset-ip", settings.password_reset_address_limit, window),
-        per_email=Limit("reset-email", settings.password_reset_email_limit, window))
+        per_email=Limit("reset-email", settings.password_reset_email_limit, window),
+        public_url=settings.effective_public_url)
     idempotency = IdempotencyRecords(uow, clock)
     case_decisions = CaseDecisions(uow, clock, owner_actions,
                                    int(settings.objection_days * 86400))
@@ -174,6 +177,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
                               Limit("signup-ip", settings.signup_address_limit, window)),
         sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600), hashing),
         second_factor=SecondFactor(uow, clock, owner_actions),
+        account_view=AccountView(uow, clock, owner_actions),
         password_reset=password_reset,
         owner_devices=OwnerDevices(uow, clock, rules, owner_actions, last_seen),
         lost_mode=LostMode(uow, clock, owner_actions),
@@ -203,7 +207,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         case_decisions=case_decisions,
         support=SupportRole(uow, clock),
         hashing=hashing,
-        transfers=Transfers(uow, clock, owner_actions),
+        transfers=Transfers(uow, clock, owner_actions, public_url=settings.effective_public_url),
         delete_account=AccountDeletion(uow, clock, owner_actions),
         relay=MessageRelay(uow, clock, relay_limits(settings), settings.effective_public_url),
         webhooks=WebhookDispatcher(uow, clock, keyring, webhook_sender),

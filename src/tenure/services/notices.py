@@ -34,11 +34,18 @@ def password_changed(tx: Tx, email: str, now: int, cooldown_hours: float) -> Non
         "If this was not you, reset your password again and contact support.\n"), now)
 
 
-def password_reset_link(tx: Tx, email: str, token: str, now: int, ttl_minutes: int) -> None:
+def password_reset_link(tx: Tx, email: str, token: str, now: int, ttl_minutes: int,
+                        public_url: str = "") -> None:
+    """The token stands alone on its indented line (scripts find it there); the link
+    opens the owner portal's page that asks for the new password."""
+    api = "POST /v1/password-resets/confirm {\"token\", \"new_password\"}"
+    how = (f"Choose a new password on this page:\n{public_url.rstrip('/')}"
+           f"/reset/confirm?token={token}\n(or confirm with {api}).\n"
+           if public_url else f"Confirm with {api}.\n")
     tx.outbox.enqueue(email, "Reset your password", (
         "Someone asked to reset the password of your account.\n"
         f"Your reset token (valid {ttl_minutes} minutes, usable once):\n\n    {token}\n\n"
-        "Confirm with POST /v1/password-resets/confirm {\"token\", \"new_password\"}.\n"
+        f"{how}"
         "If this was not you, ignore this message: nothing changes.\n"), now)
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from tenure.clock import Clock
+from tenure.domain.masking import mask_email
 from tenure.domain.model import Claim
 from tenure.domain.unlock import BLOCKING, UnlockInput, UnlockRules, eligible_from, quota_left
 
 from .authn import OwnerActions, require_session
 from .last_seen import LastSeen
 from .ownership import owned_claim, release_owner
-from .ports import CommandRow, OwnedDevice, Tx, UnitOfWork
+from .ports import CommandRow, OwnedDevice, TransferRow, Tx, UnitOfWork
 
 # The owner's list shows every pending command and the others of the last 30 days.
 COMMANDS_SHOWN_SECONDS = 30 * 86400
@@ -31,8 +32,9 @@ class OwnerDevices:
         self.last_seen = last_seen
 
     def overview(self, token: str | None) -> list[dict[str, Any]]:
-        """Four reads whatever the number of devices: the devices, their claims, the
-        account's recent unlock grants, and the commands it sent them."""
+        """Five reads whatever the number of devices: the devices, their claims, the
+        account's recent unlock grants, the commands it sent them and the transfers it
+        started (pending ones, so the owner can cancel them)."""
         with self.uow(readonly=True) as tx:
             now = self.clock.now()
             session = require_session(tx, token, now)
@@ -44,23 +46,32 @@ class OwnerDevices:
             commands = (tx.commands.issued_by_account(session.account_id, ids,
                                                       now - COMMANDS_SHOWN_SECONDS)
                         if owned else {})
+            transfers: dict[str, list[TransferRow]] = {}
+            for row in (tx.transfers.pending_from(session.account_id, now) if owned else ()):
+                transfers.setdefault(row.device_id, []).append(row)
         return [self._view(session.account_id, d, claims[d.device_id], grants,
-                           commands.get(d.device_id, []), now) for d in owned]
+                           commands.get(d.device_id, []), transfers.get(d.device_id, []), now)
+                for d in owned]
 
     def _view(self, account_id: str, owned: OwnedDevice, claims: list[Claim],
               grants: tuple[tuple[str, int], ...], commands: list[CommandRow],
-              now: int) -> dict[str, Any]:
+              transfers: list[TransferRow], now: int) -> dict[str, Any]:
         pending = self.last_seen.pending(owned.device_id) if self.last_seen else None
         return {
             "device_id": owned.device_id,
             "model": owned.model,
             "claims": [{"kind": c.kind.value, "since": c.created_at,
-                        **({"message": c.message} if c.message else {})} for c in claims],
+                        **({"message": c.message} if c.message else {}),
+                        **({"contact": c.contact} if c.contact else {}),
+                        **({"territory": c.territory} if c.territory else {})}
+                       for c in claims],
             "last_checkin": _latest(owned.last_checkin_at, pending),
             "commands": [{"command_id": c.command_id, "type": c.kind, "state": c.state,
                           "created_at": c.created_at, "acknowledged_at": c.acked_at}
                          for c in commands],
             "unlock": self._unlock_view(account_id, owned, claims, grants, now),
+            "transfers": [{"transfer_id": r.transfer_id, "to": mask_email(r.to_email),
+                           "expires_at": r.expires_at} for r in transfers],
         }
 
     def _unlock_view(self, account_id: str, owned: OwnedDevice, claims: list[Claim],

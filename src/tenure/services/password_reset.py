@@ -31,8 +31,10 @@ from .transfers import cancel_pending_from
 class PasswordReset:
     def __init__(self, uow: UnitOfWork, clock: Clock, token_ttl_minutes: int,
                  cooldown_hours: float, hashing: PasswordHashing | None = None,
-                 per_address: Limit | None = None, per_email: Limit | None = None) -> None:
+                 per_address: Limit | None = None, per_email: Limit | None = None,
+                 public_url: str = "") -> None:
         self.uow = uow
+        self.public_url = public_url  # where the mailed link opens the portal's reset page
         self.clock = clock
         self.ttl_minutes = token_ttl_minutes
         self.cooldown_hours = cooldown_hours
@@ -76,7 +78,8 @@ class PasswordReset:
                                  now + self.ttl_minutes * 60)
                 tx.audit.record(f"account:{account.account_id}",
                                 "account.password_reset_requested", actor="anonymous", at=now)
-                notices.password_reset_link(tx, account.email, token, now, self.ttl_minutes)
+                notices.password_reset_link(tx, account.email, token, now, self.ttl_minutes,
+                                            self.public_url)
 
             self.uow.run(work)
         return len(due)

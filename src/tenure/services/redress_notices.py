@@ -11,11 +11,17 @@ from .ports import Tx
 
 
 def transfer_code(tx: Tx, to: str, model: str, code: str, expires_at: int, now: int,
-                  transfer_id: str) -> None:
+                  transfer_id: str, public_url: str = "") -> None:
+    """The code stands alone after `Code:`; the link opens the owner portal's page that
+    asks for it (signed in with this address)."""
+    api = f"POST /v1/transfers/{transfer_id}/accept {{\"code\"}}"
+    how = (f"Sign in with this address and accept before {when(expires_at)} on this page:\n"
+           f"{public_url.rstrip('/')}/transfers/{transfer_id}\n(or with {api}).\n"
+           if public_url else
+           f"Sign in with this address and accept with\n{api} before {when(expires_at)}.\n")
     tx.outbox.enqueue(to, f"A {model} is being transferred to you", (
         f"The owner of a {model} wants to move it to your account (transfer {transfer_id}).\n"
-        "Sign in with this address and accept with\n"
-        f"POST /v1/transfers/{transfer_id}/accept {{\"code\"}} before {when(expires_at)}.\n"
+        f"{how}"
         "Code:\n"
         f"{code}\n"
         "Five wrong codes void the transfer. If you are not buying this device, ignore "

@@ -71,6 +71,16 @@ class Started:
 
 
 @dataclass(frozen=True, slots=True)
+class Offer:
+    """What the buyer sees before accepting: which device, and until when."""
+
+    transfer_id: str
+    device_id: str
+    model: str
+    expires_at: int
+
+
+@dataclass(frozen=True, slots=True)
 class Accepted:
     transfer_id: str
     device_id: str
@@ -97,8 +107,9 @@ def cancel_pending_from(tx: Tx, account_id: str, now: int, why: str) -> int:
 
 class Transfers:
     def __init__(self, uow: UnitOfWork, clock: Clock, owner_actions: OwnerActions,
-                 ttl_seconds: int = TTL_SECONDS) -> None:
+                 ttl_seconds: int = TTL_SECONDS, public_url: str = "") -> None:
         self.uow = uow
+        self.public_url = public_url  # where the buyer's mail links to (the portal)
         self.clock = clock
         self.rule = owner_actions
         self.ttl = ttl_seconds
@@ -132,7 +143,8 @@ class Transfers:
                             actor=f"account:{session.account_id}", at=now,
                             transfer=transfer_id, expires_at=expires_at)
             model = _model(tx, device_id)
-            mail.transfer_code(tx, to, model, code, expires_at, now, transfer_id)
+            mail.transfer_code(tx, to, model, code, expires_at, now, transfer_id,
+                               self.public_url)
             mail.transfer_started(tx, session.email, device_id, model, expires_at, now)
             return Started(transfer_id, expires_at)
 
@@ -158,6 +170,16 @@ class Transfers:
             mail.transfer_ended(tx, session.email, device_id, model, "you cancelled it.", now)
 
         self.uow.run(work)
+
+    def offer(self, token: str | None, transfer_id: str) -> Offer:
+        """The pending transfer addressed to the signed-in account (the portal's page for
+        the mailed link); `404` for anything else, as `accept` answers."""
+        with self.uow(readonly=True) as tx:
+            now = self.clock.now()
+            session = require_session(tx, token, now)
+            row = self._visible(tx, session, transfer_id, now, lock=False)
+            return Offer(row.transfer_id, row.device_id, _model(tx, row.device_id),
+                         row.expires_at)
 
     def accept(self, token: str | None, transfer_id: str, code: object) -> Accepted:
         """Move the owner claim to the buyer. A wrong code is counted (and the fifth
@@ -201,10 +223,11 @@ class Transfers:
         return self._move(tx, row, owner, session, now)
 
     @staticmethod
-    def _visible(tx: Tx, session: AccountSession, transfer_id: str, now: int) -> TransferRow:
+    def _visible(tx: Tx, session: AccountSession, transfer_id: str, now: int,
+                 lock: bool = True) -> TransferRow:
         """The pending transfer addressed to this account; anything else is 404, the same
         answer for a transfer that does not exist and one meant for someone else."""
-        row = tx.transfers.get(transfer_id, lock=True) if len(transfer_id) <= 64 else None
+        row = tx.transfers.get(transfer_id, lock=lock) if len(transfer_id) <= 64 else None
         if row is None or row.to_email != session.email:
             raise NotFound(f"No pending transfer {transfer_id!r} for your account.")
         if row.state != "pending" or row.expires_at <= now:

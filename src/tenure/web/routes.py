@@ -7,7 +7,7 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from . import appeal, owner, public
+from . import appeal, owner, owner_account, owner_actions, owner_reset, owner_transfers, public
 
 STATIC = Path(__file__).parent / "static"
 
@@ -15,5 +15,9 @@ routes: list[BaseRoute] = [
     *owner.routes,
     *public.routes,
     *appeal.routes,
+    *owner_actions.routes,
+    *owner_account.routes,
+    *owner_reset.routes,
+    *owner_transfers.routes,
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]
