@@ -107,7 +107,9 @@ class SecurityHeaders:
                 headers = list(message.get("headers", []))
                 kind = next((v for k, v in headers if k == b"content-type"), b"")
                 if kind.startswith(b"text/html"):
-                    headers.extend(HEADERS)
+                    present = {k.lower() for k, _ in headers}
+                    # a page with its own policy (the API docs) keeps it
+                    headers.extend(h for h in HEADERS if h[0] not in present)
                     message = {**message, "headers": headers}
             await send(message)
 
