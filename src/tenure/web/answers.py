@@ -16,6 +16,7 @@ from tenure.domain.errors import TenureError
 from tenure.http.problems import status_of
 from tenure.i18n import gettext
 
+from .messages import explained
 from .render import locale_of, page
 
 
@@ -31,7 +32,7 @@ def refused(request: Request, template: str, exc: TenureError, **context: Any
     """`template` with `error` set to the service's reason (its detail is written for
     people; details of server faults are not shown)."""
     status = status_of(type(exc)) or 500
-    detail = exc.detail if status < 500 else ""
+    detail = explained(exc) if status < 500 else ""
     return page(request, template, status=status, headers=retry_headers(exc, status),
                 error=detail, **context)
 

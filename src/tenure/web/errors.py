@@ -11,6 +11,7 @@ from tenure.domain import errors as e
 from tenure.http.problems import status_of
 from tenure.i18n import N_
 
+from .messages import explained
 from .render import page
 
 TITLES = {
@@ -43,7 +44,7 @@ def error_page(request: Request, exc: Exception) -> Response:
     headers: dict[str, str] = {}
     if isinstance(exc, e.TenureError):
         status = status_of(type(exc)) or 500
-        detail = exc.detail if status < 500 else ""
+        detail = explained(exc) if status < 500 else ""
         retry = exc.extensions.get("retry_after")
         if retry is not None and status in (429, 503):
             headers["Retry-After"] = str(max(1, int(retry)))

@@ -24,6 +24,8 @@ from tenure.domain import errors as e
 from tenure.http.problems import status_of
 from tenure.i18n import N_
 
+from .messages import explained
+
 # What a page says after a plain POST redirected back to it (`?done=<key>`).
 DONE: dict[str, str] = {
     "signed-up": N_("Welcome: your account is ready. Devices you sign in on after "
@@ -102,7 +104,7 @@ def refusal_of(exc: e.TenureError, services: Services, token: str, *,
     if isinstance(exc, (e.NotFound, e.Unauthorized)) or status >= 500:
         raise exc
     kept = {k: v for k, v in (form or {}).items() if k not in ("csrf", "password", "totp")}
-    common: dict[str, Any] = {"status": status, "detail": exc.detail, "device_id": device_id,
+    common: dict[str, Any] = {"status": status, "detail": explained(exc), "device_id": device_id,
                               "form": kept}
     if isinstance(exc, e.ReauthenticationRequired):
         account = services.account_view(token)

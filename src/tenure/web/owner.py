@@ -29,6 +29,7 @@ from tenure.http.deps import app_services
 from tenure.http.problems import status_of
 
 from .forms import read_form
+from .messages import explained
 from .outcome import DONE, Refusal, dom_key, done_message, see_other
 from .render import page
 from .security import SESSION_COOKIE, clear_cookie, set_cookie
@@ -99,7 +100,7 @@ async def signin(request: Request) -> Response:
         headers = {"Retry-After": str(max(1, int(retry)))} if isinstance(
             exc, RateLimited) and isinstance(retry, (int, float)) else None
         return _signin_form(request, status_of(type(exc)) or 400, headers, next=target,
-                            email=email, error=exc.detail)
+                            email=email, error=explained(exc))
     old = session_token(request)
     if old is not None and old != session.token:
         await run_in_threadpool(rt.sign_in.sign_out, old)
@@ -141,7 +142,7 @@ async def signup(request: Request) -> Response:
             retry, (int, float)) else None
         return page(request, "owner/signup.html", status=status_of(type(exc)) or 400,
                     headers=headers, email=form.get("email", ""), next=target,
-                    error=exc.detail)
+                    error=explained(exc))
     try:
         session = await run_in_threadpool(rt.sign_in, form.get("email"), form.get("password"),
                                           address)

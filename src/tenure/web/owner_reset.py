@@ -19,6 +19,7 @@ from tenure.http.deps import app_services
 from tenure.http.problems import status_of
 
 from .forms import read_form
+from .messages import explained
 from .outcome import see_other
 from .render import page
 
@@ -42,10 +43,10 @@ async def request_reset(request: Request) -> Response:
                                 client_address(request))
     except InvalidInput as exc:
         return page(request, "owner/reset.html", status=422, email=form.get("email", ""),
-                    error=exc.detail)
+                    error=explained(exc))
     except RateLimited as exc:
         return page(request, "owner/reset.html", status=429, headers=_retry(exc),
-                    email=form.get("email", ""), error=exc.detail)
+                    email=form.get("email", ""), error=explained(exc))
     return page(request, "owner/reset.html", sent=True)
 
 
@@ -65,7 +66,7 @@ async def confirm(request: Request) -> Response:
         # A weak password keeps the token (it is still unused); a bad token asks for one.
         kept = token if isinstance(exc, InvalidInput) and len(token) <= MAX_TOKEN else ""
         return page(request, "owner/reset_confirm.html", status=status_of(type(exc)) or 400,
-                    token=kept, error=exc.detail)
+                    token=kept, error=explained(exc))
     return see_other("/signin", "password-changed")
 
 

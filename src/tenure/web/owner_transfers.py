@@ -19,6 +19,7 @@ from tenure.http.deps import app_services
 from tenure.http.problems import status_of
 
 from .forms import read_form
+from .messages import explained
 from .outcome import see_other
 from .render import page
 from .session import session_token
@@ -61,7 +62,7 @@ async def accept(request: Request) -> Response:
             raise
         found = await run_in_threadpool(rt.transfers.offer, token, transfer_id)
         return page(request, "owner/transfer.html", status=status, offer=found,
-                    error=exc.detail)
+                    error=explained(exc))
     return see_other("/", "accepted")
 
 

@@ -20,6 +20,16 @@ TEMPLATES = Path(__file__).parent / "templates"
 _locale: contextvars.ContextVar[str] = contextvars.ContextVar("web_locale", default=i18n.DEFAULT)
 
 
+def current_locale() -> str:
+    """The locale of the page being rendered (English outside a render)."""
+    return _locale.get()
+
+
+def translate(message: str, **params: Any) -> str:
+    """`message` (with only the parameters it names) in the current page's locale."""
+    return i18n.gettext(_locale.get(), message, **params)
+
+
 def _gettext(message: str, **params: Any) -> str:
     return i18n.gettext(_locale.get(), message, **params)
 
