@@ -59,6 +59,7 @@ def test_a_device_is_found_with_every_claim_and_the_decision_now(world: World) -
     phone = world.phone(activated=True)
     owner = world.owner()
     bound = world.bind(phone, owner)
+    world.clock.advance(60)  # claims are listed in the order made
     gone = world.claim(phone, ClaimKind.LOST, owner.account_id, message="call me")
     with world.uow() as tx:
         tx.claims.release(gone.claim_id, world.clock.now(), by=f"account:{owner.account_id}")
