@@ -253,7 +253,14 @@ def test_a_refusal_needs_one_of_the_reasons(
     owner, buyer = accounts.new(), accounts.new(accounts.new_email("buyer"))
     case_id = open_case(client, buyer, bound_device(device, owner))
     browser = browsers()
-    browser.sign_in_agent(make_agent(client, accounts, runtime, clock), clock)
+    agent = make_agent(client, accounts, runtime, clock)
+    browser.sign_in_agent(agent, clock)
+    clock.advance(301)  # deciding needs a sign-in of the last 5 minutes
+    stale = browser.post(f"/console/cases/{case_id}/decisions",
+                         {"decision": "refuse", "refusal": "insufficient-evidence"})
+    assert stale.status_code == 401
+    assert f"/console/signin?next=/console/cases/{case_id}" in Page.of(stale).links
+    browser.sign_in_agent(agent, clock)
     bad = browser.post(f"/console/cases/{case_id}/decisions",
                        {"decision": "refuse", "refusal": "because"})
     assert bad.status_code == 422
