@@ -23,6 +23,7 @@ from tenure.http.problems import status_of
 from tenure.services.console_access import Visitor
 
 from .forms import read_form
+from .messages import Explained, explained
 from .render import page
 from .security import OPERATOR_COOKIE, SESSION_COOKIE, clear_cookie, set_cookie
 from .session import local_target, operator_key, session_token
@@ -49,9 +50,10 @@ async def console_page(request: Request, template: str, status: int = 200,
                 visitor=await visitor_of(request), **context)
 
 
-def failure(exc: TenureError) -> tuple[int, str]:
-    """The status and the sentence of a refusal shown on the form that caused it."""
-    return status_of(type(exc)) or 500, exc.detail
+def failure(exc: TenureError) -> tuple[int, Explained]:
+    """The status and the sentence of a refusal shown on the form that caused it, in the
+    reader's language (web/messages.py)."""
+    return status_of(type(exc)) or 500, explained(exc)
 
 
 def console_target(value: object) -> str:
