@@ -25,6 +25,7 @@ from tenure.services.account_view import AccountView
 from tenure.services.accounts import Registration
 from tenure.services.activation import Activation
 from tenure.services.apikeys import ApiKeys
+from tenure.services.audit_search import AuditSearch
 from tenure.services.authn import OwnerActions
 from tenure.services.binding import Binding
 from tenure.services.case_decide import CaseDecisions
@@ -33,6 +34,8 @@ from tenure.services.case_open import OpenCase
 from tenure.services.case_view import CaseViews
 from tenure.services.checkin import CheckIn
 from tenure.services.consents import OwnerConsent
+from tenure.services.console_access import ConsoleAccess
+from tenure.services.console_lookup import DeviceLookup
 from tenure.services.creditor import CreditorDevices
 from tenure.services.creditor_completion import CreditorCompletions
 from tenure.services.device_gateway import DeviceGateway
@@ -129,6 +132,9 @@ class Services:
     webhooks: WebhookDispatcher  # run by `tenure serve` beside the maintenance round
     outbox: OutboxAdmin
     webhook_sender: HttpWebhookSender
+    console: ConsoleAccess  # who may use the support and operator console (/console)
+    device_lookup: DeviceLookup
+    audit_search: AuditSearch
 
     def close(self) -> None:
         self.maintenance.flush_last_seen()
@@ -167,6 +173,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     case_decisions = CaseDecisions(uow, clock, owner_actions,
                                    int(settings.objection_days * 86400))
     webhook_sender = HttpWebhookSender(settings.webhook_allow_insecure)
+    sign_in = SignIn(uow, clock, int(settings.session_ttl_hours * 3600), hashing)
     return Services(
         settings=settings, uow=uow, keyring=keyring, clock=clock, nonces=nonces,
         gateway=DeviceGateway(uow, nonces),
@@ -175,7 +182,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         checkin=CheckIn(signer, clock, cooldown, territory, last_seen),
         register=Registration(uow, clock, hashing,
                               Limit("signup-ip", settings.signup_address_limit, window)),
-        sign_in=SignIn(uow, clock, int(settings.session_ttl_hours * 3600), hashing),
+        sign_in=sign_in,
         second_factor=SecondFactor(uow, clock, owner_actions),
         account_view=AccountView(uow, clock, owner_actions),
         password_reset=password_reset,
@@ -213,6 +220,9 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
         webhooks=WebhookDispatcher(uow, clock, keyring, webhook_sender),
         outbox=OutboxAdmin(uow, clock),
         webhook_sender=webhook_sender,
+        console=ConsoleAccess(uow, clock, sign_in),
+        device_lookup=DeviceLookup(uow, clock, cooldown),
+        audit_search=AuditSearch(uow, clock),
     )
 
 

@@ -16,7 +16,10 @@ from tenure.web.errors import WEB_PREFIXES
 from .authz_world import World, build_world
 
 # (method, path) -> who may use it: "public" (anyone), "owner" (a signed-in account),
-# "support" (a support agent signed in with a second factor), "operator" (an admin key)
+# "support" (a support agent signed in with a second factor), "operator" (an operator's
+# API key of the role admin; the policy pages also take the role policy), "console"
+# (either a support agent or an operator with an admin key: the console's device
+# lookup and its start page, docs/console.md)
 WEB_ROUTES: dict[tuple[str, str], str] = {
     ("GET", "/"): "owner",
     ("GET", "/signin"): "public",
@@ -57,7 +60,30 @@ WEB_ROUTES: dict[tuple[str, str], str] = {
     ("POST", "/account/delete"): "owner",
     ("GET", "/transfers/{transfer_id}"): "owner",
     ("POST", "/transfers/{transfer_id}"): "owner",
+    # the support and operator console (web/console*.py, docs/console.md)
+    ("GET", "/console"): "console",
+    ("GET", "/console/signin"): "public",
+    ("POST", "/console/signin"): "public",
+    ("POST", "/console/signout"): "console",
+    ("GET", "/console/devices"): "console",
+    ("GET", "/console/devices/{device_id}"): "console",
+    ("GET", "/console/cases"): "support",
+    ("GET", "/console/cases/{case_id}"): "support",
+    ("POST", "/console/cases/{case_id}/decisions"): "support",
+    ("GET", "/console/cases/{case_id}/evidence/{evidence_id}"): "support",
+    ("GET", "/console/policy"): "operator",
+    ("POST", "/console/policy/validate"): "operator",
+    ("POST", "/console/policy/dry-run"): "operator",
+    ("POST", "/console/policy/apply"): "operator",
+    ("POST", "/console/policy/rollback"): "operator",
+    ("POST", "/console/policy/withdraw"): "operator",
+    ("GET", "/console/audit"): "operator",
+    ("GET", "/console/audit.csv"): "operator",
+    ("GET", "/console/outbox"): "operator",
+    ("POST", "/console/outbox/retry"): "operator",
+    ("POST", "/console/outbox/retry-all"): "operator",
 }
+CONSOLE = ("support", "operator", "console")
 
 
 def page_routes(world: World) -> set[tuple[str, str]]:
@@ -90,3 +116,60 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(world: World) -> None:
         answer = world.client.get(path, follow_redirects=False)
         assert answer.status_code == 303, path
         assert answer.headers["location"].startswith("/signin"), path
+
+
+def console_pages(world: World) -> Iterator[tuple[str, str]]:
+    """(path, audience) of every console GET page, with the ids of the world filled in."""
+    if not world.cases:
+        return
+    ids = {"{device_id}": world.devices["owner-A"].device_id,
+           "{case_id}": world.cases["owner-A"]["case_id"],
+           "{evidence_id}": world.cases["owner-A"]["evidence_id"]}
+    for (method, path), audience in WEB_ROUTES.items():
+        if method == "GET" and audience in CONSOLE:
+            for placeholder, value in ids.items():
+                path = path.replace(placeholder, value)
+            yield path, audience
+
+
+def visit(world: World, path: str, **cookies: str) -> int:
+    world.client.cookies.clear()
+    for name, value in cookies.items():
+        world.client.cookies.set(name, value)
+    try:
+        answer = world.client.get(path, follow_redirects=False)
+    finally:
+        world.client.cookies.clear()
+    if answer.status_code == 303 and path != "/console":
+        assert answer.headers["location"].startswith("/console/signin"), path
+    return answer.status_code
+
+
+def test_console_pages_send_an_anonymous_visitor_to_the_console_sign_in(world: World) -> None:
+    for path, _ in console_pages(world):
+        assert visit(world, path) == 303, path
+
+
+def test_console_pages_by_visitor(world: World) -> None:
+    """What each visitor meets: 200 where they belong; an owner's session on an agent's
+    page is refused (403); without the credential a page asks for (an operator's key,
+    an agent's session) it sends to the console's sign-in (303). A tenant's key opens
+    nothing."""
+    owner = world.accounts["owner-A"].token
+    agent = world.accounts["support-agent"].token if world.cases else ""
+    expected = {  # audience -> (owner, agent, admin key)
+        "support": (403, 200, 303),
+        "operator": (303, 303, 200),
+        "console": (403, 200, 200),
+    }
+    for path, audience in console_pages(world):
+        met = (visit(world, path, tenure_session=owner),
+               visit(world, path, tenure_session=agent),
+               visit(world, path, tenure_operator=world.keys["admin-key"]))
+        want = expected[audience]
+        if path == "/console":  # the start page: to sign in, or on to the first page
+            want = (303, 303, 303)
+        assert met == want, (path, met)
+    tenant_key = world.keys["org-O1"]
+    for path, _ in console_pages(world):
+        assert visit(world, path, tenure_operator=tenant_key) in (303, 403), path

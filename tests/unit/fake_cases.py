@@ -54,6 +54,10 @@ class FakeCases(_Repo):
         rows = sorted(self.s.cases["rows"].values(), key=lambda c: (c.opened_at, c.case_id))
         return [c for c in rows if state in (None, c.state)][:limit]
 
+    def for_device(self, device_id: str, limit: int) -> list[CaseRow]:
+        rows = [c for c in self.s.cases["rows"].values() if c.device_id == device_id]
+        return sorted(rows, key=lambda c: (-c.opened_at, c.case_id))[:limit]
+
     def open_for(self, device_id: str, kind: str, applicant_id: str) -> list[str]:
         return [c.case_id for c in self.listing(None, 10**6)
                 if (c.device_id, c.kind, c.applicant_id) == (device_id, kind, applicant_id)

@@ -28,6 +28,10 @@ class FakeCreditors(_Repo):
         return any(r.tenant_id == tenant_id and r.loan_id == loan_id
                    for r in self.s.loans.values())
 
+    def by_loan_id(self, loan_id: str, limit: int) -> list[LoanRow]:
+        rows = [r for r in self.s.loans.values() if r.loan_id == loan_id]
+        return sorted(rows, key=lambda r: (r.created_at, r.claim_id))[:limit]
+
     def save(self, claim_id: str, loan: Loan) -> None:
         self.s.loans[claim_id] = replace(self.s.loans[claim_id], loan=loan)
 

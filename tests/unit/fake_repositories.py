@@ -16,6 +16,10 @@ from tenure.domain.model import Claim, ClaimKind, Device, claim_order
 from tenure.services.ports import (
     AccountRow,
     ApiKeyRow,
+    AuditEntry,
+    AuditFilter,
+    ChainCheck,
+    ClaimEntry,
     CommandRow,
     MailEntry,
     OutboxMessage,
@@ -199,6 +203,12 @@ class FakeClaims(_Repo):
                        if r.claim.holder == holder and r.released_at is None),
                       key=lambda c: (c.created_at, c.claim_id))
 
+    def history(self, device_id: str) -> list[ClaimEntry]:
+        return [ClaimEntry(r.claim, r.released_at, r.released_by)
+                for r in sorted(self.s.claims.values(),
+                                key=lambda r: (r.claim.created_at, r.claim.claim_id))
+                if r.claim.device_id == device_id]
+
 
 class FakeAccounts(_Repo):
     def by_email(self, email: str) -> AccountRow | None:
@@ -304,6 +314,32 @@ class FakeAudit(_Repo):
         assert len(set(streams)) == len(streams), "record_many: a stream appears twice"
         for stream, data in entries:
             self.record(stream, action, actor, at, **data)
+
+    def _entries(self) -> list[AuditEntry]:
+        """The log as the SQL one reads it: sequence numbers per stream, JSON data."""
+        seqs: Counter[str] = Counter()
+        found = []
+        for e in self.s.audit:
+            seqs[e["stream"]] += 1
+            found.append(AuditEntry(e["stream"], seqs[e["stream"]], e["at"], e["actor"],
+                                    e["action"], json.dumps(e["data"], sort_keys=True)))
+        return found
+
+    def search(self, where: AuditFilter, limit: int) -> list[AuditEntry]:
+        def matches(e: AuditEntry) -> bool:
+            return ((where.stream is None or e.stream == where.stream)
+                    and (not where.action or e.action.startswith(where.action))
+                    and (where.actor is None or e.actor == where.actor)
+                    and (where.since is None or e.at >= where.since)
+                    and (where.until is None or e.at < where.until)
+                    and (where.before is None or (e.at, e.stream, e.seq) < where.before))
+
+        newest = sorted(self._entries(), key=lambda e: (e.at, e.stream, e.seq), reverse=True)
+        return [e for e in newest if matches(e)][:limit]
+
+    def verify_stream(self, stream: str, limit: int) -> ChainCheck:
+        count = sum(1 for e in self.s.audit if e["stream"] == stream)  # no hashes here
+        return ChainCheck(min(count, limit), None, complete=count <= limit)
 
 
 class FakeOutbox(_Repo):

@@ -48,8 +48,9 @@ class OutboxAdmin:
                                 tx.outbox.listing(failed_only, limit),
                                 tx.webhooks.listing(failed_only, None, limit))
 
-    def retry(self, entry_id: str) -> str:
-        """Requeue one failed webhook event or one failed message; says which it was."""
+    def retry(self, entry_id: str, actor: str = "operator") -> str:
+        """Requeue one failed webhook event or one failed message; says which it was.
+        `actor`: who asked, for the audit trail (the console names the operator's key)."""
 
         def work(tx: Tx) -> str:
             now = self.clock.now()
@@ -60,10 +61,10 @@ class OutboxAdmin:
                     raise InvalidInput(f"webhook event {entry_id} has not failed ({state})")
                 tx.webhooks.requeue([entry_id], None, now, now + GIVE_UP_SECONDS)
                 tx.audit.record(f"tenant:{event.tenant_id}", "webhook.requeued",
-                                actor="operator", at=now, events=1)
+                                actor=actor, at=now, events=1)
                 return "webhook event"
             if tx.outbox.requeue([entry_id], now) == 1:
-                tx.audit.record("system", "mail.requeued", actor="operator", at=now,
+                tx.audit.record("system", "mail.requeued", actor=actor, at=now,
                                 messages=1)
                 return "message"
             raise NotFound(f"no failed webhook event or message {entry_id[:64]!r} "
@@ -71,7 +72,8 @@ class OutboxAdmin:
 
         return self.uow.run(work)
 
-    def retry_all_failed(self, tenant_id: str | None = None) -> tuple[int, int]:
+    def retry_all_failed(self, tenant_id: str | None = None,
+                         actor: str = "operator") -> tuple[int, int]:
         """Requeue every failed webhook event (of one tenant) and, without a tenant,
         every failed message. Returns (events, messages)."""
 
@@ -83,9 +85,9 @@ class OutboxAdmin:
             messages = tx.outbox.requeue(None, now) if tenant_id is None else 0
             if events:
                 tx.audit.record(f"tenant:{tenant_id}" if tenant_id else "system",
-                                "webhook.requeued", actor="operator", at=now, events=events)
+                                "webhook.requeued", actor=actor, at=now, events=events)
             if messages:
-                tx.audit.record("system", "mail.requeued", actor="operator", at=now,
+                tx.audit.record("system", "mail.requeued", actor=actor, at=now,
                                 messages=messages)
             return events, messages
 

@@ -14,7 +14,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, or_, select
+
+from tenure.services.ports.rows import AuditEntry, AuditFilter, ChainCheck
 
 from . import tables as t
 
@@ -77,6 +79,45 @@ class AuditLog:
                                               payload)})
         self.conn.execute(insert(t.audit_events), values)
 
+    def search(self, where: AuditFilter, limit: int) -> list[AuditEntry]:
+        """Events matching `where`, newest first (then by stream and seq, so that a
+        listing continued with `where.before` neither skips nor repeats one).
+
+        With a stream the primary key finds them; without one this reads the table in
+        time order, which an operator does now and then, not on a hot path."""
+        ae = t.audit_events.c
+        query = select(t.audit_events)
+        if where.stream is not None:
+            query = query.where(ae.stream == where.stream)
+        if where.action:
+            query = query.where(ae.action.startswith(where.action, autoescape=True))
+        if where.actor is not None:
+            query = query.where(ae.actor == where.actor)
+        if where.since is not None:
+            query = query.where(ae.at >= where.since)
+        if where.until is not None:
+            query = query.where(ae.at < where.until)
+        if where.before is not None:
+            at, stream, seq = where.before
+            query = query.where(or_(ae.at < at, and_(ae.at == at, ae.stream < stream),
+                                    and_(ae.at == at, ae.stream == stream, ae.seq < seq)))
+        rows = self.conn.execute(query.order_by(ae.at.desc(), ae.stream.desc(),
+                                                ae.seq.desc()).limit(limit))
+        return [AuditEntry(r.stream, r.seq, r.at, r.actor, r.action, r.data) for r in rows]
+
+    def verify_stream(self, stream: str, limit: int) -> ChainCheck:
+        """Walk one stream's chain from its first event, at most `limit` events."""
+        rows = self.conn.execute(
+            select(t.audit_events).where(t.audit_events.c.stream == stream)
+            .order_by(t.audit_events.c.seq).limit(limit + 1)).all()
+        checked, prev = 0, GENESIS
+        for row in rows[:limit]:
+            broken = _broken(row, checked + 1, prev)
+            if broken is not None:
+                return ChainCheck(checked, broken)
+            prev, checked = row.hash, checked + 1
+        return ChainCheck(checked, None, complete=len(rows) <= limit)
+
     def events(self, stream: str) -> list[dict[str, Any]]:
         rows = self.conn.execute(
             select(t.audit_events).where(t.audit_events.c.stream == stream)
@@ -104,22 +145,28 @@ def verify_chain(conn: Connection, progress: Any = None) -> Verification:
         if row.stream != stream:
             stream, expected_seq, prev = row.stream, 1, GENESIS
             streams += 1
-        where = f"stream {row.stream!r} event {row.seq}"
-        if row.seq != expected_seq:
-            return Verification(count, streams, f"{where}: expected event {expected_seq} "
-                                                "(an event is missing)")
-        if row.prev_hash != prev:
-            return Verification(count, streams, f"{where}: does not link to the event before it")
-        recomputed = event_hash(row.prev_hash, row.stream, row.seq, row.at, row.actor,
-                                row.action, row.data)
-        if recomputed != row.hash:
-            return Verification(count, streams, f"{where} ({row.action}): content does not "
-                                                 "match its hash (the row was edited)")
+        broken = _broken(row, expected_seq, prev)
+        if broken is not None:
+            return Verification(count, streams, broken)
         prev, expected_seq = row.hash, expected_seq + 1
         count += 1
         if progress is not None and count % 100_000 == 0:
             progress(count)
     return Verification(count, streams, None)
+
+
+def _broken(row: Any, expected_seq: int, prev: str) -> str | None:
+    """What is wrong with this link of its stream's chain, for a person; None if intact."""
+    where = f"stream {row.stream!r} event {row.seq}"
+    if row.seq != expected_seq:
+        return f"{where}: expected event {expected_seq} (an event is missing)"
+    if row.prev_hash != prev:
+        return f"{where}: does not link to the event before it"
+    recomputed = event_hash(row.prev_hash, row.stream, row.seq, row.at, row.actor,
+                            row.action, row.data)
+    if recomputed != row.hash:
+        return f"{where} ({row.action}): content does not match its hash (the row was edited)"
+    return None
 
 
 def _all_rows(conn: Connection) -> Iterator[Any]:

@@ -79,6 +79,13 @@ class CaseRepo:
             query = query.where(t.cases.c.state == state)
         return [_case(r) for r in self.conn.execute(query)]
 
+    def for_device(self, device_id: str, limit: int) -> list[CaseRow]:
+        """The device's cases, newest first (support looking a device up)."""
+        c = t.cases.c
+        return [_case(r) for r in self.conn.execute(
+            select(t.cases).where(c.device_id == device_id)
+            .order_by(c.opened_at.desc(), c.case_id).limit(limit))]
+
     def open_for(self, device_id: str, kind: str, applicant_id: str) -> list[str]:
         c = t.cases.c
         return list(self.conn.execute(

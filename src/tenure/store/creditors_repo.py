@@ -20,6 +20,11 @@ def _loan(r: Any) -> Loan:
                 lock_message=r.lock_message, complete_at=r.complete_at)
 
 
+def _row(r: Any) -> LoanRow:
+    return LoanRow(r.claim_id, r.device_id, r.tenant_id, r.loan_id, r.contact,
+                   r.offline_lock_days, r.notice_command_id, r.created_at, _loan(r))
+
+
 def _state(loan: Loan) -> dict[str, Any]:
     return {"state": loan.state.value,
             "prior_state": loan.prior_state.value if loan.prior_state else None,
@@ -42,10 +47,14 @@ class CreditorRepo:
     def for_claim(self, claim_id: str) -> LoanRow | None:
         r = self.conn.execute(select(t.creditor_loans)
                               .where(t.creditor_loans.c.claim_id == claim_id)).first()
-        if r is None:
-            return None
-        return LoanRow(r.claim_id, r.device_id, r.tenant_id, r.loan_id, r.contact,
-                       r.offline_lock_days, r.notice_command_id, r.created_at, _loan(r))
+        return None if r is None else _row(r)
+
+    def by_loan_id(self, loan_id: str, limit: int) -> list[LoanRow]:
+        """The loans of this id, of every creditor (each names its loans itself)."""
+        c = t.creditor_loans.c
+        rows = self.conn.execute(select(t.creditor_loans).where(c.loan_id == loan_id)
+                                 .order_by(c.created_at, c.claim_id).limit(limit))
+        return [_row(r) for r in rows]
 
     def loan_taken(self, tenant_id: str, loan_id: str) -> bool:
         c = t.creditor_loans.c

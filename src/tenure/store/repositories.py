@@ -26,6 +26,7 @@ from tenure.domain.in_use import TerritoryState
 from tenure.domain.model import Claim, ClaimKind, Device, claim_order
 from tenure.services.ports.rows import (
     AccountRow,
+    ClaimEntry,
     OwnedDevice,
     SessionRow,
     StoredDevice,
@@ -257,6 +258,16 @@ class ClaimRepo:
             .where(c.holder == holder, c.released_at.is_(None))
             .order_by(c.created_at, c.claim_id))
         return [_claim_from_tuple(tuple(r)) for r in rows]
+
+    def history(self, device_id: str) -> list[ClaimEntry]:
+        """Every claim ever made on the device, held or released, in the order made."""
+        c = t.claims.c
+        rows = self.conn.execute(
+            select(c.claim_id, c.device_id, c.kind, c.holder, c.holder_hint, c.message,
+                   c.contact, c.territory, c.created_at, c.released_at, c.released_by)
+            .where(c.device_id == device_id).order_by(c.created_at, c.claim_id))
+        return [ClaimEntry(_claim_from_tuple(tuple(r)[:9]), r.released_at, r.released_by)
+                for r in rows]
 
     def active_device_ids_held_by(self, holder: str, kind: ClaimKind) -> list[str]:
         rows = self.conn.execute(

@@ -7,7 +7,21 @@ from pathlib import Path
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 
-from . import appeal, owner, owner_account, owner_actions, owner_reset, owner_transfers, public
+from . import (
+    appeal,
+    console,
+    console_audit,
+    console_cases,
+    console_devices,
+    console_outbox,
+    console_policy,
+    owner,
+    owner_account,
+    owner_actions,
+    owner_reset,
+    owner_transfers,
+    public,
+)
 
 STATIC = Path(__file__).parent / "static"
 
@@ -19,5 +33,7 @@ routes: list[BaseRoute] = [
     *owner_account.routes,
     *owner_reset.routes,
     *owner_transfers.routes,
+    *console.routes, *console_devices.routes, *console_cases.routes, *console_policy.routes,
+    *console_audit.routes, *console_outbox.routes,
     Mount("/static", StaticFiles(directory=STATIC), name="static"),
 ]

@@ -270,3 +270,49 @@ class LoanRow:
     notice_command_id: str
     created_at: int
     loan: Loan
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimEntry:
+    """A claim as support sees it in a device's history: held, or released when and by
+    whom (a holder, a case, an operator)."""
+
+    claim: Claim
+    released_at: int | None
+    released_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One event of the audit trail, its data as the canonical JSON that was hashed."""
+
+    stream: str
+    seq: int
+    at: int
+    actor: str
+    action: str
+    data: str
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    """Which events of the audit trail to read: every member that is set must match.
+    `action` matches as a prefix (`case.` finds every case event); `until` is
+    exclusive; `before` continues a listing after its last (at, stream, seq)."""
+
+    stream: str | None = None
+    action: str | None = None
+    actor: str | None = None
+    since: int | None = None
+    until: int | None = None
+    before: tuple[int, str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainCheck:
+    """One stream's hash chain walked: the events checked and the first broken link;
+    `complete` is False when the stream was longer than the walk was allowed to be."""
+
+    events: int
+    broken: str | None
+    complete: bool = True
