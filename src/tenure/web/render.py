@@ -34,8 +34,9 @@ def _gettext(message: str, **params: Any) -> str:
     return i18n.gettext(_locale.get(), message, **params)
 
 
-def _ngettext(singular: str, plural: str, n: int, **params: Any) -> str:
-    return i18n.ngettext(_locale.get(), singular, plural, n, **params)
+def _ngettext(singular: str, plural: str, n: int) -> str:
+    """Unformatted: Jinja's new-style gettext fills in `num` and the other variables."""
+    return i18n.translations(_locale.get()).ngettext(singular, plural, n)
 
 
 def _when(epoch: int | float | None) -> str:
