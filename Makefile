@@ -89,7 +89,7 @@ fuzz: install-dev  ## schemathesis against real servers (SQLite; PostgreSQL with
 
 CATALOGS := src/tenure/i18n/locales
 i18n: install-dev  ## extract the text a person reads into the catalogs and update each language's .po
-	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k gettext:2 -k ngettext:2,3 -k _ \
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k gettext:2 -k plural:2,3 -k ngettext:1,2 -k _ \
 	  --no-location --sort-output --omit-header -o $(CATALOGS)/tenure.pot src
 	for lang in de fr es ru ar fa; do \
 	  if [ -f $(CATALOGS)/$$lang/LC_MESSAGES/tenure.po ]; then \

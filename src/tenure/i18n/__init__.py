@@ -89,13 +89,14 @@ def gettext(locale: str, message: str, **params: object) -> str:
         return message % params
 
 
-def ngettext(locale: str, singular: str, plural: str, n: int, **params: object) -> str:
-    translated = translations(locale).ngettext(singular, plural, n)
+def plural(locale: str, one: str, many: str, n: int, **params: object) -> str:
+    """`one` or `many` in `locale`, by the language's plural rule for `n` (`%(num)d`)."""
+    translated = translations(locale).ngettext(one, many, n)
     params = {"num": n, **params}
     try:
         return translated % params
     except (KeyError, ValueError, TypeError):
-        return (singular if n == 1 else plural) % params
+        return (one if n == 1 else many) % params
 
 
 def N_(message: str) -> str:  # noqa: N802 - the gettext convention for "mark, translate later"
