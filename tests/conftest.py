@@ -21,6 +21,7 @@ from tenure.crypto.keyring import KeyRing
 from tenure.store.database import normalise_url
 from tenure.store.migrate import upgrade
 from tenure.store.tables import metadata
+from tests.catalogs import catalogs  # noqa: F401 - a temporary message catalog, any test
 
 POSTGRES_ENV = "TENURE_TEST_POSTGRES_URL"
 

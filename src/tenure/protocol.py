@@ -177,6 +177,7 @@ class ActivationPayload(TypedDict, total=False):
     signals: Signals
     account_token: str
     bypass_code: str
+    locale: str  # BCP 47 tag of the screen's language (extension, docs/protocol.md)
 
 
 class AccountPayload(TypedDict):
@@ -189,6 +190,7 @@ class CheckinPayload(TypedDict, total=False):
     signals: Signals
     acks: list[str]
     bootloader: str  # "locked" | "unlocked": the bootloader's state, reported
+    locale: str  # BCP 47 tag of the screen's language (extension, docs/protocol.md)
 
 
 class Lock(TypedDict, total=False):

@@ -217,10 +217,12 @@ class FakeAccounts(_Repo):
     def by_id(self, account_id: str) -> AccountRow | None:
         return self.s.accounts.get(account_id)
 
-    def create(self, account_id: str, email: str, password_hash: str, now: int) -> bool:
+    def create(self, account_id: str, email: str, password_hash: str, now: int,
+               locale: str | None = None) -> bool:
         if account_id in self.s.accounts or self.by_email(email) is not None:
             return False
-        self.s.accounts[account_id] = AccountRow(account_id, email, password_hash, None, now)
+        self.s.accounts[account_id] = AccountRow(account_id, email, password_hash, None, now,
+                                                 locale)
         return True
 
     def lock(self, account_id: str) -> None:

@@ -208,6 +208,12 @@ def test_deny_activation_refuses_activation_and_lock_in_use_too() -> None:
 # -- messages --------------------------------------------------------------------------------
 
 
+def notice_text(found: Verdict, when: str) -> str:
+    """The warning before an in-use lock, in English, as the service fills it."""
+    assert found.notice_phrase is not None
+    return found.notice_phrase.with_values(when=when).english()
+
+
 def test_default_message_names_the_maker_and_the_rule_contact() -> None:
     p = policy('maker = "Example Phones"\ncontact = "your retailer"\n'
                + rule("ir", "lock_in_use", '["IR"]', extra='contact = "Compliance, +1 555 0100"'))
@@ -218,7 +224,7 @@ def test_default_message_names_the_maker_and_the_rule_contact() -> None:
     assert found.contact == "Compliance, +1 555 0100"
     assert "Example Phones" in found.in_use_message
     assert "Compliance, +1 555 0100" in found.in_use_message
-    notice = found.notice.replace("{when}", "2026-11-20 12:00 UTC")  # as the service does
+    notice = notice_text(found, "2026-11-20 12:00 UTC")
     assert "IR" in notice and "2026-11-20 12:00 UTC" in notice and "Example Phones" in notice
 
 
@@ -235,7 +241,7 @@ def test_default_message_without_a_maker_reads_correctly() -> None:
     assert found is not None
     assert "The The" not in found.message
     assert "The The" not in found.in_use_message
-    assert "The The" not in found.notice
+    assert "The The" not in notice_text(found, "2026-11-20 12:00 UTC")
 
 
 def test_custom_message_placeholders_are_filled() -> None:
@@ -261,7 +267,7 @@ def test_notice_survives_braces_in_the_contact() -> None:
                + rule("ir", "lock_in_use", '["IR"]', extra="notice_hours = 24"))
     found = at(p, "IR")
     assert found is not None
-    notice = found.notice.replace("{when}", "2026-11-20 12:00 UTC")  # as the service does
+    notice = notice_text(found, "2026-11-20 12:00 UTC")
     assert "Compliance {EU}" in notice and "2026-11-20 12:00 UTC" in notice
 
 

@@ -52,8 +52,15 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _language(agent: DeviceAgent, args: argparse.Namespace) -> None:
+    """`--locale`: the user picks the screen's language (kept until a factory reset)."""
+    if getattr(args, "locale", None):
+        agent.choose_locale(args.locale)
+
+
 def cmd_activate(args: argparse.Namespace) -> int:
     agent = _agent(args)
+    _language(agent, args)
     signals: dict[str, Any] = {}
     if args.sim_mcc:
         signals["sim_mcc"] = args.sim_mcc
@@ -82,6 +89,7 @@ cmd_unbind = _with_account("unbind")
 
 def cmd_checkin(args: argparse.Namespace) -> int:
     agent = _agent(args)
+    _language(agent, args)
     agent.checkin(accept_notices=args.accept_notice)
     _show(agent)
     return 0
@@ -156,6 +164,13 @@ def register(commands: Any) -> None:
                              "or ./device)")
     sub = device.add_subparsers(dest="action", required=True, metavar="ACTION")
 
+    def locale_option(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--locale", metavar="TAG",
+                       help="the screen's language as a BCP 47 tag (de, fr-CA, fa...): "
+                            "the server writes lock messages in it when it has that "
+                            "language, else in English; kept until a factory reset "
+                            "(default en)")
+
     def account_options(p: argparse.ArgumentParser) -> None:
         p.add_argument("--email", help="sign in with this account first")
         p.add_argument("--password", help="its password (or set TENURE_PASSWORD)")
@@ -187,6 +202,7 @@ def register(commands: Any) -> None:
     p.add_argument("--bypass-code", metavar="CODE",
                    help="the code an organization's administrator gave, for a device the "
                         "organization holds (case-insensitive; dashes optional)")
+    locale_option(p)
     p.set_defaults(handler=cmd_activate)
 
     p = sub.add_parser("bind", help="bind the device to the signed-in account (activation lock on)")
@@ -206,6 +222,7 @@ def register(commands: Any) -> None:
                    help="the user read and accepts the creditor's enrollment notice the "
                         "screen shows (`tenure device status`); without it the notice "
                         "stays pending")
+    locale_option(p)
     p.set_defaults(handler=cmd_checkin)
 
     p = sub.add_parser("factory-reset", help="wipe user data, keep the persistent block")

@@ -36,6 +36,8 @@ IDENTITY = "identity.json"
 DEVICE_KEY = "device_key.pem"
 RECORD = "record.json"
 SESSION = "session.json"
+LOCALE = "locale"  # user data: the screen's language, as the set-up screen chose it
+DEFAULT_LOCALE = "en"  # this agent's own screen is written in English
 RINGING = "Ringing:"
 WIPED = "Wiped:"
 
@@ -231,16 +233,31 @@ class DeviceAgent:
             raise ProtocolError(response.status_code, problem)
         return self.accept(str(response.json().get("record", "")), nonce)
 
+    # -- the screen's language -------------------------------------------------------------
+    @property
+    def locale(self) -> str:
+        """The language the user chose for the screen (a BCP 47 tag), sent with every
+        activation and check-in so the server writes lock messages in it. A user
+        setting: a factory reset forgets it, and the set-up screen asks again."""
+        saved = self.userdata.read(LOCALE)
+        return saved.decode() if saved else DEFAULT_LOCALE
+
+    def choose_locale(self, tag: str) -> None:
+        self.userdata.write(LOCALE, tag.encode())
+
     # -- protocol: the payloads ----------------------------------------------------------
     @staticmethod
     def activation_payload(account_token: str | None = None,
                            signals: protocol.Signals | None = None,
-                           bypass_code: str | None = None) -> protocol.ActivationPayload:
+                           bypass_code: str | None = None,
+                           locale: str | None = None) -> protocol.ActivationPayload:
         payload: protocol.ActivationPayload = {"signals": signals or {}}
         if account_token:
             payload["account_token"] = account_token
         if bypass_code:
             payload["bypass_code"] = bypass_code
+        if locale:
+            payload["locale"] = locale
         return payload
 
     @staticmethod
@@ -249,16 +266,19 @@ class DeviceAgent:
 
     def checkin_payload(self, signals: protocol.Signals | None = None,
                         acks: list[str] | None = None, report_bootloader: bool = True,
-                        accept_notices: bool = False) -> protocol.CheckinPayload:
+                        accept_notices: bool = False,
+                        locale: str | None = None) -> protocol.CheckinPayload:
         """Acknowledges the commands of the last record unless `acks` says otherwise
         (they were shown) — an enrollment notice only if the user accepted it — and
-        reports the bootloader's state."""
+        reports the bootloader's state (and `locale`, the screen's language, if given)."""
         if acks is None:
             saved = self.last_record()
             acks = acks_for(saved["payload"] if saved else None, accept_notices)
         payload: protocol.CheckinPayload = {"signals": signals or {}, "acks": acks}
         if report_bootloader:
             payload["bootloader"] = self.bootloader.state
+        if locale:
+            payload["locale"] = locale
         return payload
 
     # -- protocol: the acts --------------------------------------------------------------
@@ -270,7 +290,7 @@ class DeviceAgent:
         ring or wipe that waited for it (such as the wipe a granted appeal queues for a
         device that could not be set up)."""
         record = self.call(protocol.ACTIVATION_PATH, self.activation_payload(
-            account_token, signals, bypass_code))  # type: ignore[arg-type]
+            account_token, signals, bypass_code, self.locale))  # type: ignore[arg-type]
         if record.get("status") == "activated":
             return self.carry_out(record, signals)
         return record
@@ -287,7 +307,8 @@ class DeviceAgent:
         a creditor's enrollment notice only with `accept_notices` (the user accepted
         it on screen); then carry out the owner's ring and wipe commands of the answer."""
         saved = self.last_record()
-        payload = self.checkin_payload(signals, accept_notices=accept_notices)  # type: ignore[arg-type]
+        payload = self.checkin_payload(signals, accept_notices=accept_notices,  # type: ignore[arg-type]
+                                       locale=self.locale)
         record = self.call(protocol.CHECKIN_PATH, payload)
         if accept_notices:
             remember_accepted(self.persistent, saved["payload"] if saved else None)
@@ -311,7 +332,8 @@ class DeviceAgent:
         if not done:
             return record
         record = self.call(protocol.CHECKIN_PATH,
-                           self.checkin_payload(signals, acks=done))  # type: ignore[arg-type]
+                           self.checkin_payload(signals, acks=done,  # type: ignore[arg-type]
+                                                locale=self.locale))
         if any(line.startswith(WIPED) for line in self.actions):
             self.factory_reset()  # the stored record now says: activation needed
         return record

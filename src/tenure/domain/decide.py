@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .creditor import LOCK_ALLOWS, Loan, locks_device
 from .model import (
@@ -22,31 +23,43 @@ from .model import (
 )
 from .policy import Verdict
 from .territory import Presence
+from .wording import N_, Phrase
 
-OWNER_LOCK_MESSAGE = (
+# What the lock screen says: catalog messages (docs/operator-guide.md, "Languages"),
+# written here in English and translated into the device's language where the record
+# is signed (services/lock_text.py).
+OWNER_LOCK_MESSAGE = N_(
     "This device is linked to an account. Sign in with the account that was "
     "previously used on this device to continue setting it up."
 )
-COOLDOWN_MESSAGE = (
+COOLDOWN_MESSAGE = N_(
     "The password of this account was changed recently. To protect the owner, the new "
     "password can unlock this device only after a waiting period."
 )
-LOST_MESSAGE = "This device has been reported lost by its owner."
+LOST_MESSAGE = N_("This device has been reported lost by its owner.")
 # The way out of a territory lock (record extension `released_if`, docs/protocol.md). An
 # activation refusal ends when the device is activated where the policy permits it; a
 # lock in use is released at the first check-in whose evidence places the device where
 # the rule does not apply (domain/in_use.py: no waiting period on the way out).
-RELEASED_IF_ACTIVATION = "the device is activated in a permitted territory"
-RELEASED_IF_IN_USE = ("the device checks in from a territory where this rule does not "
-                      "apply; the next check-in there releases the lock")
+RELEASED_IF_ACTIVATION = N_("the device is activated in a permitted territory")
+RELEASED_IF_IN_USE = N_("the device checks in from a territory where this rule does not "
+                        "apply; the next check-in there releases the lock")
+ORGANIZATION_MESSAGE = N_(
+    "This device belongs to %(name)s. Enter the code your administrator gave you.")
+SOME_ORGANIZATION_MESSAGE = N_(
+    "This device belongs to an organization. Enter the code your administrator gave you.")
+CREDITOR_MESSAGE = N_("This device is locked by the company that finances it.")
 
 
 def organization_message(name: str) -> str:
-    """What an organization's activation lock says (stored on its claim when made)."""
-    return (f"This device belongs to {name}. Enter the code your administrator gave you.")
+    """What an organization's activation lock says, in English (stored on its claim when
+    made; the claim also keeps the name, so the lock can be said in any language)."""
+    return Phrase.of(ORGANIZATION_MESSAGE, name=name).english()
 
 
-CREDITOR_MESSAGE = "This device is locked by the company that finances it."
+def said(kind: ClaimKind, phrase: Phrase, **lock: Any) -> Lock:
+    """A lock whose message is made of catalog messages."""
+    return Lock(kind, phrase.english(), phrase=phrase, **lock)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +89,13 @@ def decide(given: DecisionInput) -> Decision:
         elif claim.kind is ClaimKind.ORGANIZATION:
             lock, reason = _organization(claim, given)
         elif claim.kind is ClaimKind.LOST:
-            lock = Lock(ClaimKind.LOST, claim.message or LOST_MESSAGE, contact=claim.contact)
+            lock = (Lock(ClaimKind.LOST, claim.message, contact=claim.contact) if claim.message
+                    else said(ClaimKind.LOST, Phrase.of(LOST_MESSAGE), contact=claim.contact))
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks every act"
         elif claim.kind is ClaimKind.CREDITOR:
             lock, reason = _creditor(claim, given)
         else:
-            rule = claim.holder.removeprefix("policy:") if claim.kind is ClaimKind.TERRITORY else ""
-            lock = Lock(claim.kind, claim.message, contact=claim.contact,
-                        territory=claim.territory, rule=rule,
-                        released_if=RELEASED_IF_IN_USE if rule else "")
+            lock = _held_territory(claim, given.verdict)
             reason = f"{claim.kind.value} claim {claim.claim_id} blocks {given.act.value}"
         reasons.append(reason)
         if lock is None:
@@ -124,6 +135,18 @@ def credential_accepted_from(credential: Credential, cooldown: int) -> int | Non
     return None if changed is None else changed + cooldown
 
 
+def _held_territory(claim: Claim, verdict: Verdict | None) -> Lock:
+    """A territory claim shows the text stored with it; while the policy's verdict is
+    still its rule's, the lock also carries that rule's texts, so that it can be said in
+    the device's language (or the territory's)."""
+    rule = claim.holder.removeprefix("policy:") if claim.kind is ClaimKind.TERRITORY else ""
+    same = verdict is not None and rule and verdict.rule_id == rule
+    return Lock(claim.kind, claim.message, contact=claim.contact, territory=claim.territory,
+                rule=rule, released_if=RELEASED_IF_IN_USE if rule else "",
+                phrase=verdict.in_use_phrase if same and verdict else None,
+                wordings=verdict.wordings if same and verdict else ())
+
+
 def _territory(given: DecisionInput) -> tuple[Lock | None, str]:
     """Activation where the policy restricts it is refused; use is blocked only by a
     stored territory claim (made after grace and notice), which the claims loop shows."""
@@ -137,7 +160,8 @@ def _territory(given: DecisionInput) -> tuple[Lock | None, str]:
     if given.act is Act.ACTIVATE and verdict.refuses_activation and not held:
         lock = Lock(ClaimKind.TERRITORY, verdict.message, contact=verdict.contact,
                     territory=verdict.territory, rule=verdict.rule_id, evidence=evidence,
-                    released_if=RELEASED_IF_ACTIVATION)
+                    released_if=RELEASED_IF_ACTIVATION, phrase=verdict.phrase,
+                    wordings=verdict.wordings)
         return lock, f"{summary}: activation refused on evidence {', '.join(evidence)}"
     return None, f"{summary}: does not block {given.act.value} now"
 
@@ -150,8 +174,15 @@ def _organization(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]
         return None, f"{subject}: does not block use"
     if given.bypass_accepted:
         return None, f"{subject}: the organization's current bypass code was presented"
-    lock = Lock(ClaimKind.ORGANIZATION, claim.message or organization_message("an organization"),
-                contact=claim.contact)
+    if claim.holder_hint:  # the organization's name, kept with its claim
+        lock = said(ClaimKind.ORGANIZATION, Phrase.of(ORGANIZATION_MESSAGE,
+                                                      name=claim.holder_hint),
+                    contact=claim.contact)
+    elif claim.message:  # a claim made before the name was kept: as it was stored
+        lock = Lock(ClaimKind.ORGANIZATION, claim.message, contact=claim.contact)
+    else:
+        lock = said(ClaimKind.ORGANIZATION, Phrase.of(SOME_ORGANIZATION_MESSAGE),
+                    contact=claim.contact)
     return lock, f"{subject}: blocks activation without the organization's bypass code"
 
 
@@ -164,8 +195,10 @@ def _creditor(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
     if loan is None or not locks_device(loan):
         state = loan.state.value if loan is not None else "unknown"
         return None, f"{subject}: {state}, does not lock the device"
-    lock = Lock(ClaimKind.CREDITOR, loan.lock_message or CREDITOR_MESSAGE,
-                contact=claim.contact, allows=LOCK_ALLOWS)
+    lock = (Lock(ClaimKind.CREDITOR, loan.lock_message, contact=claim.contact,
+                 allows=LOCK_ALLOWS) if loan.lock_message
+            else said(ClaimKind.CREDITOR, Phrase.of(CREDITOR_MESSAGE), contact=claim.contact,
+                      allows=LOCK_ALLOWS))
     return lock, f"{subject}: locked by the creditor, blocks {given.act.value}"
 
 
@@ -178,7 +211,7 @@ def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
     subject = f"owner claim {claim.claim_id}"
     if given.act is Act.USE and given.device.activated_at is not None:
         return None, f"{subject}: device activated, in use by its owner"
-    lock = Lock(ClaimKind.OWNER, OWNER_LOCK_MESSAGE, hint=claim.holder_hint)
+    lock = said(ClaimKind.OWNER, Phrase.of(OWNER_LOCK_MESSAGE), hint=claim.holder_hint)
     credential = given.credential
     if credential is None:
         return lock, f"{subject}: no account credential presented"
@@ -186,12 +219,8 @@ def _owner(claim: Claim, given: DecisionInput) -> tuple[Lock | None, str]:
         return lock, f"{subject}: credential of another account presented"
     accepted_from = credential_accepted_from(credential, given.credential_cooldown)
     if accepted_from is not None and given.now < accepted_from:
-        cooling = Lock(
-            ClaimKind.OWNER,
-            f"{OWNER_LOCK_MESSAGE} {COOLDOWN_MESSAGE}",
-            hint=claim.holder_hint,
-            until=accepted_from,
-        )
+        cooling = said(ClaimKind.OWNER, Phrase.of(OWNER_LOCK_MESSAGE, COOLDOWN_MESSAGE),
+                       hint=claim.holder_hint, until=accepted_from)
         return cooling, (
             f"{subject}: password changed within the cool-down, accepted from {accepted_from}")
     return None, f"{subject}: satisfied by the bound account's credential"

@@ -6,6 +6,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from .wording import Phrase
+
 
 class ClaimKind(StrEnum):
     """Who may stand between a device and its use (docs/architecture.md, "Locks are claims")."""
@@ -48,11 +50,15 @@ class Claim:
     kind: ClaimKind
     holder: str  # account id, organization id, creditor id or policy id
     created_at: int
-    holder_hint: str = ""  # masked holder identity shown on the lock screen
+    # Who holds it, as the lock screen names them: the owner's masked email, an
+    # organization's name.
+    holder_hint: str = ""
     message: str = ""
     contact: str = ""
     territory: str = ""
 
+
+MAX_HINT = 128  # characters of `holder_hint` the store keeps
 
 _KIND_RANK = {kind: rank for rank, kind in enumerate(ClaimKind)}
 
@@ -119,6 +125,11 @@ class Lock:
     evidence: tuple[str, ...] = ()  # the territory evidence that placed the device
     allows: tuple[str, ...] = ()  # what still works while locked (creditor: emergency calls...)
     released_if: str = ""  # the way out: what releases this lock (territory locks)
+    # How `message` can be said in the reader's language (services/lock_text.py): the
+    # catalog messages it was made of (None: a person's own words, shown as written),
+    # and the versions its author wrote per language (a policy rule's `messages`).
+    phrase: Phrase | None = None
+    wordings: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

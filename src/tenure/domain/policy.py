@@ -28,15 +28,10 @@ from typing import Any
 
 from .errors import PolicyError as PolicyError  # re-exported: callers import it here
 from .model import Device, Sale
-from .policy_text import (
-    DEFAULT_MESSAGE,
-    IN_USE_MESSAGE,
-    NOTICE_MESSAGE,
-    fill_placeholders,
-    placeholder_problems,
-)
+from .policy_text import MAX_CONTACT, checked_text, read_texts, verdict_texts
 from .territory import MODES, Presence, is_subdivision, is_within
 from .text import text_problem
+from .wording import Phrase
 
 EFFECTS = ("deny_activation", "lock_in_use", "allow")
 _SEVERITY = {"allow": 0, "deny_activation": 1, "lock_in_use": 2}
@@ -73,6 +68,7 @@ class Rule:
     grace_hours: float = 0.0
     notice_hours: float = 0.0
     exempt_licensed_sales: bool = False
+    messages: tuple[tuple[str, str], ...] = ()  # language → the rule's message in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +112,13 @@ class Verdict:
     grace_hours: float = 0.0
     notice_hours: float = 0.0
     in_use_message: str = ""  # shown on a device locked while in use
-    notice: str = ""  # the warning before an in-use lock; the caller replaces "{when}"
+    # The same texts in the reader's language (services/lock_text.py): the catalog
+    # defaults (None where the rule has its own message), the warning before an in-use
+    # lock (the caller adds its `when`), and the rule's own message per language.
+    phrase: Phrase | None = None
+    in_use_phrase: Phrase | None = None
+    notice_phrase: Phrase | None = None
+    wordings: tuple[tuple[str, str], ...] = ()
 
     @property
     def refuses_activation(self) -> bool:
@@ -173,12 +175,9 @@ def verdict(policy: Policy, device: Device, presence: Presence,
     contact = rule.contact or policy.contact
     fill = {"maker": policy.maker, "contact": contact, "territory": territory}
     return Verdict(
-        effect=rule.effect, rule_id=rule.rule_id, territory=territory,
-        message=fill_placeholders(rule.message or DEFAULT_MESSAGE, fill),
-        contact=contact, grace_hours=rule.grace_hours, notice_hours=rule.notice_hours,
-        in_use_message=fill_placeholders(rule.message or IN_USE_MESSAGE, fill),
-        notice=fill_placeholders(NOTICE_MESSAGE, fill),
-    )
+        effect=rule.effect, rule_id=rule.rule_id, territory=territory, contact=contact,
+        grace_hours=rule.grace_hours, notice_hours=rule.notice_hours,
+        **verdict_texts(rule.message, rule.messages, fill))
 
 
 # -- reading a policy document -------------------------------------------------------------
@@ -187,8 +186,6 @@ def verdict(policy: Policy, device: Device, presence: Presence,
 # contacts into claims (255), models and SKUs as provisioned (64).
 MAX_RULE_ID = 48
 MAX_NAME = 64
-MAX_CONTACT = 255
-MAX_MESSAGE = 1000
 MAX_HOURS = 24 * 365 * 10  # ten years; beyond that a deadline is not a deadline
 
 
@@ -207,20 +204,9 @@ def _strings(value: Any, where: str, problems: list[str],
     return tuple(value)
 
 
-def _text(value: Any, where: str, problems: list[str], max_length: int,
-          multiline: bool = False) -> str:
-    """A text of the document, checked like every text people enter (domain/text.py)."""
-    problem = text_problem(value, max_length=max_length, multiline=multiline, required=False)
-    if problem is not None:
-        problems.append(f"{where}: {problem}")
-        return ""
-    assert isinstance(value, str)
-    return value
-
-
 _TOP_LEVEL = frozenset({"maker", "contact", "evidence", "markets", "rules", "description"})
-_RULE_KEYS = frozenset({"id", "effect", "territories", "match", "message", "contact",
-                        "grace_hours", "notice_hours", "exempt_licensed_sales"})
+_RULE_KEYS = frozenset({"id", "effect", "territories", "match", "message", "messages",
+                        "contact", "grace_hours", "notice_hours", "exempt_licensed_sales"})
 _MATCH_KEYS = ("models", "skus", "markets")
 
 
@@ -228,8 +214,9 @@ class _Reader:
     """Collects every problem of one document while its parts are read, so an operator
     sees them all at once instead of fixing one per run."""
 
-    def __init__(self, territory: Callable[[str], str]) -> None:
+    def __init__(self, territory: Callable[[str], str], languages: Collection[str]) -> None:
         self.territory = territory
+        self.languages = languages
         self.problems: list[str] = []
 
     def code(self, value: str, where: str) -> str:
@@ -333,18 +320,6 @@ def _read_hours(raw: Mapping[str, Any], where: str, effect: str,
     return hours
 
 
-def _read_texts(raw: Mapping[str, Any], where: str, r: _Reader) -> dict[str, str]:
-    texts = {
-        "message": _text(raw.get("message", ""), f"{where}.message", r.problems, MAX_MESSAGE,
-                         multiline=True),
-        "contact": _text(raw.get("contact", ""), f"{where}.contact", r.problems, MAX_CONTACT),
-    }
-    for problem in placeholder_problems(texts["message"]):
-        r.problems.append(f"{where}.message: {problem}; only {{maker}}, {{contact}} and "
-                          "{territory} may be used")
-    return texts
-
-
 def _read_rule(raw: Mapping[str, Any], index: int, seen: set[str],
                markets: Mapping[str, Any], r: _Reader) -> Rule:
     rule_id = _read_rule_id(raw, index, seen, r)
@@ -356,14 +331,14 @@ def _read_rule(raw: Mapping[str, Any], index: int, seen: set[str],
     territories = _read_territories(raw, where, markets, r)
     match = _read_match(raw, where, r)
     hours = _read_hours(raw, where, effect, r)
-    texts = _read_texts(raw, where, r)
+    texts = read_texts(raw, where, r.languages, r.problems)
     exempt = raw.get("exempt_licensed_sales", False)
     if not isinstance(exempt, bool):
         r.problems.append(f"{where}.exempt_licensed_sales: must be true or false")
     elif exempt and effect == "allow":
         r.problems.append(f"{where}.exempt_licensed_sales: only applies to restricting rules")
     return Rule(rule_id, effect, territories, match, texts["message"], texts["contact"],
-                hours["grace_hours"], hours["notice_hours"], exempt is True)
+                hours["grace_hours"], hours["notice_hours"], exempt is True, texts["messages"])
 
 
 def _read_rules(doc: Mapping[str, Any], markets: Mapping[str, Any],
@@ -382,16 +357,18 @@ def _read_rules(doc: Mapping[str, Any], markets: Mapping[str, Any],
     return tuple(rules)
 
 
-def parse_policy(doc: Mapping[str, Any], territory: Callable[[str], str]) -> Policy:
+def parse_policy(doc: Mapping[str, Any], territory: Callable[[str], str],
+                 languages: Collection[str] = ()) -> Policy:
     """Build a Policy from a decoded TOML document; `territory` normalises an ISO code
-    or raises ValueError. Raises PolicyError listing every problem."""
-    reader = _Reader(territory)
+    or raises ValueError; `languages` are those a rule's `messages` may be given in (the
+    server's catalogs). Raises PolicyError listing every problem."""
+    reader = _Reader(territory, languages)
     evidence = _read_settings(doc, reader)
     markets = _read_markets(doc, reader)
     rules = _read_rules(doc, markets, reader)
     for name in ("maker", "contact"):
         if name in doc:
-            _text(doc[name], name, reader.problems, MAX_CONTACT)
+            checked_text(doc[name], name, reader.problems, MAX_CONTACT)
     if reader.problems:
         raise PolicyError(reader.problems)
     defaults = Policy()

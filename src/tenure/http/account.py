@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .bodies import bearer, client_address, json_object, read_capped
+from .bodies import bearer, client_address, json_object, read_capped, request_locale
 from .deps import app_services
 from .idempotency import idempotent
 
@@ -19,10 +19,11 @@ async def register(request: Request) -> Response:
     data = json_object(body)
 
     address = client_address(request)
+    locale = request_locale(request)  # the account's mail is written in it
 
     async def produce() -> Response:
         account = await run_in_threadpool(rt.register, data.get("email"), data.get("password"),
-                                          address)
+                                          address, locale)
         return JSONResponse({"account_id": account.account_id, "email": account.email},
                             status_code=201)
 

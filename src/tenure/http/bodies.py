@@ -9,6 +9,7 @@ from starlette.requests import ClientDisconnect, Request
 
 from tenure.domain import jsonread
 from tenure.domain.errors import Malformed, TooLarge
+from tenure.i18n import negotiate
 
 
 async def read_capped(request: Request, limit: int) -> bytes:
@@ -52,3 +53,10 @@ def bearer(request: Request) -> str | None:
 def client_address(request: Request) -> str:
     """The client's address as the app's ClientAddress reads it (trusted proxies)."""
     return request.app.state.client_address(request)  # type: ignore[no-any-return]
+
+
+def request_locale(request: Request) -> str | None:
+    """The language a request's mail is written in (its `Accept-Language`; English when
+    it names none we speak); None without the header."""
+    accept = request.headers.get("accept-language")
+    return negotiate(accept) if accept else None

@@ -91,7 +91,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
     },
     "/v1/device/activation": {"post": _signed(
         "activate", "Activate: apply claims and territory policy",
-        '{"signals"?, "account_token"?, "bypass_code"?}',
+        '{"signals"?, "account_token"?, "bypass_code"?, "locale"?}',
         {"400": ["unknown-territory"], "429": ["too-many-attempts"]})},
     "/v1/device/bind": {"post": _signed(
         "bind", "Bind the device to an account (owner claim)", '{"account_token"}',
@@ -101,7 +101,7 @@ PATHS: dict[str, dict[str, dict[str, Any]]] = {
         {"401": ["reauthentication-required"], "403": ["credential-cooldown"],
          "409": ["device-held"]})},
     "/v1/device/checkin": {"post": _signed(
-        "checkin", "Check in: status, pending commands", '{"signals"?, "acks"?}',
+        "checkin", "Check in: status, pending commands", '{"signals"?, "acks"?, "locale"?}',
         {"400": ["unknown-territory"]})},
     # -- accounts --------------------------------------------------------------------
     "/v1/accounts": {"post": {

@@ -14,7 +14,7 @@ from tenure.store.database import ping
 from tenure.store.migrate import pending
 
 from . import apidocs
-from .bodies import client_address, json_object, read_capped
+from .bodies import client_address, json_object, read_capped, request_locale
 from .deps import app_services
 
 
@@ -36,7 +36,8 @@ async def send_message(request: Request) -> Response:
     """`POST /v1/public/messages`: the sender is mailed a token to confirm with."""
     rt = app_services(request)
     data = json_object(await read_capped(request, rt.settings.max_body_bytes))
-    await run_in_threadpool(rt.relay.submit, data, client_address(request))
+    await run_in_threadpool(rt.relay.submit, data, client_address(request),
+                            request_locale(request))
     return Response(status_code=202)
 
 

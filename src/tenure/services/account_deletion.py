@@ -15,9 +15,11 @@ from __future__ import annotations
 
 from tenure.clock import Clock
 from tenure.domain.errors import ClaimsHeld
+from tenure.domain.wording import N_
 
 from . import redress_notices as mail
 from .authn import OwnerActions, require_session
+from .notices import mail_language
 from .ports import Tx, UnitOfWork
 from .transfers import cancel_pending_from
 
@@ -38,16 +40,17 @@ class AccountDeletion:
             if tx.claims.held_by(account_id):  # any kind, any device
                 raise ClaimsHeld("This account still holds devices; remove or transfer "
                                  "them (and lift lost mode) first.")
-            cancel_pending_from(tx, account_id, now, "the seller deleted their account.")
+            cancel_pending_from(tx, account_id, now, N_("the seller deleted their account."))
             tx.sessions.delete_all(account_id)
             tx.second_factors.remove(account_id)
             tx.resets.delete_all(account_id)
             tx.relay.forget_owner(account_id)
             tx.throttle.clear(f"email:{email}")
             tx.outbox.forget_sent_to(email)
+            language = mail_language(tx, email)  # the last mail, before the row forgets it
             tx.accounts.erase(account_id, now)
             tx.audit.record(f"account:{account_id}", "account.deleted",
                             actor=f"account:{account_id}", at=now)
-            mail.account_deleted(tx, email, now)
+            mail.account_deleted(tx, email, now, language)
 
         self.uow.run(work)

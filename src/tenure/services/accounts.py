@@ -11,6 +11,7 @@ from tenure.clock import Clock
 from tenure.domain.errors import EmailTaken, InvalidInput, RateLimitExceeded
 from tenure.domain.passwords import check_password
 from tenure.domain.text import text_problem
+from tenure.i18n import supported
 
 from .hashing import PasswordHashing
 from .limits import Limit
@@ -42,7 +43,10 @@ class Registration:
         self.limit = limit or Limit("signup-ip", 0, 3600)  # hits 0: off
 
     def __call__(self, email: object, password: object,
-                 client_address: str = "") -> NewAccount:
+                 client_address: str = "", locale: str | None = None) -> NewAccount:
+        """`locale`: the language of the sign-up (the API's `Accept-Language`, the web
+        page's locale); the account's mail is written in it. One without a catalog
+        here, or none, is English."""
         address = normalise_email(email)
         if not isinstance(password, str):
             raise InvalidInput("'password' must be a string.")
@@ -57,7 +61,8 @@ class Registration:
         account_id = secrets.token_hex(16)
         with self.uow() as tx:
             now = self.clock.now()
-            if not tx.accounts.create(account_id, address, password_hash, now):
+            if not tx.accounts.create(account_id, address, password_hash, now,
+                                      supported(locale)):
                 raise EmailTaken("An account with this email already exists.")
             tx.audit.record(f"account:{account_id}", "account.created",
                             actor=f"account:{account_id}", at=now)

@@ -33,7 +33,8 @@ class Activation:
         now = self.clock.now()
         claims = request.device.claims
         assessment = self.territory.at_activation(
-            tx, request.device, signals(request.payload), request.source_ip, now, claims)
+            tx, request.device, signals(request.payload), request.source_ip, now, claims,
+            request.locale)
         if assessment.claims_changed:
             claims = tx.claims.active(request.device_id)
         session = session_for(tx, token, now) if token else None
@@ -72,7 +73,7 @@ class Activation:
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 list(request.device.commands), assessment.policy_version,
                                 exemptions=request.device.exemptions,
-                                offline_lock_days=offline_lock_days(terms))
+                                offline_lock_days=offline_lock_days(terms), locale=request.locale)
 
 
 def _code_outcome(held: Claim | None, code: str | None, code_hash: str | None,

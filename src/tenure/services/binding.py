@@ -9,6 +9,7 @@ from tenure.domain.decide import DecisionInput, decide
 from tenure.domain.errors import AlreadyBound, NotActivated, ReauthenticationRequired
 from tenure.domain.masking import mask_email
 from tenure.domain.model import Act, Claim, ClaimKind, owner_claim, owner_hint
+from tenure.domain.wording import N_
 
 from . import notices
 from .authn import OwnerActions, require_session, session_for
@@ -36,7 +37,7 @@ class Binding:
         decision = decide(DecisionInput(request.device.device, Act.USE, claims, now,
                                         self.cooldown, creditor=terms.loan if terms else None))
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
-                                offline_lock_days=offline_lock_days(terms))
+                                offline_lock_days=offline_lock_days(terms), locale=request.locale)
 
     def bind(self, tx: Tx, request: DeviceRequest) -> str:
         now = self.clock.now()
@@ -76,5 +77,5 @@ class Binding:
             if owner.holder != session.account_id:
                 raise ReauthenticationRequired(
                     "Only a fresh sign-in of the bound account can unbind this device.")
-            release_owner(tx, owner, session, now, how="on the device")
+            release_owner(tx, owner, session, now, how=N_("on the device"))
         return self._answer(tx, request, now, changed=owner is not None)

@@ -29,6 +29,7 @@ from tenure.domain.cases import (
 )
 from tenure.domain.model import Claim, ClaimKind
 from tenure.domain.text import clean_text
+from tenure.domain.wording import N_, Phrase
 
 from . import case_notices
 from .authn import OwnerActions, require_session
@@ -195,14 +196,15 @@ class CaseDecisions:
         if last.state is CaseState.REFUSED and last.reason:
             case_notices.refused(tx, applicant.email, updated, last.reason, now)
         elif last.state is CaseState.OBJECTION_WINDOW:
-            case_notices.step(tx, applicant.email, updated, now,
-                              "approved; the holder may object until "
-                              f"{when(case.window_ends or now)}")
+            case_notices.step(tx, applicant.email, updated, now, Phrase.of(
+                N_("approved; the holder may object until %(ends)s"),
+                ends=when(case.window_ends or now)))
         elif last.state is CaseState.OBJECTED:
             case_notices.step(tx, applicant.email, updated, now,
-                              "objected; support reviews the case again")
+                              Phrase.of(N_("objected; support reviews the case again")))
         elif last.state is CaseState.GRANTED:
-            case_notices.step(tx, applicant.email, updated, now, _granted_text(updated))
+            case_notices.step(tx, applicant.email, updated, now, Phrase.of(N_("granted")),
+                              _granted_text(updated))
 
     def _tell_holder(self, tx: Tx, row: CaseRow, claim: Claim | None, ends: int,
                      now: int) -> None:
@@ -245,12 +247,12 @@ def _claim(tx: Tx, row: CaseRow) -> Claim | None:
                 None)
 
 
-def _granted_text(row: CaseRow) -> str:
+def _granted_text(row: CaseRow) -> Phrase:
     if row.kind == CaseKind.ACTIVATION_LOCK.value:
-        return ("granted\nThe activation lock is released; the device wipes itself at its "
-                "next check-in and can then be set up with your account.")
+        return Phrase.of(N_("The activation lock is released; the device wipes itself at "
+                            "its next check-in and can then be set up with your account."))
     if row.kind == CaseKind.TERRITORY.value:
-        return ("granted\nThe device is exempt from the territory rules "
-                f"{', '.join(row.rules or ())}; it is released at its next check-in.")
-    return "granted\nThe claim on the device is released."
+        return Phrase.of(N_("The device is exempt from the territory rules %(rules)s; it is "
+                            "released at its next check-in."), rules=", ".join(row.rules or ()))
+    return Phrase.of(N_("The claim on the device is released."))
 

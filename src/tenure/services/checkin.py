@@ -40,7 +40,8 @@ class CheckIn:
         pending = {c["id"] for c in request.device.commands}
         terms = creditor_terms(tx, claims, acked & pending, now)
         assessment = self.territory.at_checkin(
-            tx, request.device, signals(request.payload), request.source_ip, now, claims)
+            tx, request.device, signals(request.payload), request.source_ip, now, claims,
+            request.locale)
         if assessment.claims_changed:
             claims = tx.claims.active(request.device_id)
         decision = decide(DecisionInput(
@@ -57,7 +58,7 @@ class CheckIn:
         return self.signer.sign(request.device_id, request.nonce, decision, owner_hint(claims),
                                 commands, assessment.policy_version,
                                 exemptions=request.device.exemptions,
-                                offline_lock_days=offline_lock_days(terms))
+                                offline_lock_days=offline_lock_days(terms), locale=request.locale)
 
 
 def _audit_acks(tx: Tx, request: DeviceRequest, acked: set[str], now: int) -> None:

@@ -23,6 +23,7 @@ from tenure.domain.model import Claim, ClaimKind
 from tenure.domain.text import clean_text
 
 from . import creditor_notices as mail
+from .commands_text import enrollment_notice
 from .ports import LoanRow, Tx, UnitOfWork
 from .tenant_access import (
     TenantPrincipal,
@@ -69,18 +70,9 @@ def read_enrollment(data: dict[str, Any]) -> Enrollment:
 
 
 def notice_text(creditor: str, contact: str, offline_lock_days: int, notice_hours: int) -> str:
-    """What the enrollment notice tells the user before any lock power exists."""
-    return (
-        f"{creditor} finances this device. While the loan runs, {creditor} may send "
-        f"payment reminders to this screen. If a payment is missed, {creditor} may lock "
-        f"the device, but only after a reminder you saw at least {notice_hours} hours "
-        "earlier. A locked device still makes emergency calls, calls "
-        f"{contact}, and reaches a network, so that it unlocks as soon as {creditor} "
-        f"lifts the lock. If the device cannot reach the server for {offline_lock_days} "
-        f"days, it locks itself in the same way until it checks in again. {creditor} "
-        "cannot see your data, your location or your other apps, and cannot erase the "
-        "device. When the loan is paid, its claim is released for good. "
-        f"Questions: {contact}.")
+    """What the enrollment notice tells the user before any lock power exists, in
+    English (a record says it in the device's language: services/commands_text.py)."""
+    return enrollment_notice(creditor, contact, offline_lock_days, notice_hours).english()
 
 
 class CreditorDevices:
@@ -118,7 +110,8 @@ class CreditorDevices:
             hours = self.rules.notice_seconds // 3600
             command_id = tx.commands.add(asked.device_id, "notice", {
                 "kind": "creditor-enrollment", "creditor": tenant.name,
-                "contact": asked.contact,
+                "contact": asked.contact, "offline_lock_days": asked.offline_lock_days,
+                "notice_hours": hours,
                 "text": notice_text(tenant.name, asked.contact, asked.offline_lock_days,
                                     hours)}, now)
             tx.creditors.add(LoanRow(claim.claim_id, asked.device_id, tenant.tenant_id,

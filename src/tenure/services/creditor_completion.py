@@ -13,6 +13,7 @@ import functools
 from tenure.clock import Clock
 from tenure.domain import creditor as rules
 from tenure.domain.creditor import LoanState
+from tenure.domain.wording import N_, Phrase
 
 from .ports import Tx, UnitOfWork
 from .tenant_access import release_tenant_claim
@@ -47,7 +48,8 @@ class CreditorCompletions:
         tenant = tx.tenants.get(row.tenant_id)
         if claim is not None:
             release_tenant_claim(tx, claim, tenant.name if tenant else "The creditor", now,
-                                 actor=f"tenant:{row.tenant_id}", how="the loan was paid")
+                                 actor=f"tenant:{row.tenant_id}",
+                                 how=Phrase.of(N_("the loan was paid")))
         tx.audit.record(f"device:{row.device_id}", "claim.creditor.completed",
                         actor="system", at=now, claim=claim_id, tenant=row.tenant_id)
         tx.events.emit(row.tenant_id, "device.completed", row.device_id, now,

@@ -10,6 +10,7 @@ from tenure.crypto.keys import load_spki_der
 from tenure.domain.errors import BadSignature, Malformed, UnknownDevice, UrlMismatch
 from tenure.domain.provisioning import is_device_id
 
+from .device_payload import device_locale
 from .nonces import NonceService
 from .ports import StoredDevice, Tx
 
@@ -24,6 +25,11 @@ class DeviceRequest:
     @property
     def device_id(self) -> str:
         return self.device.device.device_id
+
+    @property
+    def locale(self) -> str | None:
+        """The language the device asked its texts in (None: none we speak)."""
+        return device_locale(self.payload)
 
 
 def read_header(body: bytes) -> tuple[Any, dict[str, Any]]:

@@ -17,8 +17,9 @@ from typing import Any
 from tenure.clock import Clock
 from tenure.domain.decide import organization_message
 from tenure.domain.errors import InvalidInput, TooLarge
-from tenure.domain.model import Claim, ClaimKind, owner_claim
+from tenure.domain.model import MAX_HINT, Claim, ClaimKind, owner_claim
 from tenure.domain.provisioning import is_device_id
+from tenure.domain.wording import N_, Phrase
 
 from . import bypass, notices
 from .last_seen import LastSeen
@@ -78,8 +79,12 @@ class OrgDevices:
                         (mine if c.holder == who.tenant_id else taken).add(device_id)
             open_ids = [d for d in ids if d not in mine and d not in taken]
             allowed = claimable(tx, who.tenant_id, open_ids, held)
+            # The name goes with the claim too, so the lock can be said in the device's
+            # language (domain/decide.py); a name too long for it keeps the English text.
+            hint = who.name if len(who.name) <= MAX_HINT else ""
             new = [Claim(secrets.token_hex(16), d, ClaimKind.ORGANIZATION, who.tenant_id, now,
-                         message=organization_message(who.name), contact=who.contact)
+                         holder_hint=hint, message=organization_message(who.name),
+                         contact=who.contact)
                    for d in open_ids if d in allowed]
             tx.claims.add_many(new)
             tx.audit.record_many("claim.organization.added", who.actor, now, [
@@ -116,7 +121,7 @@ class OrgDevices:
             who = require_tenant(tx, key, KIND)
             claim = held_claim(tx, who, device_id, ClaimKind.ORGANIZATION)
             release_tenant_claim(tx, claim, who.name, now, actor=who.actor,
-                                 how=f"released by {who.name}")
+                                 how=Phrase.of(N_("released by %(name)s"), name=who.name))
 
         self.uow.run(work)
 

@@ -8,6 +8,7 @@ from tenure.clock import Clock
 from tenure.domain.masking import mask_email
 from tenure.domain.model import Claim
 from tenure.domain.unlock import BLOCKING, UnlockInput, UnlockRules, eligible_from, quota_left
+from tenure.domain.wording import N_
 
 from .authn import OwnerActions, require_session
 from .last_seen import LastSeen
@@ -93,6 +94,6 @@ class OwnerDevices:
             session = require_session(tx, token, now)
             self.rule.require_weakening(session, now)
             release_owner(tx, owned_claim(tx, session, device_id), session, now,
-                          how="in the portal")
+                          how=N_("in the portal"))
 
         self.uow.run(work)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tenure.domain.errors import DeviceHeld, NotFound
 from tenure.domain.model import Claim, ClaimKind
 from tenure.domain.provisioning import is_device_id
+from tenure.domain.wording import Phrase
 
 from . import notices
 from .authn import AccountSession
@@ -28,7 +29,8 @@ def require_not_lost(tx: Tx, device_id: str, account_id: str) -> None:
 
 def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: str) -> None:
     """Release the owner claim: the same effect from the device and from the portal
-    (refused while the account's `lost` claim is held, see require_not_lost)."""
+    (refused while the account's `lost` claim is held, see require_not_lost). `how`: a
+    catalog message (audited in English, mailed in the owner's language)."""
     require_not_lost(tx, owner.device_id, session.account_id)
     tx.claims.release(owner.claim_id, now, by=f"account:{session.account_id}")
     tx.audit.record(f"device:{owner.device_id}", "claim.owner.released",
@@ -36,7 +38,7 @@ def release_owner(tx: Tx, owner: Claim, session: AccountSession, now: int, how: 
                     claim=owner.claim_id)
     stored = tx.devices.get(owner.device_id)
     model = stored.device.model if stored else "device"
-    notices.device_released(tx, session.email, owner.device_id, model, now, how)
+    notices.device_released(tx, session.email, owner.device_id, model, now, Phrase.of(how))
 
 
 def owned_claim(tx: Tx, session: AccountSession, device_id: str) -> Claim:

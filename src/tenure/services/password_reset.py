@@ -18,6 +18,7 @@ from __future__ import annotations
 from tenure.clock import Clock
 from tenure.domain.errors import InvalidInput, InvalidToken, RateLimitExceeded
 from tenure.domain.passwords import check_password
+from tenure.domain.wording import N_
 
 from . import notices
 from .accounts import normalise_email
@@ -103,7 +104,7 @@ class PasswordReset:
             tx.accounts.set_password(account_id, password_hash, now)
             tx.sessions.revoke_all(account_id, now)
             tx.resets.invalidate_for(account_id, now)
-            cancel_pending_from(tx, account_id, now, "the seller's password was reset.")
+            cancel_pending_from(tx, account_id, now, N_("the seller's password was reset."))
             tx.throttle.clear(f"email:{account.email}")
             tx.audit.record(f"account:{account_id}", "account.password_changed",
                             actor=f"account:{account_id}", at=now, via="reset")

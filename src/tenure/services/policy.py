@@ -25,6 +25,7 @@ from tenure.domain.policy import Policy, PolicyError, parse_policy, verdict
 from tenure.domain.territory import Presence
 from tenure.domain.text import clean_text
 from tenure.geo.territories import normalise_territory
+from tenure.i18n import LOCALES
 
 from .ports import PolicyVersion, Tx, UnitOfWork
 
@@ -64,7 +65,7 @@ def parse_document(text: str) -> Policy:
         check_tree(doc)
     except JsonRejected as exc:
         raise PolicyError([f"not valid TOML here: {exc}"]) from exc
-    return parse_policy(doc, normalise_territory)
+    return parse_policy(doc, normalise_territory, LOCALES)
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,14 @@ from tenure.crypto.jws import sign_compact
 from tenure.crypto.keyring import KeyRing
 from tenure.domain.model import ClaimKind, Decision, Lock
 
+from .commands_text import localize_commands
+from .lock_text import lock_message, released_if
+
 RECORD_TYP = protocol.RECORD_TYP
 
 
-def way_out(lock: Lock, device_id: str, public_url: str) -> dict[str, Any]:
+def way_out(lock: Lock, device_id: str, public_url: str,
+            locale: str | None = None) -> dict[str, Any]:
     """Extension members (docs/protocol.md, "Ways out of a lock"): where a person at the
     lock screen goes next. Independent clients ignore them; the reference agent shows
     them. An owner lock points at the public status check and at appeals; a territory
@@ -28,13 +32,14 @@ def way_out(lock: Lock, device_id: str, public_url: str) -> dict[str, Any]:
         if base:
             out["appeal_url"] = f"{base}/v1/cases"
         if lock.released_if:
-            out["released_if"] = lock.released_if
+            out["released_if"] = released_if(lock, locale)
     return out
 
 
-def lock_json(lock: Lock) -> dict[str, Any]:
-    """Only the members the protocol defines for this kind of lock, and no empty ones."""
-    out: dict[str, Any] = {"kind": lock.kind.value, "message": lock.message}
+def lock_json(lock: Lock, locale: str | None = None) -> dict[str, Any]:
+    """Only the members the protocol defines for this kind of lock, and no empty ones;
+    the message in the device's language (services/lock_text.py)."""
+    out: dict[str, Any] = {"kind": lock.kind.value, "message": lock_message(lock, locale)}
     if lock.hint:
         out["hint"] = lock.hint
     if lock.contact:
@@ -64,11 +69,14 @@ class RecordSigner:
 
     def sign(self, device_id: str, nonce: str, decision: Decision, owner_hint: str | None,
              commands: list[dict[str, Any]] | None = None, policy_version: int = 0,
-             exemptions: tuple[str, ...] = (), offline_lock_days: int | None = None) -> str:
+             exemptions: tuple[str, ...] = (), offline_lock_days: int | None = None,
+             locale: str | None = None) -> str:
         """`exemptions`: territory rules a granted appeal exempted the device from, as the
         `exemptions` extension member (docs/protocol.md); absent when there are none.
         `offline_lock_days`: set while a creditor claim is in force or locked; the
-        record then carries `offline_lock_at` = `iat` + that many days."""
+        record then carries `offline_lock_at` = `iat` + that many days.
+        `locale`: the language the device asked for (None: it named none we speak);
+        the texts a person reads are said in it, the codes stay as they are."""
         now = self.clock.now()
         payload = {
             "iss": self.issuer,
@@ -77,10 +85,11 @@ class RecordSigner:
             "iat": now,
             "exp": now + self.ttl,
             "status": decision.status.value,
-            "locks": [{**lock_json(lock), **way_out(lock, device_id, self.public_url)}
+            "locks": [{**lock_json(lock, locale),
+                       **way_out(lock, device_id, self.public_url, locale)}
                       for lock in decision.locks],
             "owner": {"hint": owner_hint} if owner_hint else None,
-            "commands": commands or [],
+            "commands": localize_commands(commands or [], locale),
             "next_checkin": self.next_checkin,
             "policy_version": policy_version,
         }

@@ -77,8 +77,10 @@ class MessageRelay:
         self.limits = limits
         self.public_url = public_url.rstrip("/")  # where the confirmation mail links to
 
-    def submit(self, body: Mapping[str, Any], client_address: str) -> None:
-        """`POST /v1/public/messages` → 202; the sender is mailed the confirmation token.
+    def submit(self, body: Mapping[str, Any], client_address: str,
+               locale: str | None = None) -> None:
+        """`POST /v1/public/messages` → 202; the sender is mailed the confirmation token
+        (in their account's language, else `locale`: the request's).
         `404 unknown-device` for a device Tenure does not know (the status check tells
         that much anyway); nothing about who holds a known one."""
         imei, device_id = _device_ref(body)
@@ -117,7 +119,8 @@ class MessageRelay:
                          digest(token), group)
             tx.audit.record("relay", "relay.message.asked", actor="anonymous", at=now,
                             message=message_id, device=found)
-            mail.relay_confirm(tx, sender, token, TOKEN_HOURS, now, self.public_url)
+            mail.relay_confirm(tx, sender, token, TOKEN_HOURS, now, self.public_url,
+                               fallback=locale)
             return None
 
         wait = self.uow.run(work)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from tenure.domain.errors import Forbidden, NotFound, Unauthorized
 from tenure.domain.model import Claim, ClaimKind, owner_claim
 from tenure.domain.provisioning import is_device_id
+from tenure.domain.wording import Phrase
 
 from . import notices
 from .apikeys import live_key
@@ -104,13 +105,15 @@ def owner_email(tx: Tx, claims: Sequence[Claim]) -> str | None:
 
 
 def release_tenant_claim(tx: Tx, claim: Claim, tenant_name: str, now: int, actor: str,
-                         how: str) -> bool:
-    """Release a tenant's claim: audit it on the device's stream and mail the bound
-    owner (docs/protocol.md Part 2). False when it was already released."""
+                         how: Phrase) -> bool:
+    """Release a tenant's claim: audit it on the device's stream (`how` in English) and
+    mail the bound owner in their language (docs/protocol.md Part 2). False when it was
+    already released."""
     if not tx.claims.release(claim.claim_id, now, by=actor):
         return False
     tx.audit.record(f"device:{claim.device_id}", f"claim.{claim.kind.value}.released",
-                    actor=actor, at=now, claim=claim.claim_id, tenant=claim.holder, how=how)
+                    actor=actor, at=now, claim=claim.claim_id, tenant=claim.holder,
+                    how=how.english())
     if claim.kind is ClaimKind.ORGANIZATION:
         tx.bypass_codes.drop(claim.device_id)
     email = owner_email(tx, tx.claims.active(claim.device_id))

@@ -17,6 +17,7 @@ from tenure.clock import Clock
 from tenure.domain.errors import InvalidInput, NotFound
 from tenure.domain.provisioning import is_device_id
 from tenure.domain.text import clean_text
+from tenure.domain.wording import N_, Phrase
 
 from .ports import TenantRow, Tx, UnitOfWork
 from .tenant_access import release_tenant_claim
@@ -152,7 +153,7 @@ class TenantAdmin:
             keys = tx.api_keys.revoke_for_tenant(tenant_id, now)
             released = sum(
                 release_tenant_claim(tx, claim, tenant.name, now, actor="operator",
-                                     how="the operator disabled the tenant")
+                                     how=Phrase.of(N_("the operator disabled the tenant")))
                 for claim in tx.claims.held_by(tenant_id))
             tx.audit.record(f"tenant:{tenant_id}", "tenant.disabled", actor="operator",
                             at=now, keys_revoked=keys, claims_released=released)

@@ -32,6 +32,7 @@ from tenure.geo.ip import IpLocator
 from tenure.geo.mcc import country_for_mcc
 from tenure.geo.territories import normalise_territory
 
+from .lock_text import reading_order, say
 from .notices import when
 from .policy import PolicyStore
 from .ports import StoredDevice, Tx
@@ -104,19 +105,22 @@ class TerritoryCheck:
         self.clock = clock
 
     def at_activation(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
-                      source_ip: str | None, now: int, claims: tuple[Claim, ...]) -> Assessment:
+                      source_ip: str | None, now: int, claims: tuple[Claim, ...],
+                      locale: str | None = None) -> Assessment:
         """The verdict refuses activation by itself; a stored in-use lock that no longer
         applies (policy changed, device moved) is released here as at check-in."""
-        return self._assess(tx, stored, signals, source_ip, now, claims, in_use=False)
+        return self._assess(tx, stored, signals, source_ip, now, claims, False, locale)
 
     def at_checkin(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
-                   source_ip: str | None, now: int, claims: tuple[Claim, ...]) -> Assessment:
-        """`claims` are the device's active claims, read once by the caller."""
-        return self._assess(tx, stored, signals, source_ip, now, claims, in_use=True)
+                   source_ip: str | None, now: int, claims: tuple[Claim, ...],
+                   locale: str | None = None) -> Assessment:
+        """`claims` are the device's active claims, read once by the caller; `locale`:
+        the device's language, that of a warning queued now (services/lock_text.py)."""
+        return self._assess(tx, stored, signals, source_ip, now, claims, True, locale)
 
     def _assess(self, tx: Tx, stored: StoredDevice, signals: dict[str, Any],
                 source_ip: str | None, now: int, claims: tuple[Claim, ...],
-                in_use: bool) -> Assessment:
+                in_use: bool, locale: str | None) -> Assessment:
         active = self.policies.current(tx)
         ip_territory = self.locator.locate(source_ip) if source_ip else None
         presence = locate(read_evidence(signals, ip_territory), active.policy.evidence)
@@ -136,11 +140,11 @@ class TerritoryCheck:
         held = tuple(c for c in claims if c.kind is ClaimKind.TERRITORY)
         outcome = territory_outcome(found, state, held, now, in_use)
         assessment = Assessment(presence, found, active.version, outcome, exemptions)
-        self._apply(tx, stored.device.device_id, state, assessment, now)
+        self._apply(tx, stored.device.device_id, state, assessment, now, locale)
         return assessment
 
     def _apply(self, tx: Tx, device_id: str, state: TerritoryState, assessment: Assessment,
-               now: int) -> None:
+               now: int, locale: str | None) -> None:
         """Store the outcome: the notice, the claim made, or the claims released."""
         outcome, found = assessment.outcome, assessment.verdict
         if isinstance(outcome, Unchanged):
@@ -148,9 +152,13 @@ class TerritoryCheck:
         context = {"evidence": assessment.presence.explain(),
                    "policy_version": assessment.policy_version}
         if isinstance(outcome, Warn) and found is not None:
-            tx.commands.add(device_id, "message", {
-                "message": found.notice.replace("{when}", when(outcome.lock_at)),
-                "lock_at": outcome.lock_at}, now)
+            # Queued in the language of the device that reports the presence (or the
+            # territory's): the warning is read on this device, before its lock.
+            notice = (say(found.notice_phrase.with_values(when=when(outcome.lock_at)),
+                          reading_order(locale, found.territory)[0])
+                      if found.notice_phrase else found.in_use_message)
+            tx.commands.add(device_id, "message", {"message": notice,
+                                                   "lock_at": outcome.lock_at}, now)
             tx.territory.put(device_id, warned(state, found, now), now)
             tx.audit.record(f"device:{device_id}", "territory.notice_sent", actor="policy",
                             at=now, rule=found.rule_id, territory=found.territory,

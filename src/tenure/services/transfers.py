@@ -21,10 +21,12 @@ from tenure.clock import Clock
 from tenure.domain.errors import DeviceHeld, InvalidInput, NotFound, TransferPending
 from tenure.domain.masking import mask_email
 from tenure.domain.model import Claim, ClaimKind, owner_claim
+from tenure.domain.wording import N_, Phrase
 
 from . import redress_notices as mail
 from .accounts import normalise_email
 from .authn import AccountSession, OwnerActions, require_session
+from .notices import mail_language
 from .ownership import owned_claim
 from .ports import Tx, UnitOfWork
 from .ports.rows import TransferRow
@@ -89,7 +91,8 @@ class Accepted:
 
 def cancel_pending_from(tx: Tx, account_id: str, now: int, why: str) -> int:
     """Cancel the account's pending transfers (a password reset: whoever took over the
-    mailbox must not be able to finish a sale the owner did not mean). Mails both sides."""
+    mailbox must not be able to finish a sale the owner did not mean). Mails both sides.
+    `why`: a catalog message (audited in English, mailed in each side's language)."""
     seller = tx.accounts.by_id(account_id)
     cancelled = 0
     for row in tx.transfers.pending_from(account_id, now):
@@ -99,9 +102,10 @@ def cancel_pending_from(tx: Tx, account_id: str, now: int, why: str) -> int:
                             actor=f"account:{account_id}", at=now,
                             transfer=row.transfer_id, why=why)
             model = _model(tx, row.device_id)
-            mail.transfer_ended(tx, row.to_email, row.device_id, model, why, now)
+            mail.transfer_ended(tx, row.to_email, row.device_id, model, Phrase.of(why), now)
             if seller is not None:
-                mail.transfer_ended(tx, seller.email, row.device_id, model, why, now)
+                mail.transfer_ended(tx, seller.email, row.device_id, model, Phrase.of(why),
+                                    now)
     return cancelled
 
 
@@ -143,8 +147,9 @@ class Transfers:
                             actor=f"account:{session.account_id}", at=now,
                             transfer=transfer_id, expires_at=expires_at)
             model = _model(tx, device_id)
+            # The buyer may have no account yet: then the seller's language.
             mail.transfer_code(tx, to, model, code, expires_at, now, transfer_id,
-                               self.public_url)
+                               self.public_url, fallback=mail_language(tx, session.email))
             mail.transfer_started(tx, session.email, device_id, model, expires_at, now)
             return Started(transfer_id, expires_at)
 
@@ -166,8 +171,9 @@ class Transfers:
                             transfer=transfer_id, why="by the seller")
             model = _model(tx, device_id)
             mail.transfer_ended(tx, row.to_email, device_id, model,
-                                "the seller cancelled it.", now)
-            mail.transfer_ended(tx, session.email, device_id, model, "you cancelled it.", now)
+                                Phrase.of(N_("the seller cancelled it.")), now)
+            mail.transfer_ended(tx, session.email, device_id, model,
+                                Phrase.of(N_("you cancelled it.")), now)
 
         self.uow.run(work)
 
@@ -210,7 +216,7 @@ class Transfers:
                 if seller is not None:
                     mail.transfer_ended(tx, seller.email, row.device_id,
                                         _model(tx, row.device_id),
-                                        "five wrong codes were entered.", now)
+                                        Phrase.of(N_("five wrong codes were entered.")), now)
             return MAX_FAILURES - failures
         claims = tx.claims.active(row.device_id)
         owner = owner_claim(claims)

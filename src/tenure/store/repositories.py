@@ -290,7 +290,7 @@ class AccountRepo:
         row = self.conn.execute(select(t.accounts).where(condition)).first()
         return None if row is None else AccountRow(
             row.account_id, row.email, row.password_hash, row.password_changed_at,
-            row.created_at)
+            row.created_at, row.locale)
 
     def by_email(self, email: str) -> AccountRow | None:
         return self._one(t.accounts.c.email == email)
@@ -298,10 +298,11 @@ class AccountRepo:
     def by_id(self, account_id: str) -> AccountRow | None:
         return self._one(t.accounts.c.account_id == account_id)
 
-    def create(self, account_id: str, email: str, password_hash: str, now: int) -> bool:
+    def create(self, account_id: str, email: str, password_hash: str, now: int,
+               locale: str | None = None) -> bool:
         return insert_ignoring_duplicates(self.conn, t.accounts, {
             "account_id": account_id, "email": email, "password_hash": password_hash,
-            "password_changed_at": None, "created_at": now,
+            "password_changed_at": None, "created_at": now, "locale": locale,
         })
 
     def lock(self, account_id: str) -> None:

@@ -57,6 +57,9 @@ accounts = Table(
     Column("password_hash", String(255), nullable=False),
     Column("password_changed_at", BigInteger),  # null: never changed since sign-up
     Column("created_at", BigInteger, nullable=False),
+    # The language the account's mail is written in (tenure.i18n.LOCALES), chosen at
+    # sign-up from the request's language; null: English.
+    Column("locale", String(16)),
 )
 
 sessions = Table(

@@ -45,6 +45,7 @@ class AccountRow:
     password_hash: str
     password_changed_at: int | None
     created_at: int
+    locale: str | None = None  # the language its mail is written in (None: English)
 
 
 @dataclass(frozen=True, slots=True)
