@@ -31,7 +31,7 @@ from tenure.http.problems import status_of
 from .forms import read_form
 from .messages import explained
 from .outcome import DONE, Refusal, dom_key, done_message, see_other
-from .render import page
+from .render import locale_of, page
 from .security import SESSION_COOKIE, clear_cookie, set_cookie
 from .session import local_target, session_token
 
@@ -135,7 +135,9 @@ async def signup(request: Request) -> Response:
     address = client_address(request)
     target = local_target(form.get("next"))
     try:
-        await run_in_threadpool(rt.register, form.get("email"), form.get("password"), address)
+        # mails to this account follow the language the page was read in
+        await run_in_threadpool(rt.register, form.get("email"), form.get("password"), address,
+                                locale_of(request))
     except (InvalidInput, EmailTaken, RateLimited) as exc:
         retry = exc.extensions.get("retry_after")
         headers = {"Retry-After": str(max(1, int(retry)))} if isinstance(
