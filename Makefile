@@ -93,7 +93,7 @@ i18n: install-dev  ## extract the text a person reads into the catalogs and upda
 	  --no-location --sort-output --omit-header -o $(CATALOGS)/tenure.pot src
 	for lang in de fr es ru ar fa; do \
 	  if [ -f $(CATALOGS)/$$lang/LC_MESSAGES/tenure.po ]; then \
-	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete -D tenure -i $(CATALOGS)/tenure.pot -d $(CATALOGS) -l $$lang; \
+	    $(BIN)/pybabel -q update --no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date -D tenure -i $(CATALOGS)/tenure.pot -d $(CATALOGS) -l $$lang; \
 	  else \
 	    $(BIN)/pybabel -q init -D tenure -i $(CATALOGS)/tenure.pot -d $(CATALOGS) -l $$lang; \
 	  fi; \
