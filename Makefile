@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n browser node-packages
+.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n browser node-packages haproxy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -81,6 +81,23 @@ bench: install-dev $(VENV)/.installed-bench  ## full benchmark, 1 M devices (Pos
 
 bench-quick: install-dev $(VENV)/.installed-bench  ## ~2-minute smoke run of the benchmark (10 k devices); writes bench/out/
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+# HAProxy is started by tests/e2e/test_scale_out.py and `python -m bench --replicas` as a
+# child process with a generated config on 127.0.0.1; it is never run as a system service.
+haproxy:  ## install HAProxy from Debian when it is missing (as root), for the scale-out test and bench
+	@if command -v haproxy >/dev/null 2>&1; then \
+	  haproxy -v | head -1; \
+	elif [ "$$(id -u)" != 0 ]; then \
+	  echo "haproxy is missing; as root: apt-get install -y haproxy (or run make haproxy as root)"; exit 1; \
+	else \
+	  was_active=$$(systemctl is-active haproxy 2>/dev/null || true); \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy \
+	    || { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy; }; \
+	  if [ "$$was_active" != active ] && systemctl is-active --quiet haproxy 2>/dev/null; then \
+	    systemctl disable --now haproxy; \
+	  fi; \
+	  haproxy -v | head -1; \
+	fi
 
 FUZZ_EXAMPLES ?= 200
 fuzz: install-dev  ## schemathesis against real servers (SQLite; PostgreSQL with TENURE_TEST_POSTGRES_URL), FUZZ_EXAMPLES per operation (default 200)
