@@ -28,6 +28,9 @@ def _serialise(connection: Connection) -> None:
     DDL itself queue live traffic behind it for as long."""
     if connection.dialect.name != "postgresql":
         return
+    version = str(connection.execute(text("SELECT version()")).scalar_one())
+    if not version.startswith("PostgreSQL") or "-YB-" in version:
+        return  # CockroachDB, YugabyteDB: `tenure db upgrade` once, first (docs/scale-out.md)
     deadline = time.monotonic() + LOCK_WAIT_SECONDS
     while not connection.execute(text("SELECT pg_try_advisory_xact_lock(:key)"),
                                  {"key": MIGRATION_LOCK}).scalar_one():
