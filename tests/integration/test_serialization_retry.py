@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import pytest
 from sqlalchemy import Connection, Engine, select, text
 
+from tenure.domain.errors import Unavailable
 from tenure.store import tables as t
 from tenure.store.database import make_engine
 from tenure.store.driver_sql import DriverSQL
@@ -74,19 +75,33 @@ def test_an_increment_that_lost_a_race_is_run_again_and_loses_nothing(
         assert _read_core(conn) == 11  # neither increment was lost
 
 
-def test_retries_are_bounded(serializable: Engine) -> None:
-    """A transaction that loses every time gives up after its attempts (the caller
-    answers 503/500), instead of spinning on the event loop."""
+def _lose_a_race(engine: Engine, tx: Tx) -> None:
+    hits = _read_raw(tx.conn)
+    with engine.begin() as other:
+        other.execute(text("UPDATE rate_limits SET hits = hits + 1 WHERE key = 'k'"))
+    _write_raw(tx.conn, hits + 1)
+
+
+def test_retries_are_bounded_and_end_in_a_503(serializable: Engine) -> None:
+    """A transaction that loses every time gives up after its attempts with
+    `Unavailable` (503 with Retry-After: the client retries later), instead of spinning
+    on the event loop or answering 500."""
     attempts = []
 
     def always_loses(tx: Tx) -> None:
         attempts.append(1)
-        hits = _read_raw(tx.conn)
-        with serializable.begin() as other:
-            other.execute(text("UPDATE rate_limits SET hits = hits + 1 WHERE key = 'k'"))
-        _write_raw(tx.conn, hits + 1)
+        _lose_a_race(serializable, tx)
 
-    with pytest.raises(Exception) as failure:
+    with pytest.raises(Unavailable) as failure:
         UnitOfWork(serializable).run(always_loses, attempts=3)
-    assert getattr(failure.value, "sqlstate", None) == "40001"
+    assert getattr(failure.value.__cause__, "sqlstate", None) == "40001"
+    assert failure.value.extensions["retry_after"] == 1
     assert len(attempts) == 3
+
+
+def test_a_transaction_without_retries_that_loses_answers_503_not_500(
+        serializable: Engine) -> None:
+    """Paths that open one transaction (`with uow()`, not `run`) cannot retry it
+    themselves: on CockroachDB a contended one must still answer 503 + Retry-After."""
+    with pytest.raises(Unavailable), UnitOfWork(serializable)() as tx:
+        _lose_a_race(serializable, tx)

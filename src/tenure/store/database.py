@@ -105,13 +105,16 @@ def is_conflict(exc: BaseException) -> bool:
     REPEATABLE READ and above, but CockroachDB and YugabyteDB raise on any contended
     transaction. Raw driver errors count too: the device path runs its statements on
     the DBAPI cursor (store/driver_sql.py), where SQLAlchemy does not wrap them."""
-    if isinstance(exc, IntegrityError):
+    if isinstance(exc, IntegrityError) or is_serialization_failure(exc):
         return True
     code = _sqlstate(exc)
-    if code is None:
-        return False
-    return code in {"40001", "40P01"} or (code.startswith("23") and
-                                          not isinstance(exc, DBAPIError))
+    return code is not None and code.startswith("23") and not isinstance(exc, DBAPIError)
+
+
+def is_serialization_failure(exc: BaseException) -> bool:
+    """SQLSTATE 40001 (could not serialize) or 40P01 (deadlock): the transaction was
+    rolled back only because of another one, and running it again is the remedy."""
+    return _sqlstate(exc) in {"40001", "40P01"}
 
 
 def is_busy(exc: BaseException) -> bool:
