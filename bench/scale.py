@@ -61,6 +61,7 @@ class ScaleResult:
     redis: bool
     imported: ImportResult | None = None
     pool: int = 0
+    table_bytes: dict[str, int] = field(default_factory=dict)  # with indexes and TOAST
     rows: list[ScaleRow] = field(default_factory=list)
     timings: list[tuple[str, float]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -96,6 +97,27 @@ def haproxy_version() -> str:
         return "not installed"
     out = subprocess.run([binary, "-v"], capture_output=True, text=True).stdout
     return out.split("\n", 1)[0].removeprefix("HAProxy version ").split(" ")[0] or "unknown"
+
+
+STORAGE_TABLES = ("devices", "device_imeis", "device_territory", "audit_events", "used_nonces")
+
+
+def table_bytes(url: str) -> dict[str, int]:
+    """pg_total_relation_size (table, indexes, TOAST) of the tables a device fills: the
+    storage arithmetic of docs/scale-out.md. Freshly written, so without bloat."""
+    from sqlalchemy import create_engine, text
+
+    from tenure.store.database import normalise_url
+
+    engine = create_engine(normalise_url(url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("ANALYZE"))
+            return {name: int(conn.execute(text("SELECT pg_total_relation_size(:t)"),
+                                           {"t": name}).scalar_one())
+                    for name in STORAGE_TABLES}
+    finally:
+        engine.dispose()
 
 
 def _replica_cores(phase: PhaseResult, servers: list[Server]) -> list[float]:
@@ -165,6 +187,7 @@ def run_scale_out(cfg: Config, counts: list[int], csv: fleet.CsvFile, floor: Flo
         result.timings.append(("activate the sample", time.perf_counter() - t))
         pool = array.array("q", sorted(set(prep.activated)))
         result.pool = len(pool)
+        result.table_bytes = table_bytes(database.url)
         if prep.failures or prep.errors:
             _check(cfg, prep, result.notes)
 

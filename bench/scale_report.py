@@ -124,6 +124,18 @@ def render(result: ScaleResult) -> str:
             f"replica {n}: {g:+,.0f} check-ins/s" for n, g in gains) + ".")
         lines.append("")
     lines += [f"- {_budget(row)}" for row in result.rows]
+    sizes = result.table_bytes
+    if sizes and cfg.devices and result.pool:
+        provisioned = (sizes["devices"] + sizes["device_imeis"]) / cfg.devices
+        activated = (sizes["device_territory"] + sizes["audit_events"]) / result.pool
+        lines += ["", "Storage (PostgreSQL, `pg_total_relation_size`: table, indexes and "
+                  "TOAST, freshly written, before the check-in phases): "
+                  f"{provisioned:,.0f} bytes per provisioned device (`devices` "
+                  f"{sizes['devices'] / cfg.devices:,.0f} + `device_imeis` "
+                  f"{sizes['device_imeis'] / cfg.devices:,.0f}); each activation adds "
+                  f"about {activated:,.0f} bytes (`device_territory` and its "
+                  "`audit_events` entry). Redis holds the used nonces, each for the nonce "
+                  "lifetime (10 minutes)."]
     cpu = balanced[0].phase.cpu_us if balanced else math.nan
     lines += ["", "Reading: the replicas, PostgreSQL, HAProxy and the load generator share "
               f"the same {m['cores']} cores, so once they are busy an added replica can "
