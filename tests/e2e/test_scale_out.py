@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import queue
 import signal
+import subprocess
 import threading
 import time
 from collections import Counter
@@ -57,6 +58,11 @@ class Cluster:
     def url(self) -> str:
         return self.balancer.url
 
+    def process(self, name: str) -> subprocess.Popen[bytes]:
+        """The `tenure serve` process HAProxy calls `name` (r1, r2, r3)."""
+        port = str(urlsplit(self.replicas[int(name[1:]) - 1]).port)
+        return next(p for p in self.server.processes if port in map(str, p.args))  # type: ignore[arg-type]
+
     def served(self) -> dict[str, int]:
         """Requests HAProxy has sent to each replica so far."""
         return {name: int(row["stot"]) for name, row in self.balancer.stats().items()}
@@ -89,8 +95,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, postgres_database: str
     server = next(replicas)
     balancer = None
     try:
-        with ThreadPoolExecutor(2) as pool:  # started side by side, as a deployment does
-            urls = [server.url, *pool.map(lambda _: server.start(), range(2))]
+        urls = [server.url, server.start(), server.start()]
         balancer = HAProxy(tmp_path / "haproxy", [int(urlsplit(u).port or 0) for u in urls])
         balancer.start()
         devices = [DeviceIdentity.generate() for _ in range(1 + LOAD_DEVICES)]
@@ -220,9 +225,9 @@ class Load:
                     with self.lock:
                         self.errors.append(str(exc))
 
-    def run(self, threads: int, kill_after: int, victim: ServerProcess, index: int) -> int:
-        """Run the load; SIGKILL replica `index` once `kill_after` requests were
-        acknowledged; return how many were acknowledged at that moment."""
+    def run(self, threads: int, kill_after: int, victim: subprocess.Popen[bytes]) -> int:
+        """Run the load; SIGKILL `victim` once `kill_after` requests were acknowledged;
+        return how many were acknowledged at that moment."""
         todo: queue.Queue[DeviceIdentity] = queue.Queue()
         for device in self.devices:
             todo.put(device)
@@ -233,7 +238,7 @@ class Load:
         while len(self.acknowledged) < kill_after and time.monotonic() < deadline:
             time.sleep(0.002)
         at_kill = len(self.acknowledged)
-        victim.processes[index].send_signal(signal.SIGKILL)
+        victim.send_signal(signal.SIGKILL)
         for thread in workers:
             thread.join(timeout=90)
         assert not any(thread.is_alive() for thread in workers), "the load did not finish"
@@ -244,7 +249,7 @@ def test_a_replica_killed_under_load_loses_nothing_it_acknowledged(cluster: Clus
     """150 devices, each activated and checked in twice (450 requests, 12 at a time);
     replica 2 is killed with SIGKILL a third of the way through."""
     load = Load(cluster, cluster.devices[1:])
-    at_kill = load.run(threads=12, kill_after=load.total // 3, victim=cluster.server, index=1)
+    at_kill = load.run(threads=12, kill_after=load.total // 3, victim=cluster.process("r2"))
 
     # HAProxy's health checks took the dead replica out; the others are in.
     cluster.balancer.wait_until(
