@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n browser node-packages
+.PHONY: run test install install-dev lint typecheck clean help bench bench-quick fuzz i18n browser node-packages haproxy
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -69,7 +69,7 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 	  echo "axe-core and jose tests will skip: npm ci --prefix $(NODE_DIR) failed"; \
 	fi
 
-test: install-dev browser node-packages  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
+test: install-dev browser node-packages haproxy  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
 	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff and mypy
@@ -81,6 +81,26 @@ bench: install-dev $(VENV)/.installed-bench  ## full benchmark, 1 M devices (Pos
 
 bench-quick: install-dev $(VENV)/.installed-bench  ## ~2-minute smoke run of the benchmark (10 k devices); writes bench/out/
 	$(BIN)/python -m bench --quick $(BENCH_ARGS)
+
+# HAProxy is started by tests/e2e/test_scale_out.py and `python -m bench --replicas` as a
+# child process with a generated config on 127.0.0.1; it is never run as a system service
+# (if installing it started one, it is stopped and disabled again).
+HAPROXY ?= /usr/sbin/haproxy
+SUDO = $(if $(filter sudo,$(APT_AS)),sudo -n )
+haproxy:  ## install HAProxy from Debian when it is missing (apt-get as root or with sudo), for the scale-out test and bench
+	@if [ -x $(HAPROXY) ] || command -v haproxy >/dev/null; then :; \
+	elif [ -z "$(APT_AS)" ] || ! command -v apt-get >/dev/null; then \
+	  echo "the scale-out test will skip: no haproxy (install it: sudo apt-get install haproxy)"; \
+	else \
+	  echo "installing haproxy for the scale-out test and bench (apt-get)"; \
+	  was_active=$$(systemctl is-active haproxy 2>/dev/null || true); \
+	  { $(APT_GET) install -y --no-install-recommends haproxy >/dev/null \
+	    || { $(APT_GET) update && $(APT_GET) install -y --no-install-recommends haproxy >/dev/null; }; } \
+	  || echo "the scale-out test will skip: apt-get could not install haproxy"; \
+	  if [ "$$was_active" != active ] && systemctl is-active --quiet haproxy 2>/dev/null; then \
+	    $(SUDO)systemctl disable --now haproxy; \
+	  fi; \
+	fi
 
 FUZZ_EXAMPLES ?= 200
 fuzz: install-dev  ## schemathesis against real servers (SQLite; PostgreSQL with TENURE_TEST_POSTGRES_URL), FUZZ_EXAMPLES per operation (default 200)

@@ -15,6 +15,7 @@ from .run import REPO, Config, RunResult, make_csvs, postgres_admin_url, run_bac
 from .server import install_signal_handlers
 
 QUICK_DEVICES = 10_000
+SCALE_DEVICES = 50_000  # --replicas: the fleet size matters little to a check-in (point lookups)
 
 
 def _steps(devices: int, quick: bool) -> list[int]:
@@ -59,6 +60,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="a setting for every tenure command of the run (repeatable), e.g. "
                         "TENURE_DEVICE_WORK=threads; the bench otherwise clears TENURE_* "
                         "variables")
+    p.add_argument("--replicas", default=None, metavar="N,N,...",
+                   help="run only the scale-out phase: check-in throughput with N `tenure "
+                        "serve` replicas (each --workers, default 1) on one PostgreSQL "
+                        "database behind HAProxy, e.g. 1,2,3; writes its own section of "
+                        "the report (default fleet 50,000 devices; needs `make haproxy`)")
     p.add_argument("--seed", default="tenure-bench-v1", help="fleet key seed")
     p.add_argument("--workdir", type=Path, default=None,
                    help="where the fleet files and data dirs go (default: a temporary "
@@ -74,7 +80,11 @@ def parse(argv: list[str]) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse(sys.argv[1:] if argv is None else argv)
     install_signal_handlers()
-    devices = args.devices or (QUICK_DEVICES if args.quick else 1_000_000)
+    replicas = _replicas(args.replicas)
+    devices = args.devices or (QUICK_DEVICES if args.quick else
+                               SCALE_DEVICES if replicas else 1_000_000)
+    if replicas:
+        args.backends = "postgresql"
     if devices < 100:
         raise SystemExit("--devices must be at least 100")
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
@@ -104,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         devices=devices, quick=args.quick, backends=backends, out=out,
         workers=args.workers, load_processes=args.load_processes or cores,
         concurrency=args.concurrency, open_threads=max(8, args.concurrency * 2),
-        steps=_steps(devices, args.quick),
+        steps=[devices] if replicas else _steps(devices, args.quick),
         warmup=1.0 if args.quick else 3.0,
         measure=args.measure or (3.0 if args.quick else 20.0),
         fixed_measure=args.fixed_measure or (5.0 if args.quick else 30.0),
@@ -124,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{measured.ed25519_verify_us:.1f}, ES256 verify {measured.es256_verify_us:.1f}, "
                 f"Ed25519 sign {measured.ed25519_sign_us:.1f}) = "
                 f"{measured.throughput:,.0f} requests/s on {cores} cores")
+        if replicas:
+            return _scale_out(cfg, replicas, measured, started)
         run = RunResult(cfg, measured, machine.describe(REPO, cores), machine.package_versions())
         csvs, run.csv_seconds = make_csvs(cfg)
         for backend in backends:
@@ -140,6 +152,37 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(workdir, ignore_errors=True)
         elif args.keep:
             print(f"work directory kept: {workdir}")
+
+
+def _replicas(text: str | None) -> list[int]:
+    if not text:
+        return []
+    try:
+        counts = sorted({int(part) for part in text.split(",") if part.strip()})
+    except ValueError:
+        raise SystemExit(f"--replicas {text!r}: give counts such as 1,2,3") from None
+    if not counts or counts[0] < 1 or counts[-1] > 16:
+        raise SystemExit(f"--replicas {text!r}: counts from 1 to 16")
+    return counts
+
+
+def _scale_out(cfg: Config, replicas: list[int], measured: floor.Floor, started: float) -> int:
+    from . import scale_report
+    from .scale import run_scale_out
+
+    csvs, _ = make_csvs(cfg)
+    result = run_scale_out(cfg, replicas, csvs[0], measured,
+                           machine.describe(REPO, cfg.cores))
+    result.seconds = time.monotonic() - started
+    path = scale_report.write(result, cfg.out)
+    cfg.log(f"wrote the scale-out section of {path}")
+    print()
+    for row in result.rows:
+        p = row.phase
+        print(f"{scale_report._name(row):<40} {p.throughput:>7,.0f} check-ins/s  "
+              f"server CPU {p.cpu_us:>6,.0f} µs/req  p99 {p.percentile(99):5.1f} ms  "
+              f"RSS {scale_report._rss(row.rss_mib)} MiB")
+    return 0
 
 
 def summary(run: RunResult) -> str:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from . import load
 from .server import (
     CpuSnapshot,
-    Server,
+    Measured,
     database_cpu_between,
     other_processes_between,
     snapshot,
@@ -50,6 +50,8 @@ class PhaseResult:
     errors: list[str] = field(default_factory=list)
     wall_s: float = 0.0
     other_top: list[tuple[str, float]] = field(default_factory=list)  # (process, cores)
+    balancer_cpu_s: float = 0.0  # HAProxy in front of replicas (bench/scale.py)
+    edges: tuple[CpuSnapshot, CpuSnapshot] | None = field(default=None, repr=False)
 
     @property
     def throughput(self) -> float:
@@ -75,7 +77,8 @@ class PhaseResult:
     def other_cpu_share(self) -> float:
         """CPU used by everything else on the machine (not server, database, load
         generator), as a share of all cores over the window: how quiet the machine was."""
-        others = self.system_busy_s - self.server_cpu_s - self.database_cpu_s - self.client_cpu_s
+        others = (self.system_busy_s - self.server_cpu_s - self.database_cpu_s
+                  - self.client_cpu_s - self.balancer_cpu_s)
         return max(0.0, others) / (self.window_s * self.cores) if self.window_s else 0.0
 
     @property
@@ -129,7 +132,7 @@ def _sleep_until(at: float) -> None:
         time.sleep(delay)
 
 
-def run(server: Server, database: str | None, template: load.PhaseSpec, processes: int,
+def run(server: Measured, database: str | None, template: load.PhaseSpec, processes: int,
         backend: str, fleet: int, cores: int, walk: array.array[int] | None = None) -> PhaseResult:
     """Fork `processes` load generators with `template` (start/window times relative to
     now), read the server's CPU at the window's edges, and merge what they report."""
@@ -184,7 +187,9 @@ def run(server: Server, database: str | None, template: load.PhaseSpec, processe
         system_busy_s=(after.system - before.system) if before and after else 0.0,
         client_cpu_s=0.0, cores=cores, offered_rate=template.rate,
         other_top=other_processes_between(before, after, {p.pid for p in procs if p.pid})
-        if before and after else [])
+        if before and after else [],
+        balancer_cpu_s=(after.balancer - before.balancer) if before and after else 0.0,
+        edges=(before, after) if before and after else None)
     for r in results:
         merged.ok += r.ok
         merged.served += r.served

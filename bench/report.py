@@ -22,6 +22,8 @@ make bench          # 1 M devices; SQLite, and PostgreSQL when TENURE_BENCH_POST
                     # database on; writes docs/benchmarks.md and docs/benchmarks-scaling.png
 make bench-quick    # ~2 minute smoke run (10 k devices), written to bench/out/
 .venv/bin/python -m bench --help   # --devices, --backends, --workers, --out, --profile ...
+make haproxy && .venv/bin/python -m bench --replicas 1,2,3 --backends postgresql --devices 50000
+                    # the scale-out section only: replicas behind HAProxy (see below)
 ```
 
 A full run takes about half an hour on the 2-core reference machine (most of it the
@@ -84,6 +86,16 @@ def _pct(value: float) -> str:
 
 def _div(a: float, b: float) -> float:
     return a / b if b and not math.isnan(b) else math.nan
+
+
+def rss_text(mib: list[float]) -> str:
+    """`62 + 2 × 71`: resident MiB of each server process, equal ones grouped."""
+    if not mib:
+        return "–"
+    counts: dict[int, int] = {}
+    for m in mib:
+        counts[round(m)] = counts.get(round(m), 0) + 1
+    return " + ".join(f"{n} × {m}" if n > 1 else f"{m}" for m, n in counts.items())
 
 
 def _met(ok: bool) -> str:
@@ -265,8 +277,10 @@ def render(run: RunResult, plot: Path | None) -> str:
                   "| devices | check-in CPU µs/req | vs first step | check-in req/s | "
                   "activation CPU µs/req | activation req/s | other load (check-in, "
                   "activation) | devices in the check-in sample "
-                  "| import rows/s (as the command reports it) | dry-run s (computing) |",
-                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+                  "| import rows/s (as the command reports it) | dry-run s (computing) "
+                  "| server RSS MiB per process |",
+                  "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: "
+                  "| ---: |"]
         base = b.steps[0].checkin.cpu_us
         for s in b.steps:
             dry = (f"{_f(s.dry_run.seconds, 2)} ({_f(s.dry_run.computed, 2)})" if s.dry_run
@@ -277,11 +291,13 @@ def render(run: RunResult, plot: Path | None) -> str:
                          f"{_f(s.activation.throughput)} | {_pct(s.checkin.other_cpu_share)}, "
                          f"{_pct(s.activation.other_cpu_share)} | {s.prepared:,} | "
                          f"{_f(s.imported.rate)} ({_f(s.imported.reported_rate)}; "
-                         f"{s.imported.rows:,} rows) | {dry} |")
+                         f"{s.imported.rows:,} rows) | {dry} | {rss_text(s.rss_mib)} |")
         lines += ["", "Import: rows added at that step ÷ wall clock of `tenure provision import "
                   "FILE` (process start included; in brackets the rate the command prints). "
                   "Dry-run: wall clock of `tenure policy apply examples/policy.toml --dry-run` "
-                  "(in brackets the \"computed in\" time it prints, without process start).",
+                  "(in brackets the \"computed in\" time it prints, without process start). "
+                  "Server RSS: resident memory of each `tenure serve` process (the supervisor "
+                  "first when there are workers) after the check-in phase.",
                   ""]
         if b.profiles:
             lines += ["#### Where the server spends its time (py-spy, separate profiled "
@@ -362,5 +378,9 @@ def write(run: RunResult, out: Path) -> tuple[Path, Path | None]:
     analysis = Path(__file__).with_name("analysis.md")  # the maintainers' reading
     if analysis.exists():
         text = text.rstrip("\n") + "\n\n" + analysis.read_text()
+    if out.exists():  # the scale-out section comes from its own runs (--replicas)
+        from .scale_report import carry_over
+
+        text = carry_over(out.read_text(), text)
     out.write_text(text)
     return out, png

@@ -82,6 +82,7 @@ class Step:
     prep_seconds: float
     prepared: int
     dry_run: DryRunResult | None = None
+    rss_mib: list[float] = field(default_factory=list)  # each server process, after check-in
 
 
 @dataclass
@@ -371,6 +372,8 @@ def _run_step(cfg: Config, backend: str, server: Server, db_name: str | None,
                         cfg.load_processes, backend, size, cfg.cores)
     timings.append((f"check-in saturation at {size:,}", time.perf_counter() - t))
     _check(cfg, checkin, notes)
+    rss = server.rss_mib()
+    cfg.log(f"  server memory (RSS per process): {', '.join(f'{m:.0f}' for m in rss)} MiB")
 
     if final:
         rate = max(1.0, 0.5 * checkin.throughput)
@@ -396,4 +399,4 @@ def _run_step(cfg: Config, backend: str, server: Server, db_name: str | None,
             cfg.load_processes, backend, size, cfg.cores, walk=array.array("q", rest[half:]))
         timings.append((f"activation fixed rate at {size:,}", time.perf_counter() - t))
         _check(cfg, result.activation_fixed, notes)
-    return Step(size, imported, activation, checkin, prep_seconds, len(pool))
+    return Step(size, imported, activation, checkin, prep_seconds, len(pool), rss_mib=rss)

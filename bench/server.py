@@ -17,6 +17,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 
@@ -148,12 +149,31 @@ class Server:
 
     def cpu_seconds(self) -> float:
         """utime + stime of `tenure serve` and all its descendants (the workers)."""
+        return sum(proc_cpu(pid) for pid in self.pids())
+
+    def pids(self) -> list[int]:
+        """`tenure serve` and its worker processes."""
         assert self.proc is not None
-        return sum(proc_cpu(pid) for pid in descendants(self.proc.pid, include_self=True))
+        return descendants(self.proc.pid, include_self=True)
 
     def processes(self) -> int:
-        assert self.proc is not None
-        return len(descendants(self.proc.pid, include_self=True))
+        return len(self.pids())
+
+    def rss_mib(self) -> list[float]:
+        """Resident memory of each process of the server, MiB (the supervisor, if any,
+        then its workers)."""
+        return [rss_mib(pid) for pid in self.pids()]
+
+
+def rss_mib(pid: int) -> float:
+    """VmRSS of one process, MiB (0 if it is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _stat_fields(pid: int) -> list[str] | None:
@@ -252,20 +272,29 @@ class CpuSnapshot:
     server_pids: set[int] = field(default_factory=set)
     procs: dict[int, tuple[str, float]] = field(default_factory=dict)
     server_kernel: float = 0.0  # the server's stime (part of `server`)
+    balancer: float = 0.0  # a load balancer in front of the server (HAProxy), if any
+    balancer_pids: set[int] = field(default_factory=set)
 
 
-def snapshot(server: Server, database: str | None) -> CpuSnapshot:
+class Measured(Protocol):
+    """What a phase measures: one `Server`, or several replicas behind a balancer."""
+
+    def pids(self) -> list[int]: ...
+
+
+def snapshot(server: Measured, database: str | None) -> CpuSnapshot:
     at = time.monotonic()
     system = system_busy_seconds()
     kernel: dict[int, float] = {}
     procs = all_processes(kernel)
-    assert server.proc is not None
-    server_pids = set(descendants(server.proc.pid, include_self=True))
+    server_pids = set(server.pids())
+    balancer_pids = set(getattr(server, "balancer_pids", list)())
     db_pids = {pid: procs[pid][1] for pid in postgres_backends(database)
                if pid in procs} if database else {}
     return CpuSnapshot(at, sum(procs[p][1] for p in server_pids if p in procs),
                        sum(db_pids.values()), system, db_pids, server_pids, procs,
-                       sum(kernel.get(p, 0.0) for p in server_pids))
+                       sum(kernel.get(p, 0.0) for p in server_pids),
+                       sum(procs[p][1] for p in balancer_pids if p in procs), balancer_pids)
 
 
 def database_cpu_between(before: CpuSnapshot, after: CpuSnapshot) -> float:
@@ -280,7 +309,8 @@ def other_processes_between(before: CpuSnapshot, after: CpuSnapshot, exclude: se
     seconds = after.at - before.at
     if seconds <= 0:
         return []
-    skip = exclude | after.server_pids | set(after.db_pids) | {os.getpid()}
+    skip = (exclude | after.server_pids | set(after.db_pids) | after.balancer_pids
+            | {os.getpid()})
     used: dict[str, float] = {}
     for pid, (comm, cpu) in after.procs.items():
         if pid in skip:

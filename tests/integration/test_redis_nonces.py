@@ -82,3 +82,26 @@ def test_a_refused_request_still_used_its_nonce(replicas: tuple[Services, Servic
         assert refused.status_code in (401, 409)
         replay = client.post("/v1/device/bind", content=body, headers=headers)
         assert replay.json()["type"] == "urn:tenure:problem:bad-nonce"
+
+
+def test_redis_not_answering_refuses_device_requests_with_503(settings: Settings,
+                                                               clock: FixedClock) -> None:
+    """Behind a load balancer the device retries a 503 later (or on another replica);
+    a 500 would read as a server bug. Nothing is written: the nonce stays unused."""
+    runtime = bootstrap(dataclasses.replace(settings, redis_url="redis://127.0.0.1:1/0"),
+                        clock=clock)
+    try:
+        with TestClient(create_app(runtime)) as client:
+            device = Device(client, runtime)
+            provision(runtime, device)
+            jws, _ = device.sign("/v1/device/activation", {})
+            answer = client.post("/v1/device/activation", content=json.dumps(jws),
+                                 headers={"Content-Type": "application/jose+json"})
+            assert answer.status_code == 503, answer.text
+            assert answer.headers["retry-after"] == "1"
+            assert answer.json()["type"] == "urn:tenure:problem:unavailable"
+            with runtime.uow(readonly=True) as tx:
+                assert tx.conn.execute(select(t.devices.c.activated_at).where(
+                    t.devices.c.device_id == device.device_id)).scalar_one() is None
+    finally:
+        runtime.close()

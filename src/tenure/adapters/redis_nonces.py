@@ -3,6 +3,7 @@ database at all."""
 
 from __future__ import annotations
 
+from tenure.domain.errors import Unavailable
 from tenure.services.ports import Tx
 
 
@@ -20,4 +21,13 @@ class RedisUsedNonces:
         self.client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
 
     def use(self, tx: Tx, nonce: str, expires_at: int, remaining: int) -> bool:
-        return bool(self.client.set(self.PREFIX + nonce, b"1", nx=True, ex=max(1, remaining)))
+        """Redis is on every device request's path: when it does not answer, the request
+        is refused as 503 with Retry-After (nothing ran), not as a 500."""
+        import redis
+
+        try:
+            return bool(self.client.set(self.PREFIX + nonce, b"1", nx=True,
+                                        ex=max(1, remaining)))
+        except redis.RedisError as exc:
+            raise Unavailable("The nonce store is not answering; retry shortly.",
+                              retry_after=1) from exc

@@ -2,7 +2,9 @@
 
 Only addresses in TENURE_TRUSTED_PROXIES may speak for the client; the header is read
 from the right, skipping trusted hops, so a client cannot forge its own address by
-sending the header itself.
+sending the header itself. Every X-Forwarded-For line counts, in order, as one list
+(RFC 9110 §5.3): HAProxy's `option forwardfor` appends its own line after the client's
+rather than extending it, and reading only the first line would believe the client.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class ClientAddress:
         peer = request.client.host if request.client else "unknown"
         if not self.networks or not self._trusted(peer):
             return peer
-        hops = [h.strip() for h in request.headers.get("x-forwarded-for", "").split(",")]
+        lines = request.headers.getlist("x-forwarded-for")
+        hops = [h.strip() for h in ",".join(lines).split(",")]
         hops = [h for h in hops if h]
         for hop in reversed(hops):
             if not self._trusted(hop):

@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 DEFAULT_WAIT_SECONDS = 1.0
@@ -92,14 +92,29 @@ def transaction(engine: Engine, readonly: bool = False,
             conn.info["tenure_wait_ms"] = None
 
 
+def _sqlstate(exc: BaseException) -> str | None:
+    orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlstate", None) or getattr(getattr(orig, "diag", None),
+                                                      "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
 def is_conflict(exc: BaseException) -> bool:
-    """A conflict worth retrying the whole transaction for (unique race, serialization)."""
-    if isinstance(exc, IntegrityError):
+    """A conflict worth retrying the whole transaction for: a unique race, a deadlock
+    (40P01) or a serialization failure (40001) — which PostgreSQL raises only at
+    REPEATABLE READ and above, but CockroachDB and YugabyteDB raise on any contended
+    transaction. Raw driver errors count too: the device path runs its statements on
+    the DBAPI cursor (store/driver_sql.py), where SQLAlchemy does not wrap them."""
+    if isinstance(exc, IntegrityError) or is_serialization_failure(exc):
         return True
-    if isinstance(exc, OperationalError | DBAPIError):
-        code = getattr(getattr(exc, "orig", None), "sqlstate", None)
-        return code in {"40001", "40P01"}
-    return False
+    code = _sqlstate(exc)
+    return code is not None and code.startswith("23") and not isinstance(exc, DBAPIError)
+
+
+def is_serialization_failure(exc: BaseException) -> bool:
+    """SQLSTATE 40001 (could not serialize) or 40P01 (deadlock): the transaction was
+    rolled back only because of another one, and running it again is the remedy."""
+    return _sqlstate(exc) in {"40001", "40P01"}
 
 
 def is_busy(exc: BaseException) -> bool:
@@ -109,8 +124,7 @@ def is_busy(exc: BaseException) -> bool:
     if isinstance(exc, PoolTimeout):
         return True
     orig = getattr(exc, "orig", None) if isinstance(exc, DBAPIError) else exc
-    if getattr(getattr(orig, "diag", None), "sqlstate", None) == "55P03" or \
-            getattr(orig, "sqlstate", None) == "55P03":
+    if _sqlstate(exc) == "55P03":
         return True
     if isinstance(orig, sqlite3.OperationalError):
         name = getattr(orig, "sqlite_errorname", "")

@@ -18,7 +18,7 @@ from .audit import AuditLog
 from .case_repo import CaseRepo, SupportAgentRepo
 from .credentials import ApiKeyRepo, IdempotencyRepo
 from .creditors_repo import CreditorRepo
-from .database import is_busy, is_conflict, transaction
+from .database import is_busy, is_conflict, is_serialization_failure, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
 from .outbox import Outbox
 from .redress_repo import RelayRepo, TransferRepo
@@ -93,27 +93,46 @@ class UnitOfWork:
     def __call__(self, readonly: bool = False, wait: float | None = None) -> Iterator[Tx]:
         """One transaction. `wait` bounds the wait for SQLite's write lock (seconds;
         None: the engine's TENURE_DATABASE_WAIT_SECONDS). Running out of it raises
-        `Unavailable`, as does any other lock, lock-timeout or pool-timeout failure."""
+        `Unavailable`, as does any other lock, lock-timeout or pool-timeout failure, and
+        a serialization failure or deadlock (this transaction ran once; `run` retries)."""
         try:
             with transaction(self.engine, readonly=readonly, wait=wait) as conn:
                 yield Tx(conn)
         except Exception as exc:
-            if is_busy(exc):
-                raise Unavailable("The database is busy with a long write; retry shortly.",
-                                  retry_after=1) from exc
-            raise
+            unavailable = _unavailable(exc)
+            if unavailable is None:
+                raise
+            raise unavailable from exc
 
     def staging(self) -> ImportStaging:
         """A bulk import's staging area, switched in with one short transaction."""
         return ImportStaging(self.engine)
 
     def run(self, work: Callable[[Tx], T], attempts: int = 4, wait: float | None = None) -> T:
-        """Run `work` in a transaction, again from the start if it lost a race."""
+        """Run `work` in a transaction, again from the start if it lost a race (a unique
+        race, a deadlock, a serialization failure: SQLSTATE 40001, which CockroachDB and
+        YugabyteDB raise on any contention). Without a pause: device work runs on the
+        event loop, and the race is usually lost to one other transaction."""
         for attempt in range(attempts):
             try:
-                with self(wait=wait) as tx:
-                    return work(tx)
+                with transaction(self.engine, wait=wait) as conn:
+                    return work(Tx(conn))
             except Exception as exc:
-                if attempt == attempts - 1 or not is_conflict(exc):
+                if attempt < attempts - 1 and is_conflict(exc):
+                    continue
+                unavailable = _unavailable(exc)
+                if unavailable is None:
                     raise
+                raise unavailable from exc
         raise AssertionError("unreachable")
+
+
+def _unavailable(exc: Exception) -> Unavailable | None:
+    """The 503 (with Retry-After) for a transaction that could not run now, or None."""
+    if is_busy(exc):
+        return Unavailable("The database is busy with a long write; retry shortly.",
+                           retry_after=1)
+    if is_serialization_failure(exc):
+        return Unavailable("The database could not order this request with others "
+                           "running at the same time; retry shortly.", retry_after=1)
+    return None
