@@ -70,7 +70,7 @@ $(NODE_DIR)/node_modules/.package-lock.json: $(NODE_DIR)/package-lock.json
 	fi
 
 test: install-dev browser node-packages haproxy  ## run the whole test suite (PostgreSQL tests need TENURE_TEST_POSTGRES_URL)
-	$(BIN)/python -m pytest -n 2 --durations=15 $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 $(PYTEST_ARGS)
 
 lint: install-dev  ## ruff and mypy
 	$(BIN)/ruff check src tests

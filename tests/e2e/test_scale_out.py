@@ -40,7 +40,8 @@ from .independent_client import (
 )
 from .test_activation_lock import PASSWORD
 
-pytestmark = [pytest.mark.e2e, pytest.mark.postgres]
+# one cluster of replicas per run: its tests share one worker (make test: --dist loadgroup)
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.xdist_group("scale-out")]
 REDIS_ENV = "TENURE_TEST_REDIS_URL"
 SIGNUP_LIMIT = 3
 LOAD_DEVICES = 150
