@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from tenure.domain.decide import RELEASED_IF_ACTIVATION, RELEASED_IF_IN_USE
 from tenure.domain.model import ClaimKind, Lock
+from tenure.i18n import gettext
 from tenure.services.records import lock_json, way_out
 
 BASE = "https://tenure.example/"
@@ -21,12 +22,16 @@ def test_an_owner_lock_links_the_status_check_and_appeals() -> None:
 def test_a_territory_lock_says_what_releases_it() -> None:
     refused = Lock(ClaimKind.TERRITORY, "not here", territory="IR", rule="r1",
                    released_if=RELEASED_IF_ACTIVATION)
-    assert way_out(refused, "TN1", BASE) == {
+    assert way_out(refused, "TN1", BASE, "en") == {
         "appeal_url": "https://tenure.example/v1/cases",
         "released_if": "the device is activated in a permitted territory"}
     held = Lock(ClaimKind.TERRITORY, "locked", territory="IR", rule="r1",
                 released_if=RELEASED_IF_IN_USE)
-    assert way_out(held, "TN1", "")["released_if"].startswith("the device checks in from")
+    assert way_out(held, "TN1", "", "en")["released_if"].startswith("the device checks in from")
+    # a device that names no language reads a territory lock in the territory's
+    persian = way_out(refused, "TN1", BASE)["released_if"]
+    assert persian == gettext("fa", "the device is activated in a permitted territory")
+    assert persian != "the device is activated in a permitted territory"
     assert "released_if" not in lock_json(held)  # extensions come only with way_out
 
 
