@@ -16,13 +16,14 @@ from tenure import protocol
 from tenure.bootstrap import Services
 from tenure.domain.errors import Malformed, Unavailable
 from tenure.services.device_gateway import DeviceAction
+from tenure.services.device_gateway import DeviceCall as Args
 
 from .bodies import client_address, read_capped
 from .deps import app_services
+from .device_batch import DeviceBatch
 from .problems import response_for
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Args = tuple[bytes, str, DeviceAction, str | None]  # what DeviceGateway.handle takes
 WAITERS = 8  # device requests waiting (in threads) for a busy SQLite at once
 
 
@@ -54,7 +55,7 @@ def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != protocol.JOSE_JSON:
             raise Malformed(f"Content-Type must be {protocol.JOSE_JSON}.")
-        args: Args = (body, request.url.path, pick(services), client_address(request))
+        args: Args = (body, request.scope["path"], pick(services), client_address(request))
         if services.settings.device_work == "inline":
             # A device transaction is ~1 ms of mostly CPU; handing it to a thread
             # costs ~200 us more (GIL and futex hand-offs). Workers scale it out.
@@ -67,16 +68,20 @@ def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
 
 
 async def _inline(request: Request, services: Services, args: Args) -> str:
-    """On the event loop without waiting for SQLite's write lock; if a long write
+    """On the event loop, committed with the other requests of the same turn of the
+    loop (device_batch.py), without waiting for SQLite's write lock; if a long write
     holds it, wait (bounded) in a thread, so that the loop keeps serving (/healthz,
     devices whose transaction gets in). At most WAITERS requests wait at once; the
     next ones answer 503 at once."""
-    if not services.uow.fails_fast:
-        return services.gateway.handle(*args)
+    batch = getattr(request.app.state, "device_batch", None)
+    if batch is None:
+        wait = 0 if services.uow.fails_fast else None
+        batch = request.app.state.device_batch = DeviceBatch(services.gateway, wait)
     try:
-        return services.gateway.handle(*args, wait=0)
+        return await batch.handle(args)
     except Unavailable:
-        pass
+        if not services.uow.fails_fast:
+            raise
     limiter = getattr(request.app.state, "device_waiters", None)
     if limiter is None:
         limiter = request.app.state.device_waiters = anyio.CapacityLimiter(WAITERS)
