@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-import anyio
-import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,7 +12,7 @@ from starlette.routing import Route
 
 from tenure import protocol
 from tenure.bootstrap import Services
-from tenure.domain.errors import Malformed, Unavailable
+from tenure.domain.errors import Malformed
 from tenure.services.device_gateway import DeviceAction
 from tenure.services.device_gateway import DeviceCall as Args
 
@@ -24,7 +22,6 @@ from .device_batch import DeviceBatch
 from .problems import response_for
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-WAITERS = 8  # device requests waiting (in threads) for a busy SQLite at once
 
 
 def with_nonce(endpoint: Endpoint) -> Endpoint:
@@ -69,26 +66,13 @@ def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
 
 async def _inline(request: Request, services: Services, args: Args) -> str:
     """On the event loop, committed with the other requests of the same turn of the
-    loop (device_batch.py), without waiting for SQLite's write lock; if a long write
-    holds it, wait (bounded) in a thread, so that the loop keeps serving (/healthz,
-    devices whose transaction gets in). At most WAITERS requests wait at once; the
-    next ones answer 503 at once."""
+    loop (device_batch.py: it also waits off the loop when SQLite is busy)."""
     batch = getattr(request.app.state, "device_batch", None)
     if batch is None:
         wait = 0 if services.uow.fails_fast else None
         batch = request.app.state.device_batch = DeviceBatch(services.gateway, wait)
-    try:
-        return await batch.handle(args)
-    except Unavailable:
-        if not services.uow.fails_fast:
-            raise
-    limiter = getattr(request.app.state, "device_waiters", None)
-    if limiter is None:
-        limiter = request.app.state.device_waiters = anyio.CapacityLimiter(WAITERS)
-    if limiter.available_tokens < 1:
-        raise Unavailable("The database is busy with a long write; retry shortly.",
-                          retry_after=1)
-    return await anyio.to_thread.run_sync(services.gateway.handle, *args, limiter=limiter)
+    return await batch.handle(args)
+
 
 routes = [
     Route(protocol.NONCE_PATH, with_nonce(nonce), methods=["GET", "HEAD"]),
