@@ -132,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         measured = floor.measure()
         cfg.log(f"  floor {measured.request_us:.1f} µs/request (Ed25519 verify "
                 f"{measured.ed25519_verify_us:.1f}, ES256 verify {measured.es256_verify_us:.1f}, "
-                f"Ed25519 sign {measured.ed25519_sign_us:.1f}) = "
+                f"ES256 record sign {measured.record_sign_us:.1f}) = "
                 f"{measured.throughput:,.0f} requests/s on {cores} cores")
         if replicas:
             return _scale_out(cfg, replicas, measured, started)

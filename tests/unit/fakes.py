@@ -11,7 +11,7 @@ for a unique-key collision. The SQL adapters are proven by tests/integration.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from email.message import EmailMessage
 from typing import Any, TypeVar
@@ -111,6 +111,17 @@ class FakeUnitOfWork:
                 if attempt == attempts - 1:
                     raise
         raise AssertionError("unreachable")
+
+    def batch(self, works: Sequence[Callable[[Tx], T]], attempts: int = 4,
+              wait: float | None = None) -> list[T | Exception]:
+        """Like the SQL batch's savepoints: a failed work is undone, the others kept."""
+        results: list[T | Exception] = []
+        for work in works:
+            try:
+                results.append(self.run(work, attempts, wait))
+            except Exception as exc:  # noqa: BLE001 - returned, as the real batch does
+                results.append(exc)
+        return results
 
     @contextmanager
     def staging(self) -> Iterator[FakeStaging]:

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import structlog
-from prometheus_client import Counter, Histogram
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -23,42 +20,10 @@ from tenure.web import routes as web
 from tenure.web.security import SecurityHeaders
 
 from . import account, admin, cases, creditor, device, org, public, retailer, support, tenant_cases
+from .access import AccessLog, log
 from .addresses import ClientAddress
+from .device_front import DeviceFront
 from .problems import handle as problem_handler
-
-log = structlog.get_logger("tenure.http")
-REQUESTS = Counter("tenure_http_requests_total", "HTTP requests", ["route", "status"])
-LATENCY = Histogram("tenure_http_request_seconds", "HTTP request latency", ["route"],
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5))
-
-
-class AccessLog:
-    """Method, route, status and duration; never headers or bodies (they carry secrets)."""
-
-    def __init__(self, app: Any) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = [500]
-
-        async def capture(message: Any) -> None:
-            if message["type"] == "http.response.start":
-                status[0] = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
-            elapsed = time.perf_counter() - started
-            REQUESTS.labels(route, str(status[0])).inc()
-            LATENCY.labels(route).observe(elapsed)
-            log.info("request", method=scope["method"], route=route, status=status[0],
-                     ms=round(elapsed * 1000, 2))
 
 
 async def _maintenance(services: Services, every: float) -> None:
@@ -91,6 +56,18 @@ async def handle(request: Request, exc: Exception) -> Response:
     return await problem_handler(request, exc)
 
 
+class TenureApp(Starlette):
+    """Starlette, with the device endpoints answered before its middleware and router
+    (device_front.py, decision 0017)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.device_front = DeviceFront(self, super().__call__)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        await self.device_front(scope, receive, send)
+
+
 def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -106,7 +83,7 @@ def create_app(services: Services, maintenance_every: float = 1.0) -> Starlette:
                     await task
             await run_in_threadpool(services.maintenance.flush_last_seen)
 
-    app = Starlette(
+    app = TenureApp(
         routes=[*device.routes, *account.routes, *cases.routes, *support.routes,
                 *tenant_cases.routes, *admin.routes, *public.routes, *org.routes,
                 *creditor.routes, *retailer.routes, *web.routes],

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 
-import anyio
-import anyio.to_thread
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
@@ -14,16 +12,16 @@ from starlette.routing import Route
 
 from tenure import protocol
 from tenure.bootstrap import Services
-from tenure.domain.errors import Malformed, Unavailable
+from tenure.domain.errors import Malformed
 from tenure.services.device_gateway import DeviceAction
+from tenure.services.device_gateway import DeviceCall as Args
 
 from .bodies import client_address, read_capped
 from .deps import app_services
+from .device_batch import DeviceBatch
 from .problems import response_for
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-Args = tuple[bytes, str, DeviceAction, str | None]  # what DeviceGateway.handle takes
-WAITERS = 8  # device requests waiting (in threads) for a busy SQLite at once
 
 
 def with_nonce(endpoint: Endpoint) -> Endpoint:
@@ -54,7 +52,7 @@ def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
         media = request.headers.get("content-type", "").split(";")[0].strip().lower()
         if media != protocol.JOSE_JSON:
             raise Malformed(f"Content-Type must be {protocol.JOSE_JSON}.")
-        args: Args = (body, request.url.path, pick(services), client_address(request))
+        args: Args = (body, request.scope["path"], pick(services), client_address(request))
         if services.settings.device_work == "inline":
             # A device transaction is ~1 ms of mostly CPU; handing it to a thread
             # costs ~200 us more (GIL and futex hand-offs). Workers scale it out.
@@ -67,23 +65,14 @@ def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
 
 
 async def _inline(request: Request, services: Services, args: Args) -> str:
-    """On the event loop without waiting for SQLite's write lock; if a long write
-    holds it, wait (bounded) in a thread, so that the loop keeps serving (/healthz,
-    devices whose transaction gets in). At most WAITERS requests wait at once; the
-    next ones answer 503 at once."""
-    if not services.uow.fails_fast:
-        return services.gateway.handle(*args)
-    try:
-        return services.gateway.handle(*args, wait=0)
-    except Unavailable:
-        pass
-    limiter = getattr(request.app.state, "device_waiters", None)
-    if limiter is None:
-        limiter = request.app.state.device_waiters = anyio.CapacityLimiter(WAITERS)
-    if limiter.available_tokens < 1:
-        raise Unavailable("The database is busy with a long write; retry shortly.",
-                          retry_after=1)
-    return await anyio.to_thread.run_sync(services.gateway.handle, *args, limiter=limiter)
+    """On the event loop, committed with the other requests of the same turn of the
+    loop (device_batch.py: it also waits off the loop when SQLite is busy)."""
+    batch = getattr(request.app.state, "device_batch", None)
+    if batch is None:
+        wait = 0 if services.uow.fails_fast else None
+        batch = request.app.state.device_batch = DeviceBatch(services.gateway, wait)
+    return await batch.handle(args)
+
 
 routes = [
     Route(protocol.NONCE_PATH, with_nonce(nonce), methods=["GET", "HEAD"]),

@@ -6,9 +6,9 @@ satisfies them structurally, and mypy checks that where tenure.bootstrap wires i
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine
 
@@ -126,6 +126,27 @@ class UnitOfWork:
                 raise unavailable from exc
         raise AssertionError("unreachable")
 
+    def batch(self, works: Sequence[Callable[[Tx], T]], attempts: int = 4,
+              wait: float | None = None) -> list[T | Exception]:
+        """Run several independent `work`s in ONE transaction, committed once (group
+        commit, decision 0018): one fsync on SQLite, one COMMIT round trip on
+        PostgreSQL, for all of them.
+
+        Each work runs in a savepoint of its own: a work that fails is rolled back to
+        its savepoint and its exception is returned in its place, without touching the
+        others' writes; a work that lost a race is run again from its savepoint. If the
+        transaction itself fails (BEGIN, COMMIT), it raises and nothing is committed —
+        so whoever waits on a result hears of it only once it is durable."""
+        results: list[T | Exception] = []
+        with self(wait=wait) as outer:
+            cursor: Any = outer.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                for work in works:
+                    results.append(_in_savepoint(cursor, outer.conn, work, attempts))
+            finally:
+                cursor.close()
+        return results
+
 
 def _unavailable(exc: Exception) -> Unavailable | None:
     """The 503 (with Retry-After) for a transaction that could not run now, or None."""
@@ -136,3 +157,25 @@ def _unavailable(exc: Exception) -> Unavailable | None:
         return Unavailable("The database could not order this request with others "
                            "running at the same time; retry shortly.", retry_after=1)
     return None
+
+
+def _in_savepoint(cursor: Any, conn: Connection, work: Callable[[Tx], T],
+                  attempts: int) -> T | Exception:
+    """SAVEPOINT on the DBAPI cursor: SQLAlchemy's begin_nested costs more than the
+    statements it issues, and the outer transaction is SQLAlchemy's to commit."""
+    for attempt in range(attempts):
+        cursor.execute("SAVEPOINT tenure_work")
+        try:
+            result = work(Tx(conn))
+        except Exception as exc:  # noqa: BLE001 - returned to the work's own caller
+            cursor.execute("ROLLBACK TO SAVEPOINT tenure_work")
+            cursor.execute("RELEASE SAVEPOINT tenure_work")
+            if attempt < attempts - 1 and is_conflict(exc):
+                continue
+            if is_busy(exc):
+                return Unavailable("The database is busy with a long write; retry shortly.",
+                                   retry_after=1)
+            return exc
+        cursor.execute("RELEASE SAVEPOINT tenure_work")
+        return result
+    raise AssertionError("unreachable")

@@ -8,7 +8,7 @@ the adapters and hands them to the use cases.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from email.message import EmailMessage
 from typing import Any, Protocol, TypeVar
@@ -161,6 +161,8 @@ class UnitOfWork(Protocol):
                  wait: float | None = None) -> AbstractContextManager[Tx]: ...
     def run(self, work: Callable[[Tx], T], attempts: int = 4,
             wait: float | None = None) -> T: ...
+    def batch(self, works: Sequence[Callable[[Tx], T]], attempts: int = 4,
+              wait: float | None = None) -> list[T | Exception]: ...
     def staging(self) -> AbstractContextManager[ImportStaging]: ...
 
 
