@@ -80,6 +80,9 @@ def test_a_buyer_checks_a_phone_writes_to_its_holder_and_appeals(
     expect(arabic.get_by_role("heading", level=1)).to_have_text(
         i18n.gettext("ar", "Check a device"))
     expect(arabic.locator("#result .badge")).to_have_text(i18n.gettext("ar", "Locked"))
+    typed = arabic.locator("#f-device")  # the IMEI as typed reads left to right, not
+    expect(typed).to_have_value(spaced(imei))  # its groups in reverse order
+    expect(typed).to_have_css("direction", "ltr")
     seen(arabic, "status-locked-ar")
 
     # Writing to whoever holds it: the relay asks the buyer to confirm by mail first.
