@@ -43,9 +43,10 @@ class ServerProcess:
     def clock_file(self) -> Path:
         return self.data_dir / "clock-offset"
 
-    def start(self) -> str:
-        """Start one more server process on the same data dir and database; return its URL."""
-        port = free_port()
+    def start(self, port: int | None = None) -> str:
+        """Start one more server process on the same data dir and database (on `port`, or
+        a free one); return its URL."""
+        port = port or free_port()
         log = (self.data_dir / f"serve-{port}.log").open("wb")
         proc = subprocess.Popen([TENURE, "serve", "--port", str(port)], env=self.env,
                                 stdout=log, stderr=subprocess.STDOUT)
@@ -100,7 +101,10 @@ class ServerProcess:
 
 
 def _server(tmp_path: Path, database_url: str | None,
-            extra_env: dict[str, str] | None = None) -> Iterator[ServerProcess]:
+            extra_env: dict[str, str] | None = None,
+            public: bool = False) -> Iterator[ServerProcess]:
+    """`public`: the server knows its own address (TENURE_PUBLIC_URL), so the links in
+    its mail lead back to it, as they would in production."""
     data = tmp_path / "var"
     data.mkdir()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TENURE_")}
@@ -113,9 +117,12 @@ def _server(tmp_path: Path, database_url: str | None,
     if database_url:
         env["TENURE_DATABASE_URL"] = database_url
     env.update(extra_env or {})
+    port = free_port() if public else None
+    if port:
+        env["TENURE_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     server = ServerProcess(data, env)
     server.clock_file.write_text("0")
-    server.start()
+    server.start(port)
     try:
         yield server
     finally:
@@ -183,6 +190,17 @@ def territory_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator
 
 
 # -- browser tests (tests/e2e/browser.py) ----------------------------------------------
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def journey_server(request: pytest.FixtureRequest,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server per browser-journey module and backend, shared by its tests (each
+    makes its own accounts and devices): its mail links to it, a new policy is read at
+    once, and the module's SERVER_ENV adds settings of its own."""
+    env = {"TENURE_POLICY_REFRESH_SECONDS": "0", **getattr(request.module, "SERVER_ENV", {})}
+    yield from _server(tmp_path_factory.mktemp("journeys"), _backend_url(request), env,
+                       public=True)
+
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:

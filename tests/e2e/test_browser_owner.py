@@ -45,8 +45,7 @@ def test_an_owner_marks_a_device_lost_in_place_and_sets_up_two_step_sign_in(
     assert page.url == f"{server.url}/"  # htmx swapped the card: no page was loaded
     expect(card.locator("q")).to_have_text("Reward if found")
     expect(card.get_by_role("button", name="I found it: lift lost mode")).to_be_visible()
-    axe_check(page)
-    screenshot(page, "owner-lost-mode")
+    axe_check(page)  # docs/screenshots/owner-lost-mode.png: the owner's journey
 
     page.get_by_role("link", name="Account security").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Account security")

@@ -47,8 +47,7 @@ def test_owner_signs_in_with_the_keyboard_and_sees_their_devices(
     page.wait_for_url(f"{any_server.url}/")
     expect(page.get_by_role("heading", level=1)).to_have_text("My devices")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible()
-    axe_check(page)
-    screenshot(page, "my-devices")
+    axe_check(page)  # docs/screenshots/my-devices.png, with a device: the owner's journey
 
     session = [c for c in page.context.cookies() if c["name"] == "tenure_session"]
     assert len(session) == 1 and session[0]["value"]

@@ -315,6 +315,10 @@ def test_only_the_applicant_sees_the_case(server: Server) -> None:
     intro = server.client.get("/appeal")
     assert intro.status_code == 200 and 'href="/signin?next=/appeal"' in intro.text
     assert 'action="/appeal" enctype' not in intro.text
+    # from a status page's link, signing in or up comes back to the form for that device
+    linked = server.client.get("/appeal?device_id=PHONE%201")
+    assert 'href="/signin?next=/appeal%3Fdevice%3DPHONE%2B1"' in linked.text
+    assert 'href="/signup?next=/appeal%3Fdevice%3DPHONE%2B1"' in linked.text
 
 
 # -- CSRF ------------------------------------------------------------------------------------

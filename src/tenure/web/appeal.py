@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -107,8 +108,12 @@ async def appeal_form(request: Request) -> Response:
     """The form (or, before signing in, what a case is and a way to sign in); with
     `?case_id=`, the way to a case the visitor opened."""
     wanted = request.query_params.get("case_id")
-    context: dict[str, Any] = {"form": {"device": prefilled(request), "kind": "activation-lock"},
-                               "signed_in": session_token(request) is not None, **LABELS}
+    device = prefilled(request)
+    context: dict[str, Any] = {"form": {"device": device, "kind": "activation-lock"},
+                               "signed_in": session_token(request) is not None,
+                               # signing in or up comes back to this form, device and all
+                               "back": "/appeal?" + urlencode({"device": device}) if device
+                               else "/appeal", **LABELS}
     if wanted is not None:
         wanted = wanted.strip().lower()
         if CASE_ID.fullmatch(wanted):
