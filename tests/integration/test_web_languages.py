@@ -54,3 +54,11 @@ def test_a_refusal_is_explained_in_the_reader_language(client: TestClient) -> No
                           data={"csrf": token, "email": "nobody@example.org",
                                 "password": "not the password"})
     assert "The email or password is not correct." in english.text
+
+
+def test_changing_the_language_keeps_the_page_query(client: TestClient) -> None:
+    page = client.get("/status?imei=490154203237518&x=%22%3E")
+    assert '<input type="hidden" name="imei" value="490154203237518">' in page.text
+    assert 'name="x" value="&#34;&gt;"' in page.text  # escaped, never markup
+    assert 'name="lang" value' not in page.text.split('class="lang"')[1].split("</form>")[0] \
+        .split("<select")[0]
