@@ -97,11 +97,20 @@ def clock() -> FixedClock:
     return FixedClock()
 
 
+def password_hash_cost(request: pytest.FixtureRequest) -> str:
+    """argon2id at its cheapest for tests (`TENURE_PASSWORD_HASH_COST=test`): a hash at
+    the standard cost is ~0.2 s of CPU, and the suite makes thousands. Tests whose point
+    needs hashing to take its real time (races around a password check, the hashing
+    pool's limits, the production parameters) are marked `standard_hashing`."""
+    return "standard" if request.node.get_closest_marker("standard_hashing") else "test"
+
+
 @pytest.fixture
-def settings(tmp_path: Path, database_url: str) -> Settings:
+def settings(request: pytest.FixtureRequest, tmp_path: Path, database_url: str) -> Settings:
     data = tmp_path / "var"
     KeyRing.create(data / "keys")
-    return Settings(data_dir=data, database_url=database_url)
+    return Settings(data_dir=data, database_url=database_url,
+                    password_hash_cost=password_hash_cost(request))
 
 
 @pytest.fixture
