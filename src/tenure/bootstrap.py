@@ -161,7 +161,7 @@ def bootstrap(settings: Settings, clock: Clock | None = None) -> Services:
     mail = MailDispatcher(uow, clock, make_sink(settings.smtp_url, settings.outbox_dir),
                           settings.mail_from)
     hashing = PasswordHashing(settings.password_hash_workers, settings.password_hash_queue,
-                              settings.password_hash_nice)
+                              settings.password_hash_nice, settings.password_hash_cost)
     owner_actions = OwnerActions(reauth, cooldown)
     window = settings.rate_window_seconds
     password_reset = PasswordReset(

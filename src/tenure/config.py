@@ -21,6 +21,7 @@ from typing import Any
 from tenure.domain.errors import ConfigError as ConfigError  # re-exported
 
 DEVICE_WORK = ("inline", "threads")
+PASSWORD_HASH_COSTS = ("standard", "test")  # crypto/passwords.py
 LOG_FORMATS = ("console", "json")
 
 
@@ -66,6 +67,7 @@ class Settings:
     password_hash_workers: int = 0  # argon2 at once; 0: one per core but one, at least 1
     password_hash_queue: int = 16  # hashing waiting beyond the workers; then 503
     password_hash_nice: int = 10  # lower CPU priority of the hashing threads (Linux)
+    password_hash_cost: str = "standard"  # noqa: S105 - testing hook: `test`, argon2 cheapest
     device_work: str = "inline"  # inline: device transactions on the event loop; threads
     # Server process limits (http/connections.py): slow clients are cut off, not waited for.
     header_timeout_seconds: float = 10.0  # connection (or next request) to end of headers
@@ -85,7 +87,8 @@ class Settings:
 
     def __post_init__(self) -> None:
         """Refuse values that would only fail later, deep inside a request."""
-        choices = {"device_work": DEVICE_WORK, "log_format": LOG_FORMATS}
+        choices = {"device_work": DEVICE_WORK, "log_format": LOG_FORMATS,
+                   "password_hash_cost": PASSWORD_HASH_COSTS}
         for name, allowed in choices.items():
             value = getattr(self, name)
             if value not in allowed:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import httpx
 import pytest
 
+from tests.conftest import password_hash_cost
 from tests.webhook_receiver import Receiver
 
 if TYPE_CHECKING:
@@ -113,7 +114,10 @@ def _server(tmp_path: Path, database_url: str | None,
                 "TENURE_LOG_LEVEL": "warning",
                 # Test machines run many suites at once in one CPU group: niced hashing
                 # would wait behind all of them (test_hardening.py sets it on purpose).
-                "TENURE_PASSWORD_HASH_NICE": "0"})
+                "TENURE_PASSWORD_HASH_NICE": "0",
+                # argon2id at its cheapest (tests/conftest.py, password_hash_cost); a
+                # test that needs the real cost passes "standard" in extra_env.
+                "TENURE_PASSWORD_HASH_COST": "test"})
     if database_url:
         env["TENURE_DATABASE_URL"] = database_url
     env.update(extra_env or {})
@@ -147,8 +151,10 @@ def _backend_url(request: pytest.FixtureRequest) -> str | None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ServerProcess]:
-    """A running server on each backend (PostgreSQL when configured)."""
-    yield from _server(tmp_path, _backend_url(request))
+    """A running server on each backend (PostgreSQL when configured); one hashing at the
+    production cost for a test marked `standard_hashing`."""
+    yield from _server(tmp_path, _backend_url(request),
+                       {"TENURE_PASSWORD_HASH_COST": password_hash_cost(request)})
 
 
 INSECURE = {"TENURE_WEBHOOK_ALLOW_INSECURE": "1"}

@@ -2,8 +2,9 @@
 
 Driven entirely by ``independent_client`` (written from the document, not from the
 server code).  Each test asserts something PROTOCOL.md promises; the docstrings quote or
-paraphrase the promise.  The ``server`` fixture (tests/e2e/conftest.py) gives a running
-server on a fresh SQLite data dir, function-scoped.
+paraphrase the promise.  The ``server`` fixture below gives one running server on a
+fresh SQLite data dir to the whole module; each test works on devices provisioned for it
+alone and on accounts of its own, so no test sees another's traces.
 """
 
 from __future__ import annotations
@@ -14,13 +15,16 @@ import json
 import secrets
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import independent_client as ic  # noqa: E402
+
+from .conftest import ServerProcess, _server  # noqa: E402
 
 pytestmark = pytest.mark.e2e
 
@@ -54,6 +58,47 @@ def provision(server, tmp_path: Path, *devices: ic.DeviceIdentity) -> Path:
     return path
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server for the module: starting one and provisioning through the CLI cost
+    about two seconds of CPU per test, a fifth of the e2e suite. The tests are
+    independent of each other (fresh devices and accounts each, no clock moved). The
+    sign-up limit per address is off, as the module creates more accounts from
+    127.0.0.1 than an hour allows (tests/integration/test_limits.py tests the limit)."""
+    yield from _server(tmp_path_factory.mktemp("conformance"), None,
+                       {"TENURE_SIGNUP_ADDRESS_LIMIT": "0"})
+
+
+@dataclass
+class DevicePool:
+    """Device pairs provisioned through `tenure provision import`, a batch at a time;
+    each pair is handed to one test only."""
+
+    server: ServerProcess
+    directory: Path
+    ready: list[Devices] = field(default_factory=list)
+    BATCH = 16
+
+    def take(self) -> Devices:
+        if not self.ready:
+            batch = [Devices(
+                ed=ic.DeviceIdentity.generate("Ed25519", model="Conformance Phone Ed"),
+                es=ic.DeviceIdentity.generate(
+                    "ES256", imeis=[ic.make_imei(), ic.make_imei()],
+                    model="Conformance Phone EC"))
+                for _ in range(self.BATCH)]
+            provision(self.server, self.directory,
+                      *(d for pair in batch for d in (pair.ed, pair.es)))
+            self.ready = batch
+        return self.ready.pop()
+
+
+@pytest.fixture(scope="module")
+def device_pool(server: ServerProcess,
+                tmp_path_factory: pytest.TempPathFactory) -> DevicePool:
+    return DevicePool(server, tmp_path_factory.mktemp("conformance-devices"))
+
+
 @pytest.fixture
 def client(server):
     with ic.TenureClient(server.url) as c:
@@ -61,13 +106,9 @@ def client(server):
 
 
 @pytest.fixture
-def devices(server, tmp_path) -> Devices:
-    ed = ic.DeviceIdentity.generate("Ed25519", model="Conformance Phone Ed")
-    es = ic.DeviceIdentity.generate(
-        "ES256", imeis=[ic.make_imei(), ic.make_imei()], model="Conformance Phone EC"
-    )
-    provision(server, tmp_path, ed, es)
-    return Devices(ed=ed, es=es)
+def devices(device_pool: DevicePool) -> Devices:
+    """Two devices no other test has used: one Ed25519, one ES256 with two IMEIs."""
+    return device_pool.take()
 
 
 def new_account(client: ic.TenureClient) -> Account:

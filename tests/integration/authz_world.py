@@ -240,7 +240,8 @@ def build_world(backend: str, base: Path) -> Iterator[World]:
     for url in _database(backend, base):
         data = base / "var"
         KeyRing.create(data / "keys")
-        runtime = bootstrap(Settings(data_dir=data, database_url=url), clock=FixedClock())
+        runtime = bootstrap(Settings(data_dir=data, database_url=url,
+                                     password_hash_cost="test"), clock=FixedClock())
         client = TestClient(create_app(runtime))
         world = World(runtime, client, Fingerprint(url))
         people = Accounts(client)

@@ -45,6 +45,7 @@ def make_runtime(settings: Settings, runtime: Services) -> Iterator[object]:
 # ------------------------------------------------------------------------- idempotency
 
 
+@pytest.mark.standard_hashing  # the first sign-up is still hashing when the others arrive
 def test_simultaneous_requests_with_one_key_execute_once(runtime: Services) -> None:
     """Regression: ten simultaneous POST /v1/accounts with one Idempotency-Key gave one
     201 and nine `409 email-taken` — the work ran ten times. Now the key is reserved

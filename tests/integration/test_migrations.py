@@ -11,16 +11,28 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+import tenure
 from tenure.store.database import normalise_url
+from tenure.store.migrate import (
+    alembic_config,
+    current_revision,
+    head_revision,
+    pending,
+    upgrade,
+)
 from tenure.store.tables import metadata
 from tests.conftest import postgres_admin_url
 
 TENURE = str(Path(sys.executable).with_name("tenure"))
+
+SRC = str(Path(tenure.__file__).resolve().parents[1])
 
 
 def test_the_migrated_schema_is_the_declared_schema(database_url: str) -> None:
@@ -64,3 +76,37 @@ def test_replicas_upgrading_a_new_database_at_once_all_start(tmp_path: Path) -> 
         with engine.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         engine.dispose()
+
+
+def test_the_newest_revision_read_from_the_files_is_alembics() -> None:
+    """`upgrade` and /readyz read the head from the files' own lines (without alembic):
+    it must be what alembic itself finds."""
+    assert head_revision() == ScriptDirectory.from_config(
+        alembic_config("sqlite://")).get_current_head()
+
+
+def test_a_current_schema_is_left_alone_without_loading_alembic(database_url: str) -> None:
+    """Every CLI command runs `upgrade` first: on a current schema it must not even
+    import alembic (a fifth of a command's time)."""
+    check = ("import sys; from tenure.store.migrate import upgrade; upgrade(sys.argv[1]); "
+             "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))")
+    done = subprocess.run([sys.executable, "-c", check, database_url], capture_output=True,
+                          text=True, timeout=120, env=os.environ | {"PYTHONPATH": SRC})
+    assert (done.returncode, done.stdout.strip()) == (0, "[]"), done.stderr
+
+
+def test_a_schema_behind_is_pending_and_upgraded(database_url: str) -> None:
+    """The short cut never skips a migration: one revision behind, /readyz's check says
+    so and `upgrade` brings the schema back to the declared one."""
+    engine = create_engine(normalise_url(database_url))
+    try:
+        assert not pending(engine)
+        command.downgrade(alembic_config(database_url), "-1")
+        with engine.connect() as conn:
+            assert current_revision(conn) not in (None, head_revision())
+        assert pending(engine)
+    finally:
+        upgrade(database_url)
+        engine.dispose()
+    assert not pending(engine)
+    test_the_migrated_schema_is_the_declared_schema(database_url)

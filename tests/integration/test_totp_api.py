@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import partial
 
 import pyotp
+import pytest
 from starlette.testclient import TestClient
 
 from tenure.bootstrap import Services
@@ -128,6 +129,7 @@ def test_confirm_checks_the_token_before_the_body(client: TestClient, accounts: 
     assert rows(runtime, t.account_totp) == []
 
 
+@pytest.mark.standard_hashing  # the password checks take their real time, as in a race
 def test_one_code_sent_at_once_on_three_connections_opens_one_session(
         client: TestClient, accounts: Accounts, runtime: Services, clock: FixedClock) -> None:
     owner = accounts.new()

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from tenure.crypto.passwords import hash_password, verify_password
+from tenure.config import load_settings
+from tenure.crypto.passwords import (
+    DUMMY_PASSWORD,
+    STANDARD_DUMMY_HASH,
+    Argon2,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
 from tenure.domain.errors import WeakPassword
 from tenure.domain.passwords import MAX_LENGTH, MIN_LENGTH, check_password
 from tenure.http.problems import status_of
@@ -92,8 +100,6 @@ def test_verify_refuses_a_wrong_password(stored: str) -> None:
     assert verify_password(stored, GOOD.upper()) is False
 
 
-DUMMY_PASSWORD = "tenure-timing-equaliser-not-a-password"  # what the built-in dummy hash hides
-
 
 @pytest.mark.parametrize("password", [GOOD, DUMMY_PASSWORD])
 def test_verify_without_a_stored_hash_is_false(password: str) -> None:
@@ -109,3 +115,36 @@ def test_verify_refuses_a_damaged_hash() -> None:
 def test_empty_stored_hash_never_verifies() -> None:
     """An empty hash (e.g. a password login disabled by an operator) must not open the account."""
     assert verify_password("", DUMMY_PASSWORD) is False
+
+
+# -- costs ---------------------------------------------------------------------------------
+
+def test_servers_hash_at_the_standard_cost_unless_told_otherwise(stored: str) -> None:
+    """argon2id with RFC 9106's low-memory parameters (t=3, 64 MiB, p=4); the test
+    suites' cheap cost is only ever chosen by TENURE_PASSWORD_HASH_COST=test."""
+    assert stored.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert load_settings({}).password_hash_cost == "standard"
+    assert Argon2().cost == "standard"
+
+
+def test_the_written_down_dummy_hash_costs_what_a_real_hash_costs() -> None:
+    """An unknown email is verified against a hash written into the code: it must have
+    the standard parameters, or unknown emails would answer faster than known ones."""
+    assert STANDARD_DUMMY_HASH.startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert not needs_rehash(STANDARD_DUMMY_HASH)
+    assert verify_password(STANDARD_DUMMY_HASH, DUMMY_PASSWORD) is True
+
+
+def test_the_test_cost_is_still_argon2id(stored: str) -> None:
+    """Cheaper, not fake: salted argon2id that refuses a wrong password, verifies hashes
+    of the standard cost, and asks for those to be rehashed at its own."""
+    cheap = Argon2("test")
+    mine = cheap.hash(GOOD)
+    assert mine.startswith("$argon2id$v=19$m=1024,t=1,p=1$") and GOOD not in mine
+    assert cheap.hash(GOOD) != mine
+    assert cheap.verify(mine, GOOD) is True and cheap.verify(mine, GOOD.upper()) is False
+    assert cheap.verify(None, DUMMY_PASSWORD) is False
+    assert cheap.verify(stored, GOOD) is True and cheap.needs_rehash(stored)
+    assert not cheap.needs_rehash(mine) and needs_rehash(mine)
+    with pytest.raises(ValueError, match="unknown password hash cost"):
+        Argon2("none")

@@ -26,6 +26,12 @@ def test_every_setting_can_come_from_the_toml_file(tmp_path: Path) -> None:
                           "TENURE_LOG_FORMAT": "console"}).log_format == "console"
 
 
+def test_an_unknown_password_hash_cost_is_refused() -> None:
+    with pytest.raises(ConfigError, match="TENURE_PASSWORD_HASH_COST must be 'standard' or"):
+        load_settings({"TENURE_PASSWORD_HASH_COST": "cheap"})
+    assert load_settings({"TENURE_PASSWORD_HASH_COST": "test"}).password_hash_cost == "test"
+
+
 def test_an_unknown_log_format_is_refused() -> None:
     with pytest.raises(ConfigError, match="TENURE_LOG_FORMAT"):
         load_settings({"TENURE_LOG_FORMAT": "xml"})

@@ -28,6 +28,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -179,10 +180,22 @@ class HttpWebhookSender:
                  connect_seconds: float = CONNECT_SECONDS, read_seconds: float = READ_SECONDS,
                  total_seconds: float = TOTAL_SECONDS) -> None:
         self.allow_insecure = allow_insecure
-        self.client = httpx.Client(
-            transport=_CheckedTransport(CheckedBackend(allow_insecure, resolve, total_seconds)),
-            trust_env=False, follow_redirects=False,
-            timeout=httpx.Timeout(read_seconds, connect=connect_seconds, pool=connect_seconds))
+        self._backend = CheckedBackend(allow_insecure, resolve, total_seconds)
+        self._timeout = httpx.Timeout(read_seconds, connect=connect_seconds,
+                                      pool=connect_seconds)
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def client(self) -> httpx.Client:
+        """Made at the first delivery: reading the system's CA certificates takes tens of
+        milliseconds, which every CLI command and every process start paid for nothing."""
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(
+                    transport=_CheckedTransport(self._backend), trust_env=False,
+                    follow_redirects=False, timeout=self._timeout)
+            return self._client
 
     def post(self, url: str, body: bytes, content_type: str) -> str | None:
         """None when the receiver answered 2xx; else why not, in one line (no secrets)."""
@@ -209,4 +222,7 @@ class HttpWebhookSender:
         return f"HTTP {response.status_code}"
 
     def close(self) -> None:
-        self.client.close()
+        with self._lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None

@@ -93,6 +93,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
           f"        curl http://{args.host}:{args.port}/v1/keys\n"
           f"  then follow README.md (\"A device's life\") with `tenure device ...`",
           flush=True)
+    if settings.password_hash_cost != "standard":  # noqa: S105 - a cost, not a secret
+        print("  warning: TENURE_PASSWORD_HASH_COST=test hashes passwords at argon2's "
+              "cheapest cost (testing only)", file=sys.stderr, flush=True)
     try:
         if args.workers > 1:
             _supervise(config, sock)

@@ -61,8 +61,7 @@ async def healthz(request: Request) -> Response:
 async def readyz(request: Request) -> Response:
     rt = app_services(request)
     try:
-        behind = await run_in_threadpool(pending, rt.uow.engine,
-                                         rt.settings.effective_database_url)
+        behind = await run_in_threadpool(pending, rt.uow.engine)
     except Exception as exc:  # noqa: BLE001
         return JSONResponse({"status": "not ready", "reason": type(exc).__name__},
                             status_code=503)
