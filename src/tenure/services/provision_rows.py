@@ -128,7 +128,7 @@ def _csv_rows(reader: Iterator[list[str]], header: tuple[str, ...], offset: int
               ) -> Iterator[tuple[int, Fields | str]]:
     width = len(header)
     for values in reader:
-        if not any(v.strip() for v in values):
+        if not "".join(values).strip():  # a blank line, or only separators and spaces
             continue
         line = offset + reader.line_num  # type: ignore[attr-defined]
         if len(values) != width:
