@@ -168,7 +168,7 @@ def dry_run_scale(cfg: Config, backend: str, admin: str | None) -> DryRunScale:
 
 
 def _brute_force(engine: Engine) -> tuple[float, dict[tuple[object, ...], int]]:
-    """The grouped join the dry-run ran before migration 0013, timed."""
+    """The grouped join the dry-run ran before migration 0014, timed."""
     from sqlalchemy import text
 
     started = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The policy dry-run counts from totals the database keeps (migration 0013): they must
+"""The policy dry-run counts from totals the database keeps (migration 0014): they must
 equal a count of the devices themselves after any mix of writes, concurrent ones too."""
 
 from __future__ import annotations

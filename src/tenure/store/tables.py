@@ -240,7 +240,7 @@ device_territory = Table(
     Index("ix_device_territory_territory", "territory"),
 )
 
-# The policy dry-run's input, kept by the database itself (triggers of migration 0013):
+# The policy dry-run's input, kept by the database itself (triggers of migration 0014):
 # devices with a last known territory, by what policy rules select on. Triggers on
 # device_territory and devices append each change as a +1/-1 row to
 # territory_count_changes, in the transaction that makes it (rows only appended: no

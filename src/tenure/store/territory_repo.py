@@ -100,7 +100,7 @@ class TerritoryRepo:
 
     def groups(self) -> list[tuple[str, str, str, str, bool, int]]:
         """(model, sku, market, territory, in use, devices): the dry-run's input, as the
-        database's triggers keep it (migration 0013): the folded counts plus the changes
+        database's triggers keep it (migration 0014): the folded counts plus the changes
         not folded yet, one snapshot, exact whatever else commits meanwhile."""
         rows = self.conn.execute(
             select(_COUNTS.c.model, _COUNTS.c.sku, _COUNTS.c.market, _COUNTS.c.territory,

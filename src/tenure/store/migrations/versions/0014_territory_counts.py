@@ -1,7 +1,7 @@
 """territory counts: the policy dry-run's input kept by triggers, exact at every commit
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 04:00:00
 
 Devices with a last known territory, counted by (model, sku, market, territory, in
@@ -21,8 +21,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
