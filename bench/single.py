@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 import re
 import resource
+import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -66,7 +67,8 @@ def _children_cpu() -> float:
 def _database(cfg: Config, backend: str, admin: str | None
               ) -> tuple[PostgresDatabase | None, str, dict[str, str]]:
     data_dir = cfg.workdir / f"{backend}-only" / "var"
-    data_dir.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(data_dir, ignore_errors=True)  # an empty database every run
+    data_dir.mkdir(parents=True)
     database = None
     if backend == "postgresql":
         assert admin is not None
