@@ -140,9 +140,12 @@ def write_csv(path: Path, seed: bytes, start: int, stop: int, processes: int,
     step = max(1, -(-(stop - start) // parts))
     jobs = [(seed, s, min(stop, s + step), f"{path}.part{n}", one_key)
             for n, s in enumerate(range(start, stop, step))]
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(processes) as pool:
-        written = pool.map(_write_part, jobs, chunksize=1)
+    if processes <= 1:
+        written = [_write_part(job) for job in jobs]
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(processes) as pool:
+            written = pool.map(_write_part, jobs, chunksize=1)
     with path.open("wb") as out:
         out.write((",".join(FIELDS) + "\n").encode())
         for part in written:

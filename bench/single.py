@@ -112,8 +112,9 @@ def fill_files(cfg: Config, devices: int) -> list[fleet.CsvFile]:
             files.append(fleet.CsvFile(path, start, stop, 0.0))
             continue
         cfg.log(f"writing {path.name} (one key for all rows)")
-        files.append(fleet.write_csv(path, cfg.seed, start, stop, max(1, cfg.cores),
-                                     one_key=True))
+        # In this process: with one key a row is cheap to make, and a pool forked ten
+        # times in a row once left a worker hanging on a lock it inherited.
+        files.append(fleet.write_csv(path, cfg.seed, start, stop, 1, one_key=True))
     return files
 
 
