@@ -24,6 +24,9 @@ make bench-quick    # ~2 minute smoke run (10 k devices), written to bench/out/
 .venv/bin/python -m bench --help   # --devices, --backends, --workers, --out, --profile ...
 make haproxy && .venv/bin/python -m bench --replicas 1,2,3 --backends postgresql --devices 50000
                     # the scale-out section only: replicas behind HAProxy (see below)
+.venv/bin/python -m bench --only import --devices 1000000   # the import alone (section Import)
+.venv/bin/python -m bench --only dry-run --devices 10000000 --backends postgresql
+                                   # the policy dry-run at 10 M devices (its own section)
 ```
 
 A full run takes about half an hour on the 2-core reference machine (most of it the

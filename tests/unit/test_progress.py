@@ -23,6 +23,14 @@ def test_in_a_log_a_line_at_most_every_few_seconds() -> None:
     shown = Progress(out, interactive=False, log_seconds=3600)
     for done in range(1, 100):
         shown.update(done / 100, f"{done} rows", done)  # too soon after the start: nothing
+    shown.update(1.0, "switching in", force=True)  # nothing logged yet: a short run is quiet
+    shown.close()
+    assert out.getvalue() == ""
+
+    shown = Progress(out, interactive=False, log_seconds=0)
+    shown.update(0.5, "500 rows", 500)
     shown.update(1.0, "switching in", force=True)
     shown.close()
-    assert out.getvalue() == "100% switching in\n"
+    lines = out.getvalue().splitlines()
+    assert lines[0].startswith("50% 500 rows") and lines[1] == "100% switching in"
+    assert "\r" not in out.getvalue()

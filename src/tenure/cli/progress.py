@@ -31,12 +31,16 @@ class Progress:
         self.started = time.monotonic()
         self.shown = self.started
         self.drawn = False
+        self.logged = False
 
     def update(self, done: float, detail: str, count: int = 0, unit: str = "rows",
                force: bool = False) -> None:
-        """`done`: the share finished (0..1); `count` of `unit` so far, for the rate."""
+        """`done`: the share finished (0..1); `count` of `unit` so far, for the rate.
+        `force`: show it now (a new stage) — in a log only if the command has logged
+        before: a short run leaves no progress lines at all."""
         now = time.monotonic()
-        if not force and now - self.shown < self.every:
+        due = now - self.shown >= self.every
+        if not (due or (force and (self.interactive or self.logged))):
             return
         self.shown = now
         done = min(1.0, max(0.0, done))
@@ -51,6 +55,7 @@ class Progress:
             self.drawn = True
         else:
             self.stream.write(f"{done:.0%} {detail}{rate}{left}\n")
+            self.logged = True
         self.stream.flush()
 
     def close(self) -> None:
