@@ -70,6 +70,15 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="where the fleet files and data dirs go (default: a temporary "
                         "directory, removed at the end)")
     p.add_argument("--keep", action="store_true", help="keep the work directory")
+    p.add_argument("--only", choices=["import", "dry-run"], default=None,
+                   help="one step alone, no server and no report file: import (`tenure "
+                        "provision import` of one file of --devices rows into an empty "
+                        "database) or dry-run (a database of --devices devices filled with "
+                        "the parallel import, the policy dry-run timed and checked against a "
+                        "brute-force count; e.g. --devices 10000000 --backends postgresql)")
+    p.add_argument("--import-workers", type=int, default=None, metavar="N",
+                   help="`tenure provision import --workers N` (default: the command's own, "
+                        "one per core; 1: in one process)")
     p.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
                    help="after the measured phases, profile the server with py-spy "
                         "(extra, unmeasured phases) and put the top functions in the report "
@@ -123,6 +132,8 @@ def main(argv: list[str] | None = None) -> int:
         profile=args.profile if args.profile is not None else (
             not args.quick and py_spy() is not None),
         client=args.client, server_env=extra_env)
+    if args.only:
+        return only(cfg, args.only, args.import_workers, args.keep or args.workdir is not None)
     started = time.monotonic()
     cfg.log(f"Tenure benchmark: {devices:,} devices, steps "
             f"{', '.join(f'{s:,}' for s in cfg.steps)}, backends {', '.join(backends)}, "
@@ -182,6 +193,30 @@ def _scale_out(cfg: Config, replicas: list[int], measured: floor.Floor, started:
         print(f"{scale_report._name(row):<40} {p.throughput:>7,.0f} check-ins/s  "
               f"server CPU {p.cpu_us:>6,.0f} µs/req  p99 {p.percentile(99):5.1f} ms  "
               f"RSS {scale_report._rss(row.rss_mib)} MiB")
+    return 0
+
+
+def only(cfg: Config, step: str, workers: int | None, keep: bool) -> int:
+    """`--only import|dry-run`: that step alone on each backend, a summary printed."""
+    from . import single
+
+    cfg.log(f"Tenure benchmark, {step} alone: {cfg.devices:,} devices, backends "
+            f"{', '.join(cfg.backends)}, {cfg.cores} cores, work dir {cfg.workdir}")
+    imports, scales = [], []
+    try:
+        if step == "import":
+            csv = single.write_csv_once(cfg, cfg.devices)
+            for backend in cfg.backends:
+                imports.append(single.import_only(cfg, backend, postgres_admin_url(), csv,
+                                                  workers))
+        else:
+            for backend in cfg.backends:
+                scales.append(single.dry_run_scale(cfg, backend, postgres_admin_url()))
+    finally:
+        if not keep:
+            shutil.rmtree(cfg.workdir, ignore_errors=True)
+    print()
+    print(single.summary(imports, scales))
     return 0
 
 

@@ -89,21 +89,25 @@ def signals(index: int) -> dict[str, object]:
     return SIGNALS_CN if product(index)[2] == "cn" else SIGNALS_HOME
 
 
-def row(seed: bytes, index: int) -> str:
-    key = private_key(seed, index)
-    der = key.public_key().public_bytes(serialization.Encoding.DER,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+def public_key_b64(seed: bytes, index: int) -> str:
+    der = private_key(seed, index).public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return base64.b64encode(der).decode()
+
+
+def row(seed: bytes, index: int, key: str | None = None) -> str:
     model, sku, market = product(index)
     return (f"{device_id(index)},{';'.join(imeis(index))},{model},{sku},{market},"
-            f"{base64.b64encode(der).decode()}\n")
+            f"{key or public_key_b64(seed, index)}\n")
 
 
-def _write_part(args: tuple[bytes, int, int, str]) -> str:
-    seed, start, stop, path = args
+def _write_part(args: tuple[bytes, int, int, str, bool]) -> str:
+    seed, start, stop, path, one_key = args
+    key = public_key_b64(seed, 0) if one_key else None
     with open(path, "w", encoding="utf-8", newline="") as out:
         lines: list[str] = []
         for index in range(start, stop):
-            lines.append(row(seed, index))
+            lines.append(row(seed, index, key))
             if len(lines) >= 5_000:
                 out.writelines(lines)
                 lines.clear()
@@ -123,19 +127,25 @@ class CsvFile:
         return self.stop - self.start
 
 
-def write_csv(path: Path, seed: bytes, start: int, stop: int, processes: int) -> CsvFile:
-    """Write devices [start, stop) as a provisioning CSV, the rows made in `processes`."""
+def write_csv(path: Path, seed: bytes, start: int, stop: int, processes: int,
+              one_key: bool = False) -> CsvFile:
+    """Write devices [start, stop) as a provisioning CSV, the rows made in `processes`
+    (`one_key`: device 0's public key on every row, for runs that never sign — a
+    tenth of the time for a large fleet)."""
     import time
 
     started = time.perf_counter()
     path.parent.mkdir(parents=True, exist_ok=True)
     parts = max(1, processes * 4)
     step = max(1, -(-(stop - start) // parts))
-    jobs = [(seed, s, min(stop, s + step), f"{path}.part{n}")
+    jobs = [(seed, s, min(stop, s + step), f"{path}.part{n}", one_key)
             for n, s in enumerate(range(start, stop, step))]
-    ctx = multiprocessing.get_context("fork")
-    with ctx.Pool(processes) as pool:
-        written = pool.map(_write_part, jobs, chunksize=1)
+    if processes <= 1:
+        written = [_write_part(job) for job in jobs]
+    else:
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(processes) as pool:
+            written = pool.map(_write_part, jobs, chunksize=1)
     with path.open("wb") as out:
         out.write((",".join(FIELDS) + "\n").encode())
         for part in written:

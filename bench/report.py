@@ -24,6 +24,9 @@ make bench-quick    # ~2 minute smoke run (10 k devices), written to bench/out/
 .venv/bin/python -m bench --help   # --devices, --backends, --workers, --out, --profile ...
 make haproxy && .venv/bin/python -m bench --replicas 1,2,3 --backends postgresql --devices 50000
                     # the scale-out section only: replicas behind HAProxy (see below)
+.venv/bin/python -m bench --only import --devices 1000000   # the import alone (section Import)
+.venv/bin/python -m bench --only dry-run --devices 10000000 --backends postgresql
+                                   # the policy dry-run at 10 M devices (its own section)
 ```
 
 A full run takes about half an hour on the 2-core reference machine (most of it the
@@ -148,14 +151,17 @@ def _targets(run: RunResult, b: BackendResult) -> list[tuple[str, str, str, str]
                      _met(growth <= 0.2) if growth <= 0.2 else
                      f"**missed** by {growth * 100 - 20:.0f} points"))
     if last.dry_run:
-        per_10m = last.dry_run.computed * 10_000_000 / last.fleet
+        # The dry-run reads counts the database keeps per group (migration 0014): its
+        # cost does not grow with the fleet, so no extrapolation; the 10 M figure is
+        # measured with `--only dry-run` (section "Policy dry-run at 10 M devices").
+        computed = last.dry_run.computed
         rows.append(("policy dry-run over 10 M devices ≤ 5 s"
                      + ("" if b.backend == "postgresql" else " (target for PostgreSQL)"),
-                     "≤ 5 s", f"{_f(last.dry_run.computed, 2)} s computing "
-                     f"({_f(last.dry_run.seconds, 2)} s wall clock) at {last.fleet:,} devices: "
-                     f"≈ {_f(per_10m, 1)} s per 10 M if linear",
-                     ("met (extrapolated)" if per_10m <= 5 else
-                      f"**missed** (extrapolated) by {_f(per_10m / 5, 1)}×")))
+                     "≤ 5 s", f"{_f(computed, 2)} s computing "
+                     f"({_f(last.dry_run.seconds, 2)} s wall clock) at {last.fleet:,} devices; "
+                     "it reads kept counts, whatever the fleet (10 M: `--only dry-run`)",
+                     (f"met at {last.fleet:,}" if computed <= 5 else
+                      f"**missed** by {_f(computed / 5, 1)}×")))
     return rows
 
 

@@ -173,9 +173,10 @@ def make_csvs(cfg: Config) -> tuple[list[fleet.CsvFile], float]:
     return files, total
 
 
-def _import(cfg: Config, env: dict[str, str], csv: fleet.CsvFile) -> ImportResult:
-    cfg.log(f"tenure provision import {csv.path.name} ({csv.rows:,} rows)")
-    done = cli(env, "provision", "import", str(csv.path), timeout=4 * 3600)
+def _import(cfg: Config, env: dict[str, str], csv: fleet.CsvFile, *options: str
+            ) -> ImportResult:
+    cfg.log(f"tenure provision import {csv.path.name} {' '.join(options)}({csv.rows:,} rows)")
+    done = cli(env, "provision", "import", str(csv.path), *options, timeout=4 * 3600)
     match = re.search(r"imported (\d+) devices.*?([\d,]+) rows/s", done.stdout)
     if not match or int(match.group(1)) != csv.rows:
         raise RuntimeError(f"unexpected import result: {done.stdout}{done.stderr}")

@@ -3,8 +3,11 @@
 The import used to hold the database's write lock for its whole run; on SQLite a
 check-in then waited for it on the event loop and the whole server stood still
 (/healthz 12.5 s; a 500 "database is locked" after 30 s). Now the import stages its
-rows outside the shared write path and switches them in with one short transaction,
-and a device request that cannot get the database answers 503 within a bound.
+rows outside the shared write path and switches them in with one short transaction
+(on PostgreSQL its own transaction is the staging area: copied rows are invisible and
+lock nothing devices need until it commits), and a device request that cannot get the
+database answers 503 within a bound. The import runs as a user runs it: its worker
+processes (one per core) take their share of the cores from the server.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -86,7 +87,8 @@ def test_staged_rows_are_invisible_and_hold_no_lock_until_switched_in(
     report = provision_module.Importer(runtime.uow, runtime.clock).run(
         io.BytesIO(rows_of(devices)), "csv", "test", progress=progress)
     assert report.committed and report.imported == 6
-    assert seen == [0, 0, 0, 0]
+    # after each chunk of two, after the last and as the switch-in begins: none visible
+    assert seen == [0, 0, 0, 0, 0]
     assert count(runtime, t.devices) == 6 and count(runtime, t.device_imeis) == 6
     for dev in devices:
         assert dev.activate().record()["status"] == "activated"
@@ -94,7 +96,11 @@ def test_staged_rows_are_invisible_and_hold_no_lock_until_switched_in(
 
 def test_an_import_overtaken_by_another_imports_nothing(
         runtime: Services, new_devices: Callable[[int], list[Device]],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """SQLite: another import switches in a device this one staged meanwhile; this
+    one's switch-in then fails on the unique key and imports nothing."""
+    if backend != "sqlite":
+        pytest.skip("PostgreSQL: the later import waits for the earlier (next test)")
     monkeypatch.setattr(provision_module, "BATCH", 2)
     devices = new_devices(4)
     overtaken: list[ImportReport] = []
@@ -112,6 +118,44 @@ def test_an_import_overtaken_by_another_imports_nothing(
     # importing the file again sorts it out: the overtaken row is unchanged
     again = import_file(runtime, rows_of(devices))
     assert (again.committed, again.imported, again.unchanged) == (True, 3, 1)
+
+
+def test_of_two_imports_of_one_device_the_later_waits_and_imports_nothing(
+        runtime: Services, new_devices: Callable[[int], list[Device]],
+        monkeypatch: pytest.MonkeyPatch, backend: str) -> None:
+    """PostgreSQL: an import copies its rows into the shared tables as it goes, unseen
+    until it commits. Another import of one of those devices waits for it on the
+    unique key, then imports nothing; the first is not disturbed."""
+    if backend != "postgresql":
+        pytest.skip("SQLite: the other import is not held up (previous test)")
+    monkeypatch.setattr(provision_module, "BATCH", 2)
+    devices = new_devices(4)
+    later: list[BaseException | ImportReport] = []
+    threads: list[threading.Thread] = []
+
+    def other() -> None:
+        try:
+            later.append(import_file(runtime, rows_of(devices[:1])))
+        except Exception as exc:  # noqa: BLE001 - the outcome is what the test reads
+            later.append(exc)
+
+    def progress(report: ImportReport) -> None:
+        if not threads:  # after the first chunk: another import of a copied device
+            threads.append(threading.Thread(target=other))
+            threads[0].start()
+            time.sleep(0.3)  # it reaches the row and waits
+            assert not later
+
+    report = provision_module.Importer(runtime.uow, runtime.clock).run(
+        io.BytesIO(rows_of(devices)), "csv", "test", progress=progress)
+    threads[0].join(timeout=30)
+    assert report.committed and report.imported == 4
+    [outcome] = later
+    assert isinstance(outcome, ImportConflict), outcome
+    assert count(runtime, t.devices) == 4 and count(runtime, t.device_imeis) == 4
+    assert len(audit(runtime, "provisioning")) == 1
+    again = import_file(runtime, rows_of(devices[:1]))
+    assert (again.committed, again.imported, again.unchanged) == (True, 0, 1)
 
 
 @pytest.fixture

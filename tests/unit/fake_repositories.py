@@ -463,6 +463,12 @@ class FakeTerritory(_Repo):
                 counts[(d.model, d.sku, d.market, state.territory, in_use)] += 1
         return [(*key, n) for key, n in counts.items()]
 
+    def count_changes_pending(self) -> bool:
+        return False  # groups() counts from the state itself
+
+    def fold_counts(self) -> int:
+        return 0
+
     def exempt(self, device_id: str, rules: Sequence[str], now: int) -> None:
         self.s.exemptions[device_id] = tuple(sorted({*self.s.exemptions.get(device_id, ()),
                                                      *rules}))

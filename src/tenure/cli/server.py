@@ -6,6 +6,8 @@ import argparse
 import getpass
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,8 @@ from tenure.domain.errors import InvalidInput
 from tenure.logs import configure_logging
 
 if TYPE_CHECKING:  # imported lazily: `tenure --help` stays fast
+    from concurrent.futures import Executor
+
     from tenure.bootstrap import Services
 
 
@@ -185,29 +189,41 @@ def app_services() -> Services:
 
 
 def cmd_provision_import(args: argparse.Namespace) -> int:
-    from tenure.services.provision import detect_format
+    from tenure.services.provision import ImportReport, detect_format
+
+    from .progress import Progress
 
     path = Path(args.file)
     if not path.is_file():
         raise InvalidInput(f"no such file: {path}")
-    rt = app_services()
     size = max(1, path.stat().st_size)
-    show = sys.stderr.isatty() or args.progress
+    # The worker processes start before any database connection exists (forked
+    # children must not share one); a small file is not worth starting them for.
+    with import_pool(args.workers, size) as (pool, workers):
+        rt = app_services()
+        shown = Progress() if args.progress is not False else None
 
-    def progress(report: Any) -> None:
-        if show:
-            done = min(100, int(100 * handle.tell() / size))
-            print(f"\r{report.rows:,} rows read ({done}%), {report.imported:,} new, "
-                  f"{report.invalid:,} invalid", end="", file=sys.stderr, flush=True)
+        def progress(report: ImportReport) -> None:
+            if shown is None:
+                return
+            if report.switching:
+                shown.update(1.0, f"{report.rows:,} rows checked; switching in "
+                             f"{report.imported:,} new devices", force=True)
+                return
+            shown.update(report.bytes_checked / size, f"{report.rows:,} rows, {report.imported:,} "
+                         f"new, {report.invalid:,} invalid", report.rows)
 
-    with path.open("rb") as handle:
-        fmt = args.format or detect_format(path.name, handle.read(64))
-        handle.seek(0)
-        report = rt.importer.run(
-            handle, fmt, actor=f"cli:{getpass.getuser()}",
-            skip_invalid=args.skip_invalid, source=path.name, progress=progress)
-    if show:
-        print(file=sys.stderr)
+        with path.open("rb") as handle:
+            fmt = args.format or detect_format(path.name, handle.read(64))
+            handle.seek(0)
+            try:
+                report = rt.importer.run(
+                    handle, fmt, actor=f"cli:{getpass.getuser()}",
+                    skip_invalid=args.skip_invalid, source=path.name, progress=progress,
+                    pool=pool, workers=workers)
+            finally:
+                if shown is not None:
+                    shown.close()
     for line, problem in report.errors:
         print(f"{path.name}:{line}: {problem}", file=sys.stderr)
     if report.invalid > len(report.errors):
@@ -221,6 +237,35 @@ def cmd_provision_import(args: argparse.Namespace) -> int:
           f"{report.invalid} skipped as invalid ({report.rows} rows in {report.seconds:.1f}s, "
           f"{rate:,.0f} rows/s)")
     return 0
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def import_pool(wanted: int | None, size: int) -> Iterator[tuple[Executor | None, int]]:
+    """Worker processes that parse and check an import's rows (the default: one per
+    core), or none for a file of a few chunks or --workers 1."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tenure.services.provision_rows import CHUNK_BYTES
+
+    workers = wanted or _cores()
+    if workers <= 1 or size <= 2 * CHUNK_BYTES:
+        yield None, 1
+        return
+    method = "fork" if sys.platform == "linux" else "spawn"
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method))
+    try:
+        pool.submit(int).result()  # start them now
+        yield pool, workers
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def cmd_audit_verify(args: argparse.Namespace) -> int:
@@ -277,7 +322,12 @@ def register(commands: Any) -> None:
     imp.add_argument("--format", choices=["csv", "jsonl"], help="default: from the file name")
     imp.add_argument("--skip-invalid", action="store_true",
                      help="import the valid rows even if some rows are invalid")
-    imp.add_argument("--progress", action="store_true", help="show progress even when piped")
+    imp.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress on stderr: a bar redrawn in place on a terminal, a line "
+                          "every 10 s otherwise (the default); --no-progress for none")
+    imp.add_argument("--workers", type=int, default=None, metavar="N",
+                     help="processes that parse and check the rows (default: one per core; "
+                          "1: all in this process)")
     imp.set_defaults(handler=cmd_provision_import)
 
     p = commands.add_parser("audit", help="the audit trail")

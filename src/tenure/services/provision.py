@@ -2,32 +2,36 @@
 
 Every row is validated; the file is imported whole or not at all (unless told to skip
 invalid rows), so a factory never has to work out which half of a file went in.
-Importing the same rows again changes nothing. Rows are checked against the store and
-staged in chunks outside the shared write path (memory stays flat for files of
-millions of rows, and device traffic is not held up while they are read), then
-switched in with one short transaction (store/staging.py).
+Importing the same rows again changes nothing. The file is read in chunks that are
+parsed and checked on their own (services/provision_rows.py) — in worker processes
+when the caller passes a pool, several at once — then, in file order, checked for
+duplicates and against the store and staged outside the shared write path (memory
+stays flat for files of millions of rows, and device traffic is not held up while
+they are read), then switched in with one short transaction (store/staging.py).
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 import time
-from collections.abc import Callable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass, field
 from typing import IO
 
 from tenure.clock import Clock
-from tenure.crypto.keys import KeyError_, load_public_key_der
 from tenure.domain.errors import ImportAborted, InvalidInput
-from tenure.domain.jsonread import JsonRejected, read_json
-from tenure.domain.provisioning import FIELDS, ProvisioningRow, validate_row
 
 from .ports import ImportStaging, Tx, UnitOfWork
+from .provision_rows import CheckedChunk, Chunk, ValidRow, check_chunk, chunks, detect_format
 
-BATCH = 5_000
+__all__ = ["BATCH", "ImportReport", "Importer", "detect_format"]
+
+BATCH = 5_000  # rows checked against the store and staged per short transaction
 MAX_REPORTED = 1_000
+AHEAD_PER_WORKER = 3  # chunks handed to each worker process ahead of the one merged
 
 
 @dataclass
@@ -40,6 +44,8 @@ class ImportReport:
     committed: bool = False
     seconds: float = 0.0
     switch_in_seconds: float = 0.0  # how long the import held the shared write path
+    switching: bool = False  # every row is checked; the switch-in is under way
+    bytes_checked: int = 0  # of the file, for progress
 
     def add_error(self, line: int, problem: str) -> None:
         self.invalid += 1
@@ -55,58 +61,24 @@ class ImportReport:
         }
 
 
-
-
-def detect_format(name: str, head: bytes) -> str:
-    if name.endswith((".jsonl", ".ndjson", ".json")):
-        return "jsonl"
-    if name.endswith(".csv"):
-        return "csv"
-    return "jsonl" if head.lstrip()[:1] == b"{" else "csv"
-
-
-def read_rows(stream: IO[bytes], fmt: str) -> Iterator[tuple[int, dict[str, str] | str]]:
-    """Yield (line number, fields) or (line number, problem) for each data line."""
-    text = io.TextIOWrapper(stream, encoding="utf-8-sig", newline="")
+def checked(jobs: Iterable[Chunk], pool: Executor | None = None,
+            workers: int = 1) -> Iterator[CheckedChunk]:
+    """check_chunk over the jobs, results in file order: in this process, or in the
+    pool with `workers` × AHEAD_PER_WORKER chunks in flight (bounded memory)."""
+    if pool is None:
+        yield from map(check_chunk, jobs)
+        return
+    pending: deque[Future[CheckedChunk]] = deque()
     try:
-        if fmt == "csv":
-            reader = csv.reader(text)
-            header = next(reader, None)
-            if header is None:
-                return
-            header = [h.strip() for h in header]
-            missing = [f for f in FIELDS if f not in header]
-            if missing:
-                raise InvalidInput(f"line 1: the CSV header lacks {', '.join(missing)}; "
-                                   f"expected {','.join(FIELDS)}")
-            for values in reader:
-                if not any(v.strip() for v in values):
-                    continue
-                if len(values) != len(header):
-                    yield reader.line_num, f"{len(values)} fields, the header has {len(header)}"
-                    continue
-                yield reader.line_num, dict(zip(header, values, strict=True))
-        else:
-            for number, line in enumerate(text, start=1):
-                if not line.strip():
-                    continue
-                try:
-                    # The one reader with depth and number limits: a hostile row is a
-                    # bad row reported by line, not a crash of the whole import.
-                    value = read_json(line)
-                except JsonRejected as exc:
-                    yield number, str(exc)
-                    continue
-                if not isinstance(value, dict):
-                    yield number, "not a JSON object"
-                    continue
-                if isinstance(value.get("imei"), list):
-                    value["imei"] = ";".join(str(v) for v in value["imei"])
-                yield number, {k: "" if v is None else str(v) for k, v in value.items()}
-    except UnicodeDecodeError as exc:
-        raise InvalidInput(f"the file is not UTF-8 text ({exc.reason})") from exc
-    except csv.Error as exc:
-        raise InvalidInput(f"the CSV cannot be read: {exc}") from exc
+        for job in jobs:
+            pending.append(pool.submit(check_chunk, job))
+            if len(pending) >= max(1, workers) * AHEAD_PER_WORKER:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+    finally:
+        for future in pending:
+            future.cancel()
 
 
 class Importer:
@@ -115,8 +87,10 @@ class Importer:
         self.clock = clock
 
     def run(self, stream: IO[bytes], fmt: str, actor: str, skip_invalid: bool = False,
-            source: str = "", progress: Callable[[ImportReport], None] | None = None
-            ) -> ImportReport:
+            source: str = "", progress: Callable[[ImportReport], None] | None = None,
+            pool: Executor | None = None, workers: int = 1) -> ImportReport:
+        """`pool` (with its number of `workers`): processes that parse and check the
+        chunks; without one, this process does it all."""
         report = ImportReport()
         started = time.perf_counter()
         digest = hashlib.sha256()
@@ -130,10 +104,15 @@ class Importer:
 
         try:
             with self.uow.staging() as staging:
-                self._import(staging, read_rows(hashed, fmt), report, progress,
-                             skip_invalid)
+                merge = _Merge(self, staging, report, progress, skip_invalid)
+                for result in checked(chunks(hashed, fmt), pool, workers):
+                    merge.add(result)
+                merge.flush()
                 if report.invalid and not skip_invalid:
                     raise ImportAborted
+                report.switching = True
+                if progress:
+                    progress(report)
                 switching = time.perf_counter()
                 staging.switch_in(finish)
                 report.switch_in_seconds = time.perf_counter() - switching
@@ -143,83 +122,98 @@ class Importer:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _import(self, staging: ImportStaging,
-                rows: Iterator[tuple[int, dict[str, str] | str]],
-                report: ImportReport, progress: Callable[[ImportReport], None] | None,
-                skip_invalid: bool) -> None:
-        seen_ids: set[str] = set()
-        seen_imeis: set[str] = set()
-        batch: list[tuple[int, ProvisioningRow, str, bytes]] = []
-        for line, fields in rows:
-            report.rows += 1
-            if isinstance(fields, str):
-                report.add_error(line, fields)
-                continue
-            row, problems = validate_row(fields)
-            key = der = None
-            if row is not None:
-                try:
-                    key, der = load_public_key_der(row.public_key)
-                except KeyError_ as exc:
-                    problems.append(str(exc))
-            if row is not None and not problems:
-                if row.device_id in seen_ids:
-                    problems.append(f"device_id {row.device_id} appears twice in the file")
-                dup = [i for i in row.imeis if i in seen_imeis]
-                if dup:
-                    problems.append(f"IMEI {dup[0]} appears twice in the file")
-            if problems or row is None or key is None or der is None:
-                report.add_error(line, "; ".join(problems))
-                continue
-            seen_ids.add(row.device_id)
-            seen_imeis.update(row.imeis)
-            batch.append((line, row, key.key_type, der))
-            if len(batch) >= BATCH:
-                self._flush(staging, batch, report, skip_invalid)
-                if progress:
-                    progress(report)
-        self._flush(staging, batch, report, skip_invalid)
-        if progress:
-            progress(report)
 
-    def _flush(self, staging: ImportStaging,
-               batch: list[tuple[int, ProvisioningRow, str, bytes]],
-               report: ImportReport, skip_invalid: bool) -> None:
-        """Check a chunk against the store and stage its new rows, in one short
-        transaction that holds up no one. Once a row is invalid and the file is not to
-        be imported in part, rows are still checked (to report them) but not staged."""
-        if not batch:
-            return
-        with staging.chunk() as tx:
-            self._check_and_stage(staging, tx, batch, report, skip_invalid)
-        batch.clear()
+class _Merge:
+    """The checked chunks in file order: duplicates within the file, then the store,
+    then staging, BATCH rows at a time. Problems are reported in line order."""
 
-    def _check_and_stage(self, staging: ImportStaging, tx: Tx,
-                         batch: list[tuple[int, ProvisioningRow, str, bytes]],
-                         report: ImportReport, skip_invalid: bool) -> None:
+    def __init__(self, importer: Importer, staging: ImportStaging, report: ImportReport,
+                 progress: Callable[[ImportReport], None] | None, skip_invalid: bool) -> None:
+        self.clock = importer.clock
+        self.staging = staging
+        self.report = report
+        self.progress = progress
+        self.skip_invalid = skip_invalid
+        self.seen_ids: set[str] = set()
+        self.seen_imeis: set[str] = set()
+        self.errors: list[tuple[int, str]] = []
+
+    def add(self, result: CheckedChunk) -> None:
+        if result.fatal is not None:
+            raise InvalidInput(result.fatal)
+        self.report.rows += result.rows
+        self.report.bytes_checked += result.size
+        self.errors.extend(result.errors)
+        accepted = self._unique(result.valid)
+        for start in range(0, len(accepted), BATCH):
+            self.flush(accepted[start:start + BATCH])
+        # Every row of the chunk is judged now: its problems go out in line order.
+        for line, problem in sorted(self.errors):
+            self.report.add_error(line, problem)
+        self.errors = []
+
+    def _unique(self, valid: list[ValidRow]) -> list[ValidRow]:
+        """The rows whose device_id and IMEIs no earlier row of the file has; a later
+        copy is the bad row. Usually every row is new, which set operations tell at once."""
+        seen_ids, seen_imeis = self.seen_ids, self.seen_imeis
+        ids = [row[1] for row in valid]
+        imeis = [i for row in valid for i in row[2]]
+        if (seen_ids.isdisjoint(ids) and seen_imeis.isdisjoint(imeis)
+                and len(set(ids)) == len(ids) and len(set(imeis)) == len(imeis)):
+            seen_ids.update(ids)
+            seen_imeis.update(imeis)
+            return valid
+        accepted = []
+        for row in valid:
+            device_id, row_imeis = row[1], row[2]
+            problems = []
+            if device_id in seen_ids:
+                problems.append(f"device_id {device_id} appears twice in the file")
+            dup = [i for i in row_imeis if i in seen_imeis]
+            if dup:
+                problems.append(f"IMEI {dup[0]} appears twice in the file")
+            if problems:
+                self.errors.append((row[0], "; ".join(problems)))
+                continue
+            seen_ids.add(device_id)
+            seen_imeis.update(row_imeis)
+            accepted.append(row)
+        return accepted
+
+    def flush(self, batch: list[ValidRow] | None = None) -> None:
+        """Check a batch against the store and stage it, in one short transaction
+        that holds up no one. Once a row is invalid and the file is not to be imported
+        in part, rows are still checked (to report them) but not staged."""
+        if batch:
+            with self.staging.chunk() as tx:
+                self._check_and_stage(tx, batch)
+        if self.progress:
+            self.progress(self.report)
+
+    def _check_and_stage(self, tx: Tx, batch: list[ValidRow]) -> None:
+        report = self.report
         now = self.clock.now()
-        stored = tx.devices.existing_ids([row.device_id for _, row, _, _ in batch])
-        taken = tx.devices.existing_imeis([i for _, row, _, _ in batch for i in row.imeis])
+        stored = tx.devices.existing_ids([row[1] for row in batch])
+        taken = tx.devices.existing_imeis([i for row in batch for i in row[2]])
         devices: list[tuple[object, ...]] = []
         imeis: list[tuple[str, str]] = []
-        for line, row, key_type, der in batch:
-            if row.device_id in stored:
-                if stored[row.device_id] == (row.model, row.sku, row.market, der,
-                                             tuple(sorted(row.imeis))):
+        for line, device_id, row_imeis, model, sku, market, key_type, der in batch:
+            if stored and device_id in stored:
+                if stored[device_id] == (model, sku, market, der, tuple(sorted(row_imeis))):
                     report.unchanged += 1
                 else:
-                    report.add_error(line, f"device_id {row.device_id} is already provisioned "
-                                           "with different data")
+                    self.errors.append((line, f"device_id {device_id} is already provisioned "
+                                              "with different data"))
                 continue
-            clash = [i for i in row.imeis if i in taken]
+            clash = [i for i in row_imeis if i in taken] if taken else None
             if clash:
-                report.add_error(line, f"IMEI {clash[0]} already belongs to device "
-                                       f"{taken[clash[0]]}")
+                self.errors.append((line, f"IMEI {clash[0]} already belongs to device "
+                                          f"{taken[clash[0]]}"))
                 continue
-            devices.append((row.device_id, row.model, row.sku, row.market, key_type, der, now))
-            imeis.extend((i, row.device_id) for i in row.imeis)
-        if skip_invalid or not report.invalid:
-            staging.add(devices, imeis)
+            devices.append((device_id, model, sku, market, key_type, der, now))
+            imeis.extend((i, device_id) for i in row_imeis)
+        if self.skip_invalid or not (report.invalid or self.errors):
+            self.staging.add(devices, imeis)
         report.imported += len(devices)
 
 

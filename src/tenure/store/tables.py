@@ -240,6 +240,35 @@ device_territory = Table(
     Index("ix_device_territory_territory", "territory"),
 )
 
+# The policy dry-run's input, kept by the database itself (triggers of migration 0014):
+# devices with a last known territory, by what policy rules select on. Triggers on
+# device_territory and devices append each change as a +1/-1 row to
+# territory_count_changes, in the transaction that makes it (rows only appended: no
+# device transaction waits for another's counter); the maintenance round folds them
+# into territory_counts. The sum of both tables is exact at every commit.
+territory_counts = Table(
+    "territory_counts",
+    metadata,
+    Column("model", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("market", String(32), nullable=False),
+    Column("territory", String(8), nullable=False),
+    Column("in_use", Boolean, nullable=False),  # activated, and present there now
+    Column("devices", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model", "sku", "market", "territory", "in_use"),
+)
+
+territory_count_changes = Table(
+    "territory_count_changes",
+    metadata,
+    Column("model", String(64), nullable=False),
+    Column("sku", String(64), nullable=False),
+    Column("market", String(32), nullable=False),
+    Column("territory", String(8), nullable=False),
+    Column("in_use", Boolean, nullable=False),
+    Column("devices", Integer, nullable=False),  # +1, -1 (or a group's total)
+)
+
 device_commands = Table(
     "device_commands",
     metadata,

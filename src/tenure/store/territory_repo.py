@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, or_, select, union_all, update
 
 from tenure.domain.in_use import TerritoryState
 from tenure.services.ports.rows import CommandRow, PolicyVersion
@@ -45,6 +45,18 @@ class PolicyRepo:
             version=entry.version, document=entry.document, sha256=entry.sha256,
             author=entry.author, reason=entry.reason, created_at=entry.created_at,
             rollback_of=entry.rollback_of))
+
+
+# The dry-run's counts: folded totals and appended changes read as one table.
+_COUNTS = union_all(
+    select(t.territory_counts.c.model, t.territory_counts.c.sku, t.territory_counts.c.market,
+           t.territory_counts.c.territory, t.territory_counts.c.in_use,
+           t.territory_counts.c.devices),
+    select(t.territory_count_changes.c.model, t.territory_count_changes.c.sku,
+           t.territory_count_changes.c.market, t.territory_count_changes.c.territory,
+           t.territory_count_changes.c.in_use, t.territory_count_changes.c.devices),
+).subquery("counted")
+_FOLD_LOCK = 0x7465_6E75  # "tenu": one fold at a time among a deployment's processes
 
 
 class TerritoryRepo:
@@ -87,17 +99,54 @@ class TerritoryRepo:
             self.conn.execute(statement)  # a check-in made the row meanwhile
 
     def groups(self) -> list[tuple[str, str, str, str, bool, int]]:
-        """(model, sku, market, territory, in use, devices): the dry-run's input, computed
-        by the database as one grouped join over the territory index."""
-        d, dt = t.devices, t.device_territory
-        in_use = and_(d.c.activated_at.is_not(None), dt.c.since.is_not(None))
+        """(model, sku, market, territory, in use, devices): the dry-run's input, as the
+        database's triggers keep it (migration 0014): the folded counts plus the changes
+        not folded yet, one snapshot, exact whatever else commits meanwhile."""
         rows = self.conn.execute(
-            select(d.c.model, d.c.sku, d.c.market, dt.c.territory,
-                   in_use.label("in_use"), func.count().label("n"))
-            .select_from(dt.join(d, d.c.device_id == dt.c.device_id))
-            .where(dt.c.territory.is_not(None))
-            .group_by(d.c.model, d.c.sku, d.c.market, dt.c.territory, in_use))
+            select(_COUNTS.c.model, _COUNTS.c.sku, _COUNTS.c.market, _COUNTS.c.territory,
+                   _COUNTS.c.in_use, func.sum(_COUNTS.c.devices).label("n"))
+            .group_by(_COUNTS.c.model, _COUNTS.c.sku, _COUNTS.c.market, _COUNTS.c.territory,
+                      _COUNTS.c.in_use)
+            .having(func.sum(_COUNTS.c.devices) != 0))
         return [(r.model, r.sku, r.market, r.territory, bool(r.in_use), int(r.n)) for r in rows]
+
+    def count_changes_pending(self) -> bool:
+        """Whether there are count changes to fold (a read: no write lock taken)."""
+        c = t.territory_count_changes
+        return self.conn.execute(select(c.c.devices).limit(1)).first() is not None
+
+    def fold_counts(self) -> int:
+        """Fold the appended count changes into the counts (the maintenance round);
+        the number of changes folded. Changes committed meanwhile stay for the next
+        fold; a concurrent fold on PostgreSQL makes this one skip its turn."""
+        c, k = t.territory_count_changes, t.territory_counts
+        if not self.count_changes_pending():
+            return 0
+        keys = "model, sku, market, territory, in_use"
+        if self.conn.dialect.name == "postgresql":
+            if not self.conn.exec_driver_sql(
+                    f"SELECT pg_try_advisory_xact_lock({_FOLD_LOCK})").scalar_one():
+                return 0
+            folded = self.conn.exec_driver_sql(f"""
+                WITH moved AS (DELETE FROM territory_count_changes RETURNING *),
+                summed AS (INSERT INTO territory_counts ({keys}, devices)
+                           SELECT {keys}, sum(devices) FROM moved GROUP BY {keys}
+                           ON CONFLICT ({keys}) DO UPDATE
+                           SET devices = territory_counts.devices + EXCLUDED.devices
+                           RETURNING 1)
+                SELECT (SELECT count(*) FROM moved), (SELECT count(*) FROM summed)
+            """).one()[0]
+        else:  # one writer at a time: sum, then empty the changes
+            folded = self.conn.execute(select(func.count()).select_from(c)).scalar_one()
+            self.conn.exec_driver_sql(f"""
+                INSERT INTO territory_counts ({keys}, devices)
+                SELECT {keys}, sum(devices) FROM territory_count_changes WHERE true
+                GROUP BY {keys}
+                ON CONFLICT ({keys}) DO UPDATE SET devices = devices + excluded.devices
+            """)
+            self.conn.execute(delete(c))
+        self.conn.execute(delete(k).where(k.c.devices == 0))
+        return int(folded)
 
     def locked_groups(self) -> list[tuple[str, str, str, str, int]]:
         """(model, sku, market, territory, devices) with an active territory claim."""

@@ -31,7 +31,7 @@ from .repositories import (
     SessionRepo,
 )
 from .retail_repo import RetailRepo
-from .staging import ImportStaging
+from .staging import ImportStaging, StreamingImport, import_staging
 from .tenants_repo import BypassCodeRepo, EventRepo, TenantRepo
 from .territory_repo import CommandRepo, PolicyRepo, TerritoryRepo
 from .totp_repo import SecondFactorRepo
@@ -104,9 +104,9 @@ class UnitOfWork:
                 raise
             raise unavailable from exc
 
-    def staging(self) -> ImportStaging:
-        """A bulk import's staging area, switched in with one short transaction."""
-        return ImportStaging(self.engine)
+    def staging(self) -> ImportStaging | StreamingImport:
+        """A bulk import's staging area, switched in at once (store/staging.py)."""
+        return import_staging(self.engine)
 
     def run(self, work: Callable[[Tx], T], attempts: int = 4, wait: float | None = None) -> T:
         """Run `work` in a transaction, again from the start if it lost a race (a unique
