@@ -65,8 +65,12 @@ def postgres_database() -> Iterator[str]:
 
 
 _RESET_ENGINES: dict[str, Engine] = {}
-# Every table of the declared schema, children first (alembic_version keeps its row).
-_EMPTY_ALL = "; ".join(f'DELETE FROM "{t.name}"' for t in reversed(metadata.sorted_tables))
+# Every table of the declared schema, children first (alembic_version keeps its row),
+# and the dry-run's counts last: deleting whereabouts makes their triggers append
+# count changes (migration 0014).
+_COUNTS = ("territory_count_changes", "territory_counts")
+_EMPTY_ALL = "; ".join(f'DELETE FROM "{name}"' for name in [
+    *(t.name for t in reversed(metadata.sorted_tables) if t.name not in _COUNTS), *_COUNTS])
 
 
 def _truncate(url: str) -> None:
