@@ -4,6 +4,7 @@ and none is answered before that COMMIT; one request's failure costs the others 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 from collections.abc import Callable
 from typing import Any
@@ -42,7 +43,10 @@ def _post_together(runtime: Services, posts: list[tuple[str, str]]) -> list[http
         async with httpx.AsyncClient(transport=transport, base_url="http://tenure") as client:
             return list(await asyncio.gather(*(client.post(path, content=body, headers=JOSE)
                                                for path, body in posts)))
-    return asyncio.run(run())
+    # A loop of its own in a thread of its own: the browser tests' Playwright keeps an
+    # event loop running in this worker's main thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def _activated(make_device: Callable[..., Device], n: int) -> list[Device]:

@@ -46,6 +46,11 @@ def _when(epoch: int | float | None) -> str:
     return dt.datetime.fromtimestamp(int(epoch), dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
+# What a change of language carries over of the page's query: what names the thing on
+# screen, never a token or a statement someone pasted.
+KEPT_QUERY = frozenset({"imei", "device_id", "device", "nonce", "q", "case_id", "state",
+                        "next", "done", "stream", "action", "actor"})
+
 ENV = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]),
                   extensions=["jinja2.ext.i18n"], trim_blocks=True, lstrip_blocks=True)
 ENV.install_gettext_callables(_gettext, _ngettext, newstyle=True)  # type: ignore[attr-defined]
@@ -70,7 +75,8 @@ def page(request: Request, template: str, status: int = 200,
     try:
         html = ENV.get_template(template).render(
             request=request, locale=locale, dir=i18n.direction(locale),
-            languages=i18n.NAMES, csrf=csrf_token(request), **context)
+            languages=i18n.NAMES, csrf=csrf_token(request), kept_query=KEPT_QUERY,
+            **context)
     finally:
         _locale.reset(token)
     response = HTMLResponse(html, status_code=status,
