@@ -9,7 +9,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import floor, machine, report
+from . import baseline, floor, machine, report
 from .profile import py_spy
 from .run import REPO, Config, RunResult, make_csvs, postgres_admin_url, run_backend
 from .server import install_signal_handlers
@@ -83,6 +83,10 @@ def parse(argv: list[str]) -> argparse.Namespace:
                    help="after the measured phases, profile the server with py-spy "
                         "(extra, unmeasured phases) and put the top functions in the report "
                         "(default: on for full runs when py-spy is installed, off for --quick)")
+    p.add_argument("--baselines", action=argparse.BooleanOptionalAction, default=True,
+                   help="measure the raw-ASGI and fsync baselines (bench/baseline.py: the "
+                        "same work without Tenure, on uvicorn and granian) before the "
+                        "backends (default: on)")
     return p.parse_args(argv)
 
 
@@ -148,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         if replicas:
             return _scale_out(cfg, replicas, measured, started)
         run = RunResult(cfg, measured, machine.describe(REPO, cores), machine.package_versions())
+        if args.baselines:
+            cfg.log("measuring the baselines (no Tenure code: raw ASGI app, fsync)")
+            run.baselines = baseline.run(workdir, cfg.load_processes, cfg.concurrency,
+                                         cfg.warmup, min(cfg.measure, 10.0), cfg.log)
         csvs, run.csv_seconds = make_csvs(cfg)
         for backend in backends:
             cfg.log(f"=== {backend} ===")

@@ -56,7 +56,11 @@ the server with py-spy (default mode): the tables show shares of the samples in 
 server thread was busy, so time blocked in a database call or an fsync counts, and so do
 C calls that release the GIL (signature verification); waits in the event loop do not.
 They are shares of busy wall-clock time, not of the CPU µs above: read them for what
-dominates, not as µs.
+dominates, not as µs. Before the backends, the run measures baselines with no Tenure code
+(`bench/baseline.py`, `--no-baselines` skips them; `python -m bench.baseline` runs them
+alone): a bare ASGI app doing a check-in's parsing, crypto and one fsync'd SQLite write,
+on uvicorn and on granian, and one SQLite commit with `synchronous=FULL` — the measured
+limit of the stack, beside which Tenure's own cost can be read.
 
 Definitions:
 
@@ -249,6 +253,8 @@ def render(run: RunResult, plot: Path | None) -> str:
         "",
     ]
 
+    lines += _baselines(run)
+
     for b in run.backends:
         final = b.final
         lines += [f"### {b.backend} ({b.version}), {final.fleet:,} devices", "",
@@ -334,6 +340,59 @@ def render(run: RunResult, plot: Path | None) -> str:
               f"- Fleet CSV generation ({cfg.load_processes} processes): "
               f"{_f(run.csv_seconds, 1)} s for {cfg.devices:,} devices.", ""]
     return "\n".join(lines)
+
+
+_WORK = {"http": "read, parse the JWS, answer JSON",
+         "crypto": "+ Ed25519 verify, ES256 record signature",
+         "sqlite": "+ SQLite point read, nonce insert with an fsync (no group commit)"}
+
+
+def _baselines(run: RunResult) -> list[str]:
+    """The raw-ASGI and fsync baselines beside Tenure's own check-in: the measured limit
+    of the stack, so a missed target shows how much of it is Tenure's."""
+    base = run.baselines
+    if base is None or not (base.rows or base.fsync):
+        return []
+    f = run.floor
+    ed_floor = f.ed25519_verify_us + f.record_sign_us
+    lines = ["### Baselines: the same work without Tenure", "",
+             "A bare ASGI callable (`bench/baseline_app.py`, no framework, no Tenure code) "
+             "doing what a check-in must, served by one worker of uvicorn (uvloop, "
+             "httptools: what `tenure serve` runs) and of granian (a Rust HTTP stack), "
+             f"driven like the saturation phases ({base.in_flight} requests in flight, "
+             f"{base.window:.0f} s window); server CPU per request from /proc as below. "
+             f"The floor here is an Ed25519 device's: verify + record signature = "
+             f"{_f(ed_floor, 1)} µs.", "",
+             "| server | work per request | server CPU µs/req | × floor | req/s | failed |",
+             "| --- | --- | ---: | ---: | ---: | ---: |"]
+    for r in base.rows:
+        if r.error:
+            lines.append(f"| {r.server} | {_WORK[r.mode]} | {r.error} | | | |")
+            continue
+        ratio = f"{r.cpu_us / ed_floor:.1f} ×" if r.mode != "http" else "–"
+        lines.append(f"| {r.server} | {_WORK[r.mode]} | {_f(r.cpu_us)} | {ratio} | "
+                     f"{_f(r.throughput)} | {r.failed} |")
+    lines.append("")
+    if base.fsync is not None:
+        lines += [f"fsync baseline: one SQLite insert committed with `synchronous=FULL`, one "
+                  f"at a time in one process: {_f(base.fsync.cpu_us)} µs of CPU and "
+                  f"{_f(base.fsync.wall_us)} µs of wall clock per commit "
+                  f"({base.fsync.commits:,} commits).", ""]
+    crypto = base.row("uvicorn", "crypto")
+    for b in run.backends:
+        checkin = b.final.checkin
+        if crypto is not None and checkin.cpu_us:
+            lines.append(
+                f"- {b.backend}: Tenure's check-in ({b.final.fleet:,} devices, saturation) "
+                f"costs {_f(checkin.cpu_us)} µs = {checkin.cpu_us / crypto.cpu_us:.1f} × the "
+                f"uvicorn `crypto` baseline ({_f(checkin.cpu_us - crypto.cpu_us)} µs more: "
+                "Tenure's own work, its database and its durable write).")
+    if crypto is not None:
+        lines.append(f"- The check-in target, 2.5 × the floor ({_f(2.5 * f.request_us)} µs "
+                     f"for the fleet mix), leaves {_f(2.5 * f.request_us - crypto.cpu_us)} µs "
+                     "above the uvicorn `crypto` baseline for everything else.")
+    lines.append("")
+    return lines
 
 
 def plot(run: RunResult, path: Path) -> Path | None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 
 from . import fleet, http1, load
+from .baseline import Baselines
 from .floor import Floor
 from .phases import PhaseResult
 from .phases import run as run_phase
@@ -114,6 +115,7 @@ class RunResult:
     backends: list[BackendResult] = field(default_factory=list)
     started_at: float = field(default_factory=time.time)
     seconds: float = 0.0
+    baselines: Baselines | None = None
 
 
 def postgres_admin_url() -> str | None:

@@ -76,9 +76,17 @@ class ServerProcess:
         return result
 
     def advance_clock(self, seconds: float) -> None:
-        """Move the server's clock forward (TENURE_CLOCK_OFFSET_FILE)."""
+        """Move the server's clock forward (TENURE_CLOCK_OFFSET_FILE). The new file is
+        renamed into place: a server reading it mid-write would see no offset at all."""
         current = float(self.clock_file.read_text() or 0)
-        self.clock_file.write_text(str(current + seconds))
+        fresh = self.clock_file.with_suffix(".new")
+        fresh.write_text(str(current + seconds))
+        fresh.replace(self.clock_file)
+
+    def logs(self) -> str:
+        """What the server processes wrote, for a failing test's message."""
+        return "\n".join(path.read_text(errors="replace")
+                         for path in sorted(self.data_dir.glob("serve-*.log")))
 
     def mail(self, to: str) -> list[dict[str, str]]:
         """Messages delivered to `to` (file sink), oldest first, after dispatching the outbox."""

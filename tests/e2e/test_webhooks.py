@@ -263,7 +263,11 @@ def test_three_days_of_failures_are_marked_failed_and_requeued_by_the_operator(
     receiver.status = 200
     out = server.cli("outbox", "retry", "--all-failed").stdout
     assert "requeued 1 webhook events" in out
-    receiver.wait_for(lambda bodies: len(bodies) >= 3)
+    try:
+        receiver.wait_for(lambda bodies: len(bodies) >= 3, seconds=60)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{server.cli('outbox', 'list').stdout}\n"
+                             f"server log:\n{server.logs()}") from None
     deadline = time.monotonic() + 30
     while "webhooks: 0 pending, 0 failed, 1 delivered" not in (
             listing := server.cli("outbox", "list").stdout):

@@ -37,7 +37,7 @@ from tenure.store.migrate import upgrade
 from tests.conftest import POSTGRES_ENV
 from tests.fuzz.conftest import Fingerprint
 
-from .helpers import Account, Accounts, Device, bearer, outbox, provision
+from .helpers import Account, Accounts, Device, bearer, message_ids, new_mail, provision
 
 SENDER = "finder@example.org"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -200,14 +200,18 @@ class World:
         import re
 
         imei = self.devices[owner].imeis[0]
+        seen_sender = message_ids(self.runtime, SENDER)
+        seen_owner = message_ids(self.runtime, self.accounts[owner].email)
         sent = self.client.post("/v1/public/messages", json={
             "imei": imei, "from": SENDER, "message": "Found it"})
         assert sent.status_code == 202, sent.text
-        token = re.findall(r"^Token:\n(\S+)$", outbox(self.runtime, SENDER)[-1].body, re.M)
+        token = re.findall(r"^Token:\n(\S+)$", new_mail(self.runtime, SENDER, seen_sender).body,
+                           re.M)
         confirmed = self.client.post("/v1/public/messages/confirm", json={"token": token[-1]})
         assert confirmed.status_code == 202, confirmed.text
         found = re.search(r"/v1/me/messages/(\w+)/reply",
-                          outbox(self.runtime, self.accounts[owner].email)[-1].body)
+                          new_mail(self.runtime, self.accounts[owner].email,
+                                   seen_owner).body)
         assert found, "no reply link mailed"
         return found.group(1)
 

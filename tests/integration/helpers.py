@@ -374,6 +374,19 @@ def outbox(runtime: Services, to: str | None = None) -> list[Any]:
     return rows(runtime, t.outbox, *where, order_by=t.outbox.c.created_at)
 
 
+def message_ids(runtime: Services, to: str) -> set[str]:
+    """The mail already queued for `to`: give it to `new_mail` after the step that mails."""
+    return {m.message_id for m in outbox(runtime, to)}
+
+
+def new_mail(runtime: Services, to: str, seen: set[str]) -> Any:
+    """The one message queued for `to` since `seen` was taken. Messages queued in the same
+    second of a test's fixed clock have no order, so "the last one" is not an answer."""
+    fresh = [m for m in outbox(runtime, to) if m.message_id not in seen]
+    assert len(fresh) == 1, [m.subject for m in fresh]
+    return fresh[0]
+
+
 def dump(runtime: Services, exclude: Iterable[str] = ()) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every table (small test databases): compare before/after a refusal."""
     skip = set(exclude)

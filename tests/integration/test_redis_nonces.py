@@ -30,10 +30,9 @@ def redis_settings(settings: Settings) -> Settings:
         pytest.skip(f"Redis tests need {REDIS_ENV} (e.g. redis://127.0.0.1:6379/15)")
     import redis
 
-    client = redis.Redis.from_url(url)
+    # Nothing is wiped: nonces are random, and tests in other workers share this database.
     try:
-        for key in client.scan_iter("tenure:nonce:*"):
-            client.delete(key)
+        redis.Redis.from_url(url).ping()
     except redis.RedisError as exc:
         pytest.skip(f"cannot reach Redis at {url}: {exc}")
     return dataclasses.replace(settings, redis_url=url)

@@ -21,7 +21,7 @@ from tenure.domain.model import ClaimKind
 from tenure.http.app import create_app
 from tenure.store import tables as t
 
-from .helpers import outbox, rows
+from .helpers import message_ids, new_mail, outbox, rows
 from .test_unlock_api import Server, problem
 
 SENDER = "finder@example.org"
@@ -98,10 +98,11 @@ def test_a_message_reaches_the_owner_and_the_reply_comes_back(server: Server) ->
     answer = write(server, {"imei": imei, "from": SENDER, "message": "Found it in a taxi"})
     assert answer.status_code == 202, answer.text
     assert outbox(server.runtime, owner.email)[-1].subject != "A message about your Tenure Phone 1"
+    seen = message_ids(server.runtime, owner.email)
     confirmed = server.client.post("/v1/public/messages/confirm",
                                    json={"token": last_line_after(server, SENDER, "Token")})
     assert confirmed.status_code == 202 and confirmed.content == b""
-    mail = outbox(server.runtime, owner.email)[-1]
+    mail = new_mail(server.runtime, owner.email, seen)
     assert "Found it in a taxi" in mail.body and SENDER not in mail.body
     message_id = re.search(r"/v1/me/messages/(\w+)/reply", mail.body)
     assert message_id
@@ -110,10 +111,11 @@ def test_a_message_reaches_the_owner_and_the_reply_comes_back(server: Server) ->
     mallory = server.sign_in(server.register())
     problem(server.client.post(path, json={"message": "hi"}, headers=auth(mallory)),
             404, "not-found")
+    seen = message_ids(server.runtime, SENDER)
     replied = server.client.post(path, json={"message": "Thanks, keep it safe"},
                                  headers=auth(server.sign_in(owner)))
     assert replied.status_code == 202, replied.text
-    reply = outbox(server.runtime, SENDER)[-1]
+    reply = new_mail(server.runtime, SENDER, seen)
     assert "Thanks, keep it safe" in reply.body and owner.email not in reply.body
     problem(server.client.post("/v1/public/messages/confirm",
                                json={"token": last_line_after(server, SENDER, "Token")}),

@@ -30,7 +30,19 @@ from tenure.http.app import create_app
 from tenure.store import tables as t
 from tenure.web.render import ENV
 
-from .helpers import Account, Accounts, Device, bearer, claims, dump, new_reset_token, outbox, rows
+from .helpers import (
+    Account,
+    Accounts,
+    Device,
+    bearer,
+    claims,
+    dump,
+    message_ids,
+    new_mail,
+    new_reset_token,
+    outbox,
+    rows,
+)
 
 ORIGIN = "http://testserver"
 CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
@@ -397,9 +409,10 @@ def test_a_transfer_started_and_accepted_on_pages(
               "/?done=transfer-cancelled")
     assert rows(runtime, t.transfers)[0].state == "cancelled"
 
+    seen = message_ids(runtime, buyer_account.email)
     see_other(seller.submit(base, {"to_email": buyer_account.email}), "/?done=transfer")
     [pending] = [r for r in rows(runtime, t.transfers) if r.state == "pending"]
-    mail = outbox(runtime, buyer_account.email)[-1]
+    mail = new_mail(runtime, buyer_account.email, seen)
     link = f"{runtime.settings.effective_public_url}/transfers/{pending.transfer_id}"
     assert link in mail.body
     code = re.search(r"^Code:\n(\S{8,})$", mail.body, re.MULTILINE)

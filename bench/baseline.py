@@ -1,0 +1,285 @@
+"""Baselines: what a check-in costs with no Tenure code at all, measured in the same run.
+
+The efficiency targets compare Tenure's server CPU per check-in with the crypto floor.
+Where a target is missed, these say how much of the gap is the Python HTTP stack and the
+durable write themselves rather than Tenure's own work:
+
+- the raw-ASGI app of baseline_app.py in its three modes (`http`, `crypto`, `sqlite`),
+  served by uvicorn with uvloop and httptools (what `tenure serve` runs) and by granian
+  (a Rust HTTP stack), one worker each, driven by the load generator's HTTP client
+  (`--load-processes` × `--concurrency` requests in flight, the same as the saturation
+  phases); server CPU µs per request from /proc, as for Tenure;
+- an fsync baseline: one SQLite insert committed with `synchronous=FULL`, in this process,
+  CPU and wall-clock µs per commit, on the file system the bench works on.
+
+`python -m bench.baseline` runs them alone and prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import multiprocessing
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from . import http1
+from .server import descendants, free_port, proc_cpu
+
+REPO = Path(__file__).resolve().parent.parent
+MODES = ("http", "crypto", "sqlite")
+SERVERS = ("uvicorn", "granian")
+DEVICES = 10_000
+
+
+@dataclass
+class BaselineRow:
+    server: str
+    mode: str
+    requests: int
+    failed: int
+    seconds: float
+    cpu_seconds: float
+    error: str = ""
+
+    @property
+    def cpu_us(self) -> float:
+        return self.cpu_seconds * 1e6 / self.requests if self.requests else 0.0
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class FsyncBaseline:
+    commits: int
+    cpu_us: float
+    wall_us: float
+
+
+@dataclass
+class Baselines:
+    in_flight: int
+    window: float
+    rows: list[BaselineRow] = field(default_factory=list)
+    fsync: FsyncBaseline | None = None
+
+    def row(self, server: str, mode: str) -> BaselineRow | None:
+        return next((r for r in self.rows if r.server == server and r.mode == mode
+                     and not r.error), None)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _request_body(key: Ed25519PrivateKey) -> bytes:
+    """A flattened JWS shaped like a check-in (its size and fields), signed once: the
+    baseline verifies it every time but keeps no nonces, so the same body serves."""
+    protected = _b64(json.dumps({"alg": "EdDSA", "kid": "device:BENCH-00042",
+                                 "nonce": "q" * 43, "url": "/v1/device/checkin"}).encode())
+    payload = _b64(json.dumps({"device_id": "BENCH-00042", "nonce": "q" * 43,
+                               "signals": {"sim_mcc": "262", "gnss": "DE"},
+                               "os_version": "14.2.1", "locale": "de"}).encode())
+    signature = key.sign(f"{protected}.{payload}".encode("ascii"))
+    return json.dumps({"protected": protected, "payload": payload,
+                       "signature": _b64(signature)}).encode()
+
+
+def _database(path: Path) -> None:
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("CREATE TABLE devices (device_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.execute("CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER)")
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO devices VALUES (?, 'active')",
+                   ((f"BENCH-{i:05d}",) for i in range(DEVICES)))
+    db.execute("COMMIT")
+    db.close()
+
+
+def _command(server: str, port: int) -> list[str]:
+    target = "bench.baseline_app:app"
+    if server == "uvicorn":  # as tenure serve runs it (cli/server.py)
+        return [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1",
+                "--port", str(port), "--loop", "uvloop", "--http", "httptools",
+                "--no-access-log", "--log-level", "warning", "--lifespan", "on"]
+    return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
+            "--port", str(port), "--workers", "1", "--no-ws", "--log-level", "warning",
+            target]
+
+
+def _drive(url: str, body: bytes, threads: int, stop_at: float, counts: object,
+           failures: object, first: int) -> None:
+    """One load process: `threads` keep-alive connections, each a closed loop."""
+
+    def loop(slot: int) -> None:
+        client = http1.RawClient(url)
+        try:
+            while time.time() < stop_at:
+                try:
+                    answer = client.request("POST", "/v1/device/checkin", body,
+                                            "application/jose+json")
+                    ok = answer.status == 200
+                except OSError:
+                    ok = False
+                if ok:
+                    counts[slot] += 1  # type: ignore[index]
+                else:
+                    failures[slot] += 1  # type: ignore[index]
+        finally:
+            client.close()
+
+    workers = [threading.Thread(target=loop, args=(first + i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+
+
+def _wait_ready(url: str, body: bytes, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the baseline server exited ({proc.returncode})")
+        try:
+            client = http1.RawClient(url, timeout=2)
+            try:
+                if client.request("POST", "/v1/device/checkin", body,
+                                  "application/jose+json").status == 200:
+                    return
+            finally:
+                client.close()
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the baseline server did not answer in 30 s")
+
+
+def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: int,
+                warmup: float, window: float) -> BaselineRow:
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+    body = _request_body(key)
+    db = workdir / f"baseline-{server}-{mode}.db"
+    if mode == "sqlite":
+        _database(db)
+    port = free_port()
+    env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),
+           "BASELINE_DB": str(db), "PYTHONPATH": str(REPO)}
+    log = (workdir / f"baseline-{server}-{mode}.log").open("wb")
+    proc = subprocess.Popen(_command(server, port), env=env, cwd=REPO, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, body, proc)
+        slots = processes * threads
+        counts = multiprocessing.Array("q", slots, lock=False)
+        failures = multiprocessing.Array("q", slots, lock=False)
+        stop_at = time.time() + warmup + window + 1.0
+        drivers = [multiprocessing.Process(target=_drive, args=(
+            url, body, threads, stop_at, counts, failures, i * threads))
+            for i in range(processes)]
+        for d in drivers:
+            d.start()
+        time.sleep(warmup)
+        pids = descendants(proc.pid, include_self=True)
+        cpu0, n0, f0, t0 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
+                            time.monotonic())
+        time.sleep(window)
+        pids = descendants(proc.pid, include_self=True)
+        cpu1, n1, f1, t1 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
+                            time.monotonic())
+        for d in drivers:
+            d.join()
+        return BaselineRow(server, mode, n1 - n0, f1 - f0, t1 - t0, cpu1 - cpu0)
+    except RuntimeError as exc:
+        return BaselineRow(server, mode, 0, 0, 0.0, 0.0, error=str(exc))
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
+def fsync_baseline(workdir: Path, commits: int = 2000) -> FsyncBaseline:
+    """One row inserted and committed at a time with synchronous=FULL: what a durable
+    write costs with nothing shared."""
+    path = workdir / "fsync-baseline.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA synchronous=FULL")
+    db.execute("CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER)")
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu0, wall0 = usage.ru_utime + usage.ru_stime, time.perf_counter()
+    for i in range(commits):
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO used_nonces VALUES (?, 0)", (f"{i:032x}",))
+        db.execute("COMMIT")
+    wall = time.perf_counter() - wall0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = usage.ru_utime + usage.ru_stime - cpu0
+    db.close()
+    return FsyncBaseline(commits, cpu * 1e6 / commits, wall * 1e6 / commits)
+
+
+def available(server: str) -> bool:
+    try:
+        __import__(server)
+    except ImportError:
+        return False
+    return True
+
+
+def run(workdir: Path, processes: int, threads: int, warmup: float, window: float,
+        log: Callable[[str], None] = print) -> Baselines:
+    result = Baselines(in_flight=processes * threads, window=window)
+    for server in SERVERS:
+        if not available(server):
+            log(f"  baseline: {server} is not installed (pip install -e '.[bench]'); skipped")
+            continue
+        for mode in MODES:
+            row = measure_one(server, mode, workdir, processes, threads, warmup, window)
+            result.rows.append(row)
+            log(f"  baseline {server:<8} {mode:<7} "
+                + (row.error or f"{row.cpu_us:7.1f} µs/request  {row.throughput:8,.0f}/s  "
+                                f"failed {row.failed}"))
+    result.fsync = fsync_baseline(workdir)
+    log(f"  baseline fsync: {result.fsync.cpu_us:.1f} µs CPU, {result.fsync.wall_us:.1f} µs "
+        "wall clock per commit")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m bench.baseline", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--load-processes", type=int, default=os.cpu_count() or 1,
+                   help="load processes (default: one per core)")
+    p.add_argument("--concurrency", type=int, default=4,
+                   help="requests in flight per load process (default 4)")
+    p.add_argument("--measure", type=float, default=10.0, help="window in seconds")
+    p.add_argument("--warmup", type=float, default=2.0, help="warm-up in seconds")
+    args = p.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="tenure-baseline-") as tmp:
+        run(Path(tmp), args.load_processes, args.concurrency, args.warmup, args.measure)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,100 @@
+"""The raw-ASGI baseline: the least a check-in can cost in CPython on this machine.
+
+A bare ASGI callable, no framework, no Tenure code, that does what a check-in must and
+nothing else, in three modes chosen by BASELINE_MODE:
+
+- `http`: read the body, parse the flattened JWS (JSON, base64url, the payload's JSON),
+  answer a JSON record. What the ASGI server and JSON cost.
+- `crypto`: as `http`, plus the Ed25519 verify of the request and the ES256 signature
+  of the record (the server's record key is P-256, decision 0010): the crypto floor of
+  an Ed25519 device on top of the server's fixed cost.
+- `sqlite`: as `crypto`, plus one point read of the device (SQLite, 10 k rows) and the
+  nonce inserted and committed with `synchronous=FULL` (one fsync a request, no group
+  commit), inline on the event loop.
+
+bench/baseline.py serves it with uvicorn (as `tenure serve` does) and with granian and
+drives it with the load generator's HTTP client; the report sets Tenure's check-in cost
+beside it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import sqlite3
+from typing import Any
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
+
+MODE = os.environ.get("BASELINE_MODE", "crypto")
+DEVICE_KEY = Ed25519PublicKey.from_public_bytes(
+    bytes.fromhex(os.environ.get("BASELINE_DEVICE_KEY", "00" * 32)))
+RECORD_KEY = ec.generate_private_key(ec.SECP256R1())
+SHA256 = ec.ECDSA(hashes.SHA256())
+HEADERS = [(b"content-type", b"application/json")]
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+PROTECTED = _b64(json.dumps({"alg": "ES256", "typ": "record"}).encode())
+
+
+def _es256(data: bytes) -> bytes:
+    r, s = decode_dss_signature(RECORD_KEY.sign(data, SHA256))
+    return r.to_bytes(32, "big") + s.to_bytes(32, "big")
+
+_db: sqlite3.Connection | None = None
+if MODE == "sqlite":
+    _db = sqlite3.connect(os.environ["BASELINE_DB"], isolation_level=None)
+    _db.execute("PRAGMA journal_mode=WAL")
+    _db.execute("PRAGMA synchronous=FULL")
+
+
+async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            break
+    jws = json.loads(body)
+    payload = json.loads(_unb64(jws["payload"]))
+    if MODE != "http":
+        DEVICE_KEY.verify(_unb64(jws["signature"]),
+                          f"{jws['protected']}.{jws['payload']}".encode("ascii"))
+    state = "active"
+    if _db is not None:
+        row = _db.execute("SELECT state FROM devices WHERE device_id = ?",
+                          (payload["device_id"],)).fetchone()
+        state = row[0] if row else "unknown"
+        _db.execute("BEGIN IMMEDIATE")
+        _db.execute("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)",
+                    (secrets.token_hex(16), 0))
+        _db.execute("COMMIT")
+    claims = _b64(json.dumps({"sub": payload["device_id"], "state": state,
+                              "nonce": payload.get("nonce"), "locks": []}).encode())
+    signing_input = f"{PROTECTED}.{claims}"
+    signature = _es256(signing_input.encode("ascii")) if MODE != "http" else b""
+    out = json.dumps({"record": f"{signing_input}.{_b64(signature)}"}).encode()
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [*HEADERS, (b"content-length", str(len(out)).encode())]})
+    await send({"type": "http.response.body", "body": out})
