@@ -49,6 +49,7 @@ DEVICES = 10_000
 class BaselineRow:
     server: str
     mode: str
+    workers: int
     requests: int
     failed: int
     seconds: float
@@ -78,9 +79,9 @@ class Baselines:
     rows: list[BaselineRow] = field(default_factory=list)
     fsync: FsyncBaseline | None = None
 
-    def row(self, server: str, mode: str) -> BaselineRow | None:
+    def row(self, server: str, mode: str, workers: int = 1) -> BaselineRow | None:
         return next((r for r in self.rows if r.server == server and r.mode == mode
-                     and not r.error), None)
+                     and r.workers == workers and not r.error), None)
 
 
 def _b64(data: bytes) -> str:
@@ -112,15 +113,16 @@ def _database(path: Path) -> None:
     db.close()
 
 
-def _command(server: str, port: int) -> list[str]:
+def _command(server: str, port: int, workers: int) -> list[str]:
     target = "bench.baseline_app:app"
     if server == "uvicorn":  # as tenure serve runs it (cli/server.py)
         return [sys.executable, "-m", "uvicorn", target, "--host", "127.0.0.1",
                 "--port", str(port), "--loop", "uvloop", "--http", "httptools",
-                "--no-access-log", "--log-level", "warning", "--lifespan", "on"]
+                "--no-access-log", "--log-level", "warning", "--lifespan", "on",
+                "--workers", str(workers)]
     return [sys.executable, "-m", "granian", "--interface", "asgi", "--host", "127.0.0.1",
-            "--port", str(port), "--workers", "1", "--no-ws", "--log-level", "warning",
-            target]
+            "--port", str(port), "--workers", str(workers), "--no-ws", "--log-level",
+            "warning", target]
 
 
 def _drive(url: str, body: bytes, threads: int, stop_at: float, counts: object,
@@ -170,19 +172,19 @@ def _wait_ready(url: str, body: bytes, proc: subprocess.Popen[bytes]) -> None:
 
 
 def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: int,
-                warmup: float, window: float) -> BaselineRow:
+                warmup: float, window: float, workers: int = 1) -> BaselineRow:
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(serialization.Encoding.Raw,
                                            serialization.PublicFormat.Raw)
     body = _request_body(key)
-    db = workdir / f"baseline-{server}-{mode}.db"
+    db = workdir / f"baseline-{server}-{mode}-{workers}.db"
     if mode == "sqlite":
         _database(db)
     port = free_port()
     env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),
            "BASELINE_DB": str(db), "PYTHONPATH": str(REPO)}
-    log = (workdir / f"baseline-{server}-{mode}.log").open("wb")
-    proc = subprocess.Popen(_command(server, port), env=env, cwd=REPO, stdout=log,
+    log = (workdir / f"baseline-{server}-{mode}-{workers}.log").open("wb")
+    proc = subprocess.Popen(_command(server, port, workers), env=env, cwd=REPO, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -206,9 +208,9 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
                             time.monotonic())
         for d in drivers:
             d.join()
-        return BaselineRow(server, mode, n1 - n0, f1 - f0, t1 - t0, cpu1 - cpu0)
+        return BaselineRow(server, mode, workers, n1 - n0, f1 - f0, t1 - t0, cpu1 - cpu0)
     except RuntimeError as exc:
-        return BaselineRow(server, mode, 0, 0, 0.0, 0.0, error=str(exc))
+        return BaselineRow(server, mode, workers, 0, 0, 0.0, 0.0, error=str(exc))
     finally:
         proc.terminate()
         try:
@@ -250,14 +252,18 @@ def available(server: str) -> bool:
 def run(workdir: Path, processes: int, threads: int, warmup: float, window: float,
         log: Callable[[str], None] = print) -> Baselines:
     result = Baselines(in_flight=processes * threads, window=window)
+    cores = os.cpu_count() or 1
     for server in SERVERS:
         if not available(server):
             log(f"  baseline: {server} is not installed (pip install -e '.[bench]'); skipped")
             continue
-        for mode in MODES:
-            row = measure_one(server, mode, workdir, processes, threads, warmup, window)
+        # the modes on one worker (CPU per request), then the crypto on one worker per
+        # core: the most check-ins per second the stack gives before any database
+        for mode, workers in dict.fromkeys([*((m, 1) for m in MODES), ("crypto", cores)]):
+            row = measure_one(server, mode, workdir, processes, threads, warmup, window,
+                              workers)
             result.rows.append(row)
-            log(f"  baseline {server:<8} {mode:<7} "
+            log(f"  baseline {server:<8} {mode:<7} ×{workers} "
                 + (row.error or f"{row.cpu_us:7.1f} µs/request  {row.throughput:8,.0f}/s  "
                                 f"failed {row.failed}"))
     result.fsync = fsync_baseline(workdir)

@@ -363,15 +363,18 @@ def _baselines(run: RunResult) -> list[str]:
              f"{base.window:.0f} s window); server CPU per request from /proc as below. "
              f"The floor here is an Ed25519 device's: verify + record signature = "
              f"{_f(ed_floor, 1)} µs.", "",
-             "| server | work per request | server CPU µs/req | × floor | req/s | failed |",
-             "| --- | --- | ---: | ---: | ---: | ---: |"]
+             "| server | workers | work per request | server CPU µs/req | × floor | req/s "
+             "| of floor throughput | failed |",
+             "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: |"]
     for r in base.rows:
         if r.error:
-            lines.append(f"| {r.server} | {_WORK[r.mode]} | {r.error} | | | |")
+            lines.append(f"| {r.server} | {r.workers} | {_WORK[r.mode]} | {r.error} "
+                         "| | | | |")
             continue
         ratio = f"{r.cpu_us / ed_floor:.1f} ×" if r.mode != "http" else "–"
-        lines.append(f"| {r.server} | {_WORK[r.mode]} | {_f(r.cpu_us)} | {ratio} | "
-                     f"{_f(r.throughput)} | {r.failed} |")
+        share = _pct(r.throughput / f.throughput) if r.mode != "http" else "–"
+        lines.append(f"| {r.server} | {r.workers} | {_WORK[r.mode]} | {_f(r.cpu_us)} | "
+                     f"{ratio} | {_f(r.throughput)} | {share} | {r.failed} |")
     lines.append("")
     if base.fsync is not None:
         lines += [f"fsync baseline: one SQLite insert committed with `synchronous=FULL`, one "
