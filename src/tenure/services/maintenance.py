@@ -15,6 +15,11 @@ from .mail import MailDispatcher
 from .password_reset import PasswordReset
 from .ports import UnitOfWork
 
+# Expired nonces, rate windows and idempotency keys are removed once a minute, not every
+# round: each purge is a write transaction (an fsync and SQLite's write lock, which the
+# device batches then wait for), and what it removes is refused by its expiry anyway.
+PURGE_EVERY = 60  # seconds
+
 
 class Maintenance:
     def __init__(self, uow: UnitOfWork, clock: Clock, last_seen: LastSeen,
@@ -31,6 +36,7 @@ class Maintenance:
         self.rate_window = rate_window
         self.cases = cases
         self.completions = completions
+        self.purged_at: int | None = None  # the last round that purged (clock seconds)
 
     def flush_last_seen(self) -> int:
         return self.last_seen.flush(self.uow)
@@ -66,7 +72,10 @@ class Maintenance:
             self.completions.process_due()  # before the mail: the owner hears this round
         self.mail.dispatch()
         self.fold_territory_counts()
-        self.purge_nonces()
-        self.purge_rate_limits()
-        if self.idempotency is not None:
-            self.idempotency.purge()
+        now = self.clock.now()
+        if self.purged_at is None or not 0 <= now - self.purged_at < PURGE_EVERY:
+            self.purged_at = now
+            self.purge_nonces()
+            self.purge_rate_limits()
+            if self.idempotency is not None:
+                self.idempotency.purge()

@@ -6,7 +6,7 @@ from __future__ import annotations
 from tenure.services.idempotency import KEEP_SECONDS, IdempotencyRecords, Reservation
 from tenure.services.limits import Limit
 from tenure.services.mail import MailDispatcher
-from tenure.services.maintenance import Maintenance
+from tenure.services.maintenance import PURGE_EVERY, Maintenance
 from tenure.services.password_reset import PasswordReset
 
 from ..fakes import MemoryMailSink
@@ -61,3 +61,19 @@ def test_a_round_mails_queued_resets_and_forgets_old_windows_and_answers(
     assert world.uow.state.reset_requests == {}
     assert set(world.uow.state.rate_limits) == {"reset-ip:192.0.2.9"}
     assert world.uow.state.idempotency == {}
+
+
+def test_expired_nonces_are_forgotten_once_a_minute_not_every_round(world: World) -> None:
+    """Each purge is a write (an fsync, SQLite's write lock): one a minute is enough,
+    since an expired nonce is refused by its expiry whether or not it is still stored."""
+    round_ = Maintenance(world.uow, world.clock, world.last_seen,
+                         MailDispatcher(world.uow, world.clock, MemoryMailSink(), "t@t.test"))
+    round_()
+    with world.uow() as tx:
+        tx.nonces.use("soon-expired", world.clock.now() + 5)
+    world.clock.advance(30)
+    round_()
+    assert "soon-expired" in world.uow.state.used_nonces  # within the minute: kept
+    world.clock.advance(PURGE_EVERY)
+    round_()
+    assert "soon-expired" not in world.uow.state.used_nonces
