@@ -26,6 +26,7 @@ from tenure.clock import FixedClock
 from tenure.crypto.b64 import b64u_encode
 from tenure.crypto.jws import sign_compact
 from tenure.domain.model import ClaimKind
+from tenure.http.addresses import ClientAddress
 from tenure.http.app import create_app
 from tenure.store import tables as t
 from tenure.web.render import ENV
@@ -129,6 +130,38 @@ def signed_in_owner(accounts: Accounts, make_device: Callable[..., Device],
 
 
 # ---------------------------------------------------------------------- signing up and in
+
+
+@pytest.mark.parametrize(("peer", "proto", "secure"), [
+    ("127.0.0.1", "https", True),  # a trusted proxy that ended TLS
+    ("127.0.0.1", "", False),  # the same proxy, plain http from the browser
+    ("203.0.113.9", "https", False),  # anyone else cannot claim it
+])
+def test_cookies_are_secure_when_a_trusted_proxy_ended_the_browsers_tls(
+        runtime: Services, accounts: Accounts, peer: str, proto: str, secure: bool) -> None:
+    owner = accounts.register()
+    app = create_app(runtime)
+    app.state.client_address = ClientAddress("127.0.0.1/32")
+    headers = {"X-Forwarded-Proto": proto} if proto else {}
+    client = TestClient(app, follow_redirects=False, client=(peer, 40000), headers=headers)
+    try:
+        page = client.get("/signin", headers={"Sec-Fetch-Site": "none"})
+        token = CSRF_FIELD.search(page.text)
+        assert token is not None
+        # the browser spoke https to the proxy, so it sends the `Secure` cookie back; this
+        # client, speaking http to the app, would not: send it by hand
+        csrf_cookie = page.headers["set-cookie"].split(";")[0]
+        answer = client.post("/signin", data={"csrf": token.group(1), "email": owner.email,
+                                              "password": owner.password},
+                             headers={"Origin": ORIGIN, "Sec-Fetch-Site": "same-origin",
+                                      "Cookie": csrf_cookie})
+        see_other(answer, "/")
+        for cookie in (page.headers["set-cookie"], answer.headers["set-cookie"]):
+            flags = [part.strip().lower() for part in cookie.split(";")]
+            assert ("secure" in flags) is secure, cookie
+            assert "httponly" in flags
+    finally:
+        client.close()
 
 
 def test_sign_up_then_sign_in_and_see_the_bound_device(

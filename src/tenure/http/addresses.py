@@ -1,4 +1,5 @@
-"""The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy.
+"""The client's address: the peer, or X-Forwarded-For when the peer is a trusted proxy;
+and whether the client's own connection was TLS (X-Forwarded-Proto from such a proxy).
 
 Only addresses in TENURE_TRUSTED_PROXIES may speak for the client; the header is read
 from the right, skipping trusted hops, so a client cannot forge its own address by
@@ -55,3 +56,13 @@ class ClientAddress:
             if not self._trusted(hop):
                 return hop
         return hops[0] if hops else peer
+
+    def forwarded_tls(self, request: Request) -> bool:
+        """True when a trusted proxy says the client reached it over https: a proxy that
+        ends TLS speaks plain HTTP to us, and the browser's cookies still want `Secure`.
+        The last value counts (the proxy nearest us appends or sets it)."""
+        peer = request.client.host if request.client else ""
+        if not self.networks or not self._trusted(peer):
+            return False
+        values = ",".join(request.headers.getlist("x-forwarded-proto")).split(",")
+        return values[-1].strip().lower() == "https"

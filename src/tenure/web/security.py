@@ -33,7 +33,12 @@ HEADERS = [
 
 
 def secure(request: Request) -> bool:
-    return request.url.scheme == "https"
+    """Cookies get `Secure` when the browser's connection is TLS: ours, or a trusted
+    proxy's that ended it (TENURE_TRUSTED_PROXIES and X-Forwarded-Proto: https)."""
+    if request.url.scheme == "https":
+        return True
+    addresses = getattr(request.app.state, "client_address", None)
+    return bool(addresses is not None and addresses.forwarded_tls(request))
 
 
 def csrf_token(request: Request) -> str:
