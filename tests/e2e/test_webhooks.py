@@ -251,6 +251,12 @@ def test_three_days_of_failures_are_marked_failed_and_requeued_by_the_operator(
     event_id = events_of(server).emit(tenant_id, "PHONE-A", "device.locked")
     receiver.status = 500
     receiver.wait_for(lambda bodies: len(bodies) >= 1)
+    # The receiver counts a post before it answers: wait until the server has recorded
+    # the first failure as a retry, or the clock moved now would make it the last one.
+    deadline = time.monotonic() + 30
+    while "1 attempts" not in (listing := server.cli("outbox", "list").stdout):
+        assert time.monotonic() < deadline, listing
+        time.sleep(0.2)
     server.advance_clock(THREE_DAYS + 60)
     deadline = time.monotonic() + 30
     while "1 failed" not in (listing := server.cli("outbox", "list", "--failed").stdout):
