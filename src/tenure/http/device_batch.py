@@ -61,7 +61,7 @@ class DeviceBatch:
             asyncio.get_running_loop().call_soon(self._flush)
         # A client gone before its turn: its request is not run (as a cancelled task's
         # would not be). One gone after it ran was committed all the same.
-        batch = [(call, future) for call, future in batch if not future.done()]
+        batch = _live(batch)
         if not batch:
             return
         if self.lane is not None:  # the lane is draining: queue behind it, in order
@@ -90,25 +90,38 @@ class DeviceBatch:
             _settle(batch[room:], [busy] * len(batch[room:]))
 
     async def _drain(self) -> None:
-        """Run the backlog in one thread, MAX_BATCH calls a transaction, each waiting
-        for the lock up to the database wait; then hand the loop its inline path back."""
+        """Run the backlog, MAX_BATCH calls a transaction: on the loop as soon as the lock
+        is free again (so that steady traffic does not keep the lane going), otherwise in
+        a thread that waits for it up to the database wait. Then the lane ends."""
         try:
             while self.backlog:
                 batch, self.backlog = self.backlog[:MAX_BATCH], self.backlog[MAX_BATCH:]
-                batch = [(call, future) for call, future in batch if not future.done()]
+                batch = _live(batch)
                 if not batch:
                     continue
+                calls = [call for call, _ in batch]
+                results: list[str | Exception]
                 try:
-                    results: list[str | Exception] = await anyio.to_thread.run_sync(
-                        self.gateway.handle_many, [call for call, _ in batch])
+                    results = self.gateway.handle_many(calls, wait=self.wait)
+                except Unavailable:  # still taken: wait for it in a thread
+                    try:
+                        results = await anyio.to_thread.run_sync(
+                            self.gateway.handle_many, calls)
+                    except Exception as exc:  # noqa: BLE001 - the transaction failed
+                        results = [exc] * len(batch)
                 except Exception as exc:  # noqa: BLE001 - the transaction failed: for every call
                     results = [exc] * len(batch)
                 _settle(batch, results)
+                await asyncio.sleep(0)  # the loop serves between batches
         finally:  # cancelled (the server stops): nobody is left waiting for ever
             self.lane = None
             left, self.backlog = self.backlog, []
             _settle(left, [Unavailable("The server is stopping; retry shortly.",
                                        retry_after=1)] * len(left))
+
+
+def _live(batch: Batch) -> Batch:
+    return [(call, future) for call, future in batch if not future.done()]
 
 
 def _settle(batch: Batch, results: list[str | Exception]) -> None:
