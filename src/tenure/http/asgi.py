@@ -8,6 +8,8 @@ timeouts and connection caps, decision 0011).
 
 from __future__ import annotations
 
+import gc
+
 from starlette.applications import Starlette
 
 from tenure.bootstrap import bootstrap
@@ -20,4 +22,11 @@ from .app import create_app
 def create() -> Starlette:
     settings = load_settings()
     configure_logging(settings.log_level, settings.log_format)
-    return create_app(bootstrap(settings))
+    app = create_app(bootstrap(settings))
+    # What start-up made (modules, SQLAlchemy's tables, the key ring: ~90 k objects) lives
+    # as long as the process. Left to the collector, every full collection walks it all
+    # on the event loop: 30-80 ms during which no request moves, the p99 at half
+    # saturation (decision 0020). Frozen, a full collection sees only what came since.
+    gc.collect()
+    gc.freeze()
+    return app
