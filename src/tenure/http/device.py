@@ -66,11 +66,13 @@ def signed(pick: Callable[[Services], DeviceAction]) -> Endpoint:
 
 async def _inline(request: Request, services: Services, args: Args) -> str:
     """On the event loop, committed with the other requests of the same turn of the
-    loop (device_batch.py: it also waits off the loop when SQLite is busy)."""
+    loop (device_batch.py: when SQLite's write lock is taken, it waits for it without
+    holding up the loop)."""
     batch = getattr(request.app.state, "device_batch", None)
     if batch is None:
         wait = 0 if services.uow.fails_fast else None
-        batch = request.app.state.device_batch = DeviceBatch(services.gateway, wait)
+        batch = request.app.state.device_batch = DeviceBatch(
+            services.gateway, wait, services.settings.database_wait_seconds)
     return await batch.handle(args)
 
 

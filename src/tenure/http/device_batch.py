@@ -10,21 +10,22 @@ answer waits for its batch's durable commit, as DESIGN.md §6 requires.
 With one request at a time this is exactly the old path plus a savepoint; under load,
 the batch grows by itself with the requests that arrived while the last commit ran.
 
-On SQLite the loop never waits for the write lock: if a long write (an import's
-switch-in, the maintenance round) holds it, the batch waits for it in one thread while
-the loop keeps serving. Until that lane has drained, the batches after it join its
-backlog instead of trying the lock themselves: each would find it taken — by the long
-write, then by the lane's own transaction — and a crowd of threads contending for one
-lock answered 503s under ordinary load (measured: `bench --quick`, check-in phase).
-The backlog is bounded (BACKLOG calls); beyond it, and when the lock stays taken past
-the database wait, the answer is 503 with Retry-After.
+On SQLite the loop never blocks on the write lock: if a long write (an import's
+switch-in, the maintenance round) holds it, the batch goes to a lane that tries again
+every few milliseconds, sleeping on the loop in between, so the loop keeps serving and
+the thread that holds the lock gets the GIL. Until the lane has drained, the batches
+after it join its backlog instead of trying the lock themselves. Two earlier versions
+measured worse: each batch waiting in a thread of its own (a crowd of threads contending
+for one lock answered 503s under ordinary load), and one lane waiting in a thread on
+SQLite's busy handler, whose sleeps grow to 25-100 ms, longer than the lock is held
+(the check-in p99 at a fixed rate, decision 0018). The backlog is bounded (BACKLOG
+calls); beyond it, and when the lock stays taken past the database wait, the answer is
+503 with Retry-After.
 """
 
 from __future__ import annotations
 
 import asyncio
-
-import anyio.to_thread
 
 from tenure.domain.errors import Unavailable
 from tenure.services.device_gateway import DeviceCall, DeviceGateway
@@ -35,9 +36,11 @@ Batch = list[tuple[DeviceCall, "asyncio.Future[str]"]]
 
 
 class DeviceBatch:
-    def __init__(self, gateway: DeviceGateway, wait: float | None) -> None:
+    def __init__(self, gateway: DeviceGateway, wait: float | None,
+                 lock_wait: float = 1.0) -> None:
         self.gateway = gateway
         self.wait = wait  # 0 on SQLite: never wait for the write lock on the loop
+        self.lock_wait = lock_wait  # seconds the lane tries for (TENURE_DATABASE_WAIT_SECONDS)
         self.queue: Batch = []
         self.scheduled = False
         self.backlog: Batch = []  # calls waiting for the off-loop lane
@@ -90,34 +93,37 @@ class DeviceBatch:
             _settle(batch[room:], [busy] * len(batch[room:]))
 
     async def _drain(self) -> None:
-        """Run the backlog, MAX_BATCH calls a transaction: on the loop as soon as the lock
-        is free again (so that steady traffic does not keep the lane going), otherwise in
-        a thread that waits for it up to the database wait. Then the lane ends."""
+        """Run the backlog, MAX_BATCH calls a transaction, each once the lock is free;
+        then the lane ends and the loop's inline path takes over again."""
         try:
             while self.backlog:
                 batch, self.backlog = self.backlog[:MAX_BATCH], self.backlog[MAX_BATCH:]
                 batch = _live(batch)
-                if not batch:
-                    continue
-                calls = [call for call, _ in batch]
-                results: list[str | Exception]
-                try:
-                    results = self.gateway.handle_many(calls, wait=self.wait)
-                except Unavailable:  # still taken: wait for it in a thread
-                    try:
-                        results = await anyio.to_thread.run_sync(
-                            self.gateway.handle_many, calls)
-                    except Exception as exc:  # noqa: BLE001 - the transaction failed
-                        results = [exc] * len(batch)
-                except Exception as exc:  # noqa: BLE001 - the transaction failed: for every call
-                    results = [exc] * len(batch)
-                _settle(batch, results)
+                if batch:
+                    _settle(batch, await self._when_free([call for call, _ in batch]))
                 await asyncio.sleep(0)  # the loop serves between batches
         finally:  # cancelled (the server stops): nobody is left waiting for ever
             self.lane = None
             left, self.backlog = self.backlog, []
             _settle(left, [Unavailable("The server is stopping; retry shortly.",
                                        retry_after=1)] * len(left))
+
+    async def _when_free(self, calls: list[DeviceCall]) -> list[str | Exception]:
+        """The calls run in one transaction as soon as the write lock is free: tried at
+        once, then after 0.5, 1, 2, 4, 5, 5 ... ms, for at most `lock_wait` seconds."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.lock_wait
+        pause = 0.0005
+        while True:
+            try:
+                return self.gateway.handle_many(calls, wait=0)
+            except Unavailable as exc:
+                if loop.time() >= deadline:
+                    return [exc] * len(calls)
+            except Exception as exc:  # noqa: BLE001 - the transaction failed: for every call
+                return [exc] * len(calls)
+            await asyncio.sleep(pause)
+            pause = min(2 * pause, 0.005)
 
 
 def _live(batch: Batch) -> Batch:
