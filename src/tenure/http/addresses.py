@@ -45,9 +45,13 @@ class ClientAddress:
             ip = ip.ipv4_mapped
         return any(ip in network for network in self.networks)
 
+    def _from_proxy(self, request: Request) -> bool:
+        """The peer is one of TENURE_TRUSTED_PROXIES: its forwarding headers count."""
+        return bool(self.networks and request.client and self._trusted(request.client.host))
+
     def __call__(self, request: Request) -> str:
         peer = request.client.host if request.client else "unknown"
-        if not self.networks or not self._trusted(peer):
+        if not self._from_proxy(request):
             return peer
         lines = request.headers.getlist("x-forwarded-for")
         hops = [h.strip() for h in ",".join(lines).split(",")]
@@ -61,8 +65,7 @@ class ClientAddress:
         """True when a trusted proxy says the client reached it over https: a proxy that
         ends TLS speaks plain HTTP to us, and the browser's cookies still want `Secure`.
         The last value counts (the proxy nearest us appends or sets it)."""
-        peer = request.client.host if request.client else ""
-        if not self.networks or not self._trusted(peer):
+        if not self._from_proxy(request):
             return False
         values = ",".join(request.headers.getlist("x-forwarded-proto")).split(",")
         return values[-1].strip().lower() == "https"

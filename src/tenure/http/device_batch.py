@@ -37,7 +37,7 @@ Batch = list[tuple[DeviceCall, "asyncio.Future[str]"]]
 
 class DeviceBatch:
     def __init__(self, gateway: DeviceGateway, wait: float | None,
-                 lock_wait: float = 1.0) -> None:
+                 lock_wait: float) -> None:
         self.gateway = gateway
         self.wait = wait  # 0 on SQLite: never wait for the write lock on the loop
         self.lock_wait = lock_wait  # seconds the lane tries for (TENURE_DATABASE_WAIT_SECONDS)
