@@ -30,6 +30,8 @@ from tenure.crypto.jws import sign_flattened
 from tenure.http.app import create_app
 from tenure.logs import configure_logging
 
+from .run import PostgresDatabase
+
 
 def _csv(agents: list[DeviceAgent]) -> bytes:
     rows = [a.provisioning_row() for a in agents]
@@ -74,7 +76,9 @@ async def _drive(app: Any, bodies: list[bytes], concurrency: int) -> list[int]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--database-url", default=None, help="default: SQLite in a temp dir")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL server to make a private database on "
+                             "(dropped at the end); default: SQLite in a temp dir")
     parser.add_argument("--devices", type=int, default=40)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
@@ -86,9 +90,20 @@ def main() -> None:
     except ImportError:
         pass
     configure_logging("warning")  # as the bench's server runs
+    database = PostgresDatabase(args.database_url) if args.database_url else None
+    try:
+        if database is not None:
+            database.create()
+        _measure(args, database.url if database else None)
+    finally:
+        if database is not None:
+            database.drop()
+
+
+def _measure(args: argparse.Namespace, database_url: str | None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "var"
-        settings = Settings(data_dir=data, database_url=args.database_url)
+        settings = Settings(data_dir=data, database_url=database_url or "")
         prepare(settings, quiet=True)
         runtime = bootstrap(settings)
         app = create_app(runtime)
