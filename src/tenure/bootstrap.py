@@ -140,6 +140,7 @@ class Services:
         self.maintenance.flush_last_seen()
         self.webhook_sender.close()
         self.hashing.close()
+        self.uow.close()
         self.uow.engine.dispose()
 
 

@@ -120,6 +120,10 @@ class FakeDevices(_Repo):
             tuple({"id": c["id"], "type": c["kind"], **c["body"]} for c in commands),
             self.s.exemptions.get(device_id, ()))
 
+    def get_using_nonce(self, device_id: str, nonce: str,
+                        expires_at: int) -> tuple[StoredDevice | None, bool]:
+        return self.get(device_id), FakeNonces(self.s).use(nonce, expires_at)
+
     def set_activated(self, device_id: str, at: int | None) -> None:
         record = self.s.devices[device_id]
         record.device = replace(record.device, activated_at=at)

@@ -7,11 +7,17 @@ from typing import Any
 
 from tenure.crypto.jws import ALLOWED_ALGS, JWSError, parse_flattened
 from tenure.crypto.keys import load_spki_der
-from tenure.domain.errors import BadSignature, Malformed, UnknownDevice, UrlMismatch
+from tenure.domain.errors import (
+    BadNonce,
+    BadSignature,
+    Malformed,
+    UnknownDevice,
+    UrlMismatch,
+)
 from tenure.domain.provisioning import is_device_id
 
 from .device_payload import device_locale
-from .nonces import NonceService
+from .nonces import USED, NonceService
 from .ports import StoredDevice, Tx
 
 
@@ -52,12 +58,25 @@ class VerifiedJWS:
     jws: Any
     header: dict[str, Any]
     device: StoredDevice
+    nonce_fresh: bool | None = None  # its use recorded with the read: was it unused?
 
 
-def verify(tx: Tx, body: bytes) -> VerifiedJWS:
-    """Check kid, alg and signature, in that order."""
+def verify(tx: Tx, body: bytes, nonces: NonceService | None = None) -> VerifiedJWS:
+    """Check kid, alg and signature, in that order.
+
+    With `nonces` kept in the database, a well-formed nonce's use is recorded by the
+    device's read itself (one round trip on PostgreSQL, decision 0021); `admit` then
+    only looks at the outcome, in its place in the order of checks. A request that
+    fails before that is rolled back, its nonce's use with it, as before."""
     jws, header = read_header(body)
-    stored = tx.devices.get(header["kid"]) if is_device_id(header["kid"]) else None
+    fresh: bool | None = None
+    if not is_device_id(header["kid"]):
+        stored = None
+    elif nonces is not None and nonces.transactional and (
+            expires := nonces.valid_expiry(header["nonce"])) is not None:
+        stored, fresh = tx.devices.get_using_nonce(header["kid"], header["nonce"], expires)
+    else:
+        stored = tx.devices.get(header["kid"])
     if stored is None:
         raise UnknownDevice(f"No provisioned device has the id {header['kid']!r}.")
     if header["alg"] not in ALLOWED_ALGS:
@@ -67,7 +86,7 @@ def verify(tx: Tx, body: bytes) -> VerifiedJWS:
         raise BadSignature(
             "The signature does not verify with the device's registered "
             f"{key.key_type} key (alg {header['alg']!r}).")
-    return VerifiedJWS(jws, header, stored)
+    return VerifiedJWS(jws, header, stored, fresh)
 
 
 def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str,
@@ -75,8 +94,10 @@ def admit(tx: Tx, nonces: NonceService, verified: VerifiedJWS, path: str,
     """Consume the nonce (unless this is a retry that already did), then check the
     signed url and the payload."""
     header = verified.header
-    if consume:
+    if consume and verified.nonce_fresh is None:
         nonces.use(tx, header["nonce"])
+    elif consume and not verified.nonce_fresh:
+        raise BadNonce(USED)
     if header["url"] != path:
         raise UrlMismatch(f"The signed url {header['url']!r} is not this endpoint ({path}).")
     try:

@@ -72,7 +72,7 @@ class DeviceGateway:
         consumed = [False]
 
         def work(tx: Tx) -> str:
-            verified = verify(tx, body)
+            verified = verify(tx, body, self.nonces)
             verified_nonce[:] = [verified.header["nonce"]]
             # A nonce kept outside the database is used once, not again on a retry.
             consume = self.nonces.transactional or not consumed[0]

@@ -25,6 +25,7 @@ from .ports import Tx, UsedNonces
 _MAC_BYTES = 16
 _RANDOM_BYTES = 16
 _LENGTH = 8 + _RANDOM_BYTES + _MAC_BYTES
+USED = "The nonce has already been used; use the fresh one in Replay-Nonce."
 
 
 class DatabaseUsedNonces:
@@ -68,7 +69,14 @@ class NonceService:
             raise BadNonce("The nonce has expired; use the fresh one in Replay-Nonce.")
         return expires
 
+    def valid_expiry(self, nonce: str) -> int | None:
+        """`expiry`, or None where it would raise."""
+        try:
+            return self.expiry(nonce)
+        except BadNonce:
+            return None
+
     def use(self, tx: Tx, nonce: str) -> None:
         expires = self.expiry(nonce)
         if not self.used.use(tx, nonce, expires, expires - self._clock.now()):
-            raise BadNonce("The nonce has already been used; use the fresh one in Replay-Nonce.")
+            raise BadNonce(USED)

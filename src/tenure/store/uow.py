@@ -5,7 +5,10 @@ satisfies them structurally, and mypy checks that where tenure.bootstrap wires i
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
@@ -83,11 +86,69 @@ class Tx:
     webhooks = _repo(WebhookRepo)
 
 
+HELD_IDLE_SECONDS = 1.0  # a lane connection idle longer goes back through the pool's ping
+
+
 class UnitOfWork:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         # SQLite can refuse a write at once when its lock is taken (`wait=0`).
         self.fails_fast = engine.dialect.name == "sqlite"
+        # The device lane's connection, kept checked out between batches (decision 0021).
+        self._held: Connection | None = None
+        self._held_used = 0.0
+        self._held_lock = threading.Lock()
+
+    def close(self) -> None:
+        """Give the lane's connection back (before the engine is disposed)."""
+        with self._held_lock:
+            self._drop_held()
+
+    def _drop_held(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            # A broken connection is discarded anyway.
+            with contextlib.suppress(Exception):
+                held.close()
+
+    @contextmanager
+    def _lane(self, wait: float | None) -> Iterator[Connection]:
+        """One transaction on the lane's held connection: the pool's checkout, return and
+        reset cost ~60 µs a transaction on SQLite, and on PostgreSQL the checkout's ping
+        is a round trip (decision 0021). Only one caller at a time holds it; another
+        (a thread's `_use_up`) takes a pooled connection as `__call__` does. A connection
+        idle for HELD_IDLE_SECONDS goes back through the pool (and its ping); one the
+        database dropped under a transaction is given up, and the transaction's
+        requests answered 503 (nothing of them was committed)."""
+        if not self._held_lock.acquire(blocking=False):
+            with self(wait=wait) as tx:
+                yield tx.conn
+            return
+        try:
+            now = time.monotonic()
+            if self._held is not None and (self._held.closed or self._held.invalidated
+                                           or now - self._held_used > HELD_IDLE_SECONDS):
+                self._drop_held()
+            if self._held is None:
+                self._held = self.engine.connect()
+            conn = self._held
+            conn.info["tenure_readonly"] = False
+            conn.info["tenure_wait_ms"] = None if wait is None else int(wait * 1000)
+            try:
+                with conn.begin():
+                    yield conn
+            except Exception as exc:
+                if _broken(conn):
+                    self._drop_held()
+                    raise _lost() from exc
+                unavailable = _unavailable(exc)
+                if unavailable is None:
+                    raise
+                raise unavailable from exc
+            finally:
+                self._held_used = time.monotonic()
+        finally:
+            self._held_lock.release()
 
     @contextmanager
     def __call__(self, readonly: bool = False, wait: float | None = None) -> Iterator[Tx]:
@@ -132,20 +193,77 @@ class UnitOfWork:
         commit, decision 0018): one fsync on SQLite, one COMMIT round trip on
         PostgreSQL, for all of them.
 
-        Each work runs in a savepoint of its own: a work that fails is rolled back to
-        its savepoint and its exception is returned in its place, without touching the
-        others' writes; a work that lost a race is run again from its savepoint. If the
-        transaction itself fails (BEGIN, COMMIT), it raises and nothing is committed —
-        so whoever waits on a result hears of it only once it is durable."""
+        It runs on the lane's held connection (`_lane`). Each work runs in a savepoint
+        of its own (a batch of one: in the transaction alone, `_one`): a work that
+        fails is rolled back to its savepoint and its exception is returned in its
+        place, without touching the others' writes; a work that lost a race is run
+        again from its savepoint. If the transaction itself fails (BEGIN, COMMIT), it
+        raises and nothing is committed — so whoever waits on a result hears of it only
+        once it is durable."""
+        if len(works) == 1:
+            return [self._one(works[0], attempts, wait)]
         results: list[T | Exception] = []
-        with self(wait=wait) as outer:
-            cursor: Any = outer.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with self._lane(wait) as conn:
+            cursor: Any = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
             try:
                 for work in works:
-                    results.append(_in_savepoint(cursor, outer.conn, work, attempts))
+                    results.append(_in_savepoint(cursor, conn, work, attempts))
             finally:
                 cursor.close()
         return results
+
+    def _one(self, work: Callable[[Tx], T], attempts: int, wait: float | None
+             ) -> T | Exception:
+        """A batch of one, without the savepoint: the transaction holds nothing else, so
+        rolling it back is rolling the work back (on PostgreSQL two round trips fewer).
+        The work's failure is returned, as `batch` does; BEGIN's or COMMIT's raises."""
+        for attempt in range(attempts):
+            failed: list[Exception] = []
+            try:
+                with self._lane(wait) as conn:
+                    try:
+                        result = work(Tx(conn))
+                    except Exception as exc:
+                        failed.append(_lost() if _dead(conn) else exc)
+                        raise
+            except Exception:
+                if not failed:
+                    raise
+                failure = failed[0]
+                if attempt < attempts - 1 and is_conflict(failure):
+                    continue
+                if is_busy(failure):
+                    return Unavailable("The database is busy with a long write; retry "
+                                       "shortly.", retry_after=1)
+                return failure
+            return result
+        raise AssertionError("unreachable")
+
+
+def _broken(conn: Connection) -> bool:
+    """Whether a connection is no use for the next transaction: dead, or left inside a
+    transaction that a rollback failed to end."""
+    try:
+        return conn.in_transaction() or _dead(conn)
+    except Exception:  # noqa: BLE001 - whatever went wrong, do not use it again
+        return True
+
+
+def _dead(conn: Connection) -> bool:
+    """Invalidated, or closed by the database (psycopg's `broken`; SQLite's never are)."""
+    try:
+        if conn.closed or conn.invalidated:
+            return True
+        raw = conn.connection.dbapi_connection
+        return bool(getattr(raw, "broken", False) or getattr(raw, "closed", False))
+    except Exception:  # noqa: BLE001 - whatever went wrong, do not use it again
+        return True
+
+
+def _lost() -> Unavailable:
+    """A connection the database dropped under a transaction: nothing was committed."""
+    return Unavailable("The connection to the database was lost; retry shortly.",
+                       retry_after=1)
 
 
 def _unavailable(exc: Exception) -> Unavailable | None:
