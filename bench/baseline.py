@@ -4,7 +4,8 @@ The efficiency targets compare Tenure's server CPU per check-in with the crypto 
 Where a target is missed, these say how much of the gap is the Python HTTP stack and the
 durable write themselves rather than Tenure's own work:
 
-- the raw-ASGI app of baseline_app.py in its three modes (`http`, `crypto`, `sqlite`),
+- the raw-ASGI app of baseline_app.py in its four modes (`http`, `crypto`, `sqlite`,
+  `group`),
   served by uvicorn with uvloop and httptools (what `tenure serve` runs) and by granian
   (a Rust HTTP stack), one worker each, driven by the load generator's HTTP client
   (`--load-processes` × `--concurrency` requests in flight, the same as the saturation
@@ -40,7 +41,7 @@ from . import http1
 from .server import descendants, free_port, proc_cpu
 
 REPO = Path(__file__).resolve().parent.parent
-MODES = ("http", "crypto", "sqlite")
+MODES = ("http", "crypto", "sqlite", "group")
 SERVERS = ("uvicorn", "granian")
 DEVICES = 10_000
 
@@ -178,7 +179,7 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
                                            serialization.PublicFormat.Raw)
     body = _request_body(key)
     db = workdir / f"baseline-{server}-{mode}-{workers}.db"
-    if mode == "sqlite":
+    if mode in ("sqlite", "group"):
         _database(db)
     port = free_port()
     env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),

@@ -11,6 +11,9 @@ nothing else, in three modes chosen by BASELINE_MODE:
 - `sqlite`: as `crypto`, plus one point read of the device (SQLite, 10 k rows) and the
   nonce inserted and committed with `synchronous=FULL` (one fsync a request, no group
   commit), inline on the event loop.
+- `group`: as `sqlite`, but the nonces of the requests that reach the loop in the same
+  turn share one COMMIT, run on the next turn, and no answer is sent before it: the
+  group commit of Tenure's device lane (decision 0018) at its barest.
 
 bench/baseline.py serves it with uvicorn (as `tenure serve` does) and with granian and
 drives it with the load generator's HTTP client; the report sets Tenure's check-in cost
@@ -19,6 +22,7 @@ beside it.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -55,10 +59,39 @@ def _es256(data: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 _db: sqlite3.Connection | None = None
-if MODE == "sqlite":
+if MODE in ("sqlite", "group"):
     _db = sqlite3.connect(os.environ["BASELINE_DB"], isolation_level=None)
     _db.execute("PRAGMA journal_mode=WAL")
     _db.execute("PRAGMA synchronous=FULL")
+_pending: list[tuple[str, asyncio.Future[None]]] = []
+
+
+def _commit_pending() -> None:
+    """One transaction for every nonce queued since the last turn of the loop."""
+    assert _db is not None
+    batch = _pending[:]
+    _pending.clear()
+    _db.execute("BEGIN IMMEDIATE")
+    for nonce, _ in batch:
+        _db.execute("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)", (nonce, 0))
+    _db.execute("COMMIT")
+    for _, done in batch:
+        done.set_result(None)
+
+
+async def _use_nonce(nonce: str) -> None:
+    assert _db is not None
+    if MODE == "sqlite":
+        _db.execute("BEGIN IMMEDIATE")
+        _db.execute("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)", (nonce, 0))
+        _db.execute("COMMIT")
+        return
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+    _pending.append((nonce, done))
+    if len(_pending) == 1:
+        loop.call_soon(_commit_pending)
+    await done
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -86,10 +119,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         row = _db.execute("SELECT state FROM devices WHERE device_id = ?",
                           (payload["device_id"],)).fetchone()
         state = row[0] if row else "unknown"
-        _db.execute("BEGIN IMMEDIATE")
-        _db.execute("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)",
-                    (secrets.token_hex(16), 0))
-        _db.execute("COMMIT")
+        await _use_nonce(secrets.token_hex(16))
     claims = _b64(json.dumps({"sub": payload["device_id"], "state": state,
                               "nonce": payload.get("nonce"), "locks": []}).encode())
     signing_input = f"{PROTECTED}.{claims}"

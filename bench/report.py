@@ -344,7 +344,9 @@ def render(run: RunResult, plot: Path | None) -> str:
 
 _WORK = {"http": "read, parse the JWS, answer JSON",
          "crypto": "+ Ed25519 verify, ES256 record signature",
-         "sqlite": "+ SQLite point read, nonce insert with an fsync (no group commit)"}
+         "sqlite": "+ SQLite point read, nonce insert with an fsync (no group commit)",
+         "group": "+ SQLite point read, nonce insert, one COMMIT per turn of the loop "
+                  "(group commit)"}
 
 
 def _baselines(run: RunResult) -> list[str]:
