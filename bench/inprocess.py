@@ -1,11 +1,12 @@
 """The device path's CPU cost in-process: the ASGI app without a server or a network.
 
-`python -m bench.inprocess [--database-url URL] [--concurrency K]` makes a fresh data
-directory, provisions and activates a few devices through the app, then sends
-pre-signed check-ins straight into the ASGI app, K at a time on one event loop, and
-reports CPU µs per check-in (this process's user + system time, so the fsyncs count
-and other processes on the machine do not) and wall-clock throughput. It is what
-decision records 0017-0018 compare; `python -m bench` measures the real server.
+`python -m bench.inprocess [--database-url URL] [--concurrency K] [--endpoint E]` makes
+a fresh data directory (and database), provisions and activates a few devices through
+the app, then sends pre-signed check-ins (or activations) straight into the ASGI app, K
+at a time on one event loop, and reports CPU µs per request (this process's user +
+system time, so the fsyncs count and other processes on the machine do not) and
+wall-clock throughput. It is what decision records 0017, 0018 and 0021 compare;
+`python -m bench` measures the real server.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _csv(agents: list[DeviceAgent]) -> bytes:
     return ("\r\n".join(lines) + "\r\n").encode()
 
 
-async def _drive(app: Any, bodies: list[bytes], concurrency: int) -> list[int]:
+async def _drive(app: Any, bodies: list[bytes], concurrency: int,
+                 path: str = protocol.CHECKIN_PATH) -> list[int]:
     statuses: list[int] = []
     queue = list(reversed(bodies))
 
@@ -58,8 +60,8 @@ async def _drive(app: Any, bodies: list[bytes], concurrency: int) -> list[int]:
                 statuses.append(message["status"])
 
         scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-                 "method": "POST", "scheme": "http", "path": protocol.CHECKIN_PATH,
-                 "raw_path": protocol.CHECKIN_PATH.encode(), "root_path": "",
+                 "method": "POST", "scheme": "http", "path": path,
+                 "raw_path": path.encode(), "root_path": "",
                  "query_string": b"", "client": ("127.0.0.1", 40000),
                  "server": ("127.0.0.1", 8000),
                  "headers": [(b"host", b"bench"), (b"content-type", b"application/jose+json"),
@@ -83,6 +85,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="best of ROUNDS")
+    parser.add_argument("--endpoint", choices=("checkin", "activation"), default="checkin",
+                        help="what to send (activation: the devices activate again)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -115,17 +119,21 @@ def _measure(args: argparse.Namespace, database_url: str | None) -> None:
             assert report.committed, report.as_json()
             for agent in agents:
                 agent.activate(signals={"sim_mcc": ["262"]})
+        path = (protocol.CHECKIN_PATH if args.endpoint == "checkin"
+                else protocol.ACTIVATION_PATH)
         best: tuple[float, float, float] | None = None
         for _ in range(args.rounds):
             bodies = []
             for i in range(args.requests):
                 agent = agents[i % len(agents)]
                 header = {"kid": agent.device_id, "nonce": runtime.nonces.issue(),
-                          "url": protocol.CHECKIN_PATH}
-                payload = {"signals": {"sim_mcc": ["262"]}, "acks": []}
+                          "url": path}
+                payload: dict[str, Any] = {"signals": {"sim_mcc": ["262"]}}
+                if path == protocol.CHECKIN_PATH:
+                    payload["acks"] = []
                 bodies.append(json.dumps(sign_flattened(header, payload, agent.key)).encode())
             t0, wall0 = os.times(), time.perf_counter()
-            statuses = asyncio.run(_drive(app, bodies, args.concurrency))
+            statuses = asyncio.run(_drive(app, bodies, args.concurrency, path))
             t1, wall = os.times(), time.perf_counter() - wall0
             assert statuses == [200] * args.requests, sorted(set(statuses))
             user, system = t1.user - t0.user, t1.system - t0.system
@@ -135,10 +143,11 @@ def _measure(args: argparse.Namespace, database_url: str | None) -> None:
         runtime.close()
         n = args.requests
         print(json.dumps({"database": settings.effective_database_url.split(":")[0],
+                          "endpoint": args.endpoint,
                           "concurrency": args.concurrency, "requests": args.requests,
-                          "cpu_us_per_checkin": round((best[0] + best[1]) / n * 1e6, 1),
+                          "cpu_us_per_request": round((best[0] + best[1]) / n * 1e6, 1),
                           "of_which_system_us": round(best[1] / n * 1e6, 1),
-                          "checkins_per_s": round(n / best[2], 1)}))
+                          "requests_per_s": round(n / best[2], 1)}))
 
 
 if __name__ == "__main__":
