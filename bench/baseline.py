@@ -4,8 +4,8 @@ The efficiency targets compare Tenure's server CPU per check-in with the crypto 
 Where a target is missed, these say how much of the gap is the Python HTTP stack and the
 durable write themselves rather than Tenure's own work:
 
-- the raw-ASGI app of baseline_app.py in its four modes (`http`, `crypto`, `sqlite`,
-  `group`),
+- the raw-ASGI app of baseline_app.py in its five modes (`http`, `crypto`, `sqlite`,
+  `group`, `activation`),
   served by uvicorn with uvloop and httptools (what `tenure serve` runs) and by granian
   (a Rust HTTP stack), one worker each, driven by the load generator's HTTP client
   (`--load-processes` × `--concurrency` requests in flight, the same as the saturation
@@ -41,7 +41,7 @@ from . import http1
 from .server import descendants, free_port, proc_cpu
 
 REPO = Path(__file__).resolve().parent.parent
-MODES = ("http", "crypto", "sqlite", "group")
+MODES = ("http", "crypto", "sqlite", "group", "activation")
 SERVERS = ("uvicorn", "granian")
 DEVICES = 10_000
 
@@ -105,10 +105,15 @@ def _request_body(key: Ed25519PrivateKey) -> bytes:
 def _database(path: Path) -> None:
     db = sqlite3.connect(path, isolation_level=None)
     db.execute("PRAGMA journal_mode=WAL")
-    db.execute("CREATE TABLE devices (device_id TEXT PRIMARY KEY, state TEXT NOT NULL)")
+    db.execute("CREATE TABLE devices (device_id TEXT PRIMARY KEY, state TEXT NOT NULL, "
+               "activated_at INTEGER)")
     db.execute("CREATE TABLE used_nonces (nonce TEXT PRIMARY KEY, expires_at INTEGER)")
+    db.execute("CREATE TABLE device_territory (device_id TEXT PRIMARY KEY, territory TEXT, "
+               "since INTEGER)")
+    db.execute("CREATE TABLE audit (stream TEXT NOT NULL, seq INTEGER NOT NULL, "
+               "hash TEXT NOT NULL, body TEXT NOT NULL, PRIMARY KEY (stream, seq))")
     db.execute("BEGIN")
-    db.executemany("INSERT INTO devices VALUES (?, 'active')",
+    db.executemany("INSERT INTO devices VALUES (?, 'active', NULL)",
                    ((f"BENCH-{i:05d}",) for i in range(DEVICES)))
     db.execute("COMMIT")
     db.close()
@@ -179,7 +184,7 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
                                            serialization.PublicFormat.Raw)
     body = _request_body(key)
     db = workdir / f"baseline-{server}-{mode}-{workers}.db"
-    if mode in ("sqlite", "group"):
+    if mode in ("sqlite", "group", "activation"):
         _database(db)
     port = free_port()
     env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),

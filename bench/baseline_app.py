@@ -14,6 +14,10 @@ nothing else, in three modes chosen by BASELINE_MODE:
 - `group`: as `sqlite`, but the nonces of the requests that reach the loop in the same
   turn share one COMMIT, run on the next turn, and no answer is sent before it: the
   group commit of Tenure's device lane (decision 0018) at its barest.
+- `activation`: as `group`, plus what an activation must write besides the nonce, in the
+  same shared transaction: the device's activation time, its territory memory (an
+  upsert) and one audit event chained to the stream's last by SHA-256 (a point read and
+  an insert).
 
 bench/baseline.py serves it with uvicorn (as `tenure serve` does) and with granian and
 drives it with the load generator's HTTP client; the report sets Tenure's check-in cost
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import json
 import os
 import secrets
@@ -59,27 +64,45 @@ def _es256(data: bytes) -> bytes:
     return r.to_bytes(32, "big") + s.to_bytes(32, "big")
 
 _db: sqlite3.Connection | None = None
-if MODE in ("sqlite", "group"):
+if MODE in ("sqlite", "group", "activation"):
     _db = sqlite3.connect(os.environ["BASELINE_DB"], isolation_level=None)
     _db.execute("PRAGMA journal_mode=WAL")
     _db.execute("PRAGMA synchronous=FULL")
-_pending: list[tuple[str, asyncio.Future[None]]] = []
+_pending: list[tuple[str, str, asyncio.Future[None]]] = []
 
 
 def _commit_pending() -> None:
-    """One transaction for every nonce queued since the last turn of the loop."""
+    """One transaction for every request queued since the last turn of the loop."""
     assert _db is not None
     batch = _pending[:]
     _pending.clear()
     _db.execute("BEGIN IMMEDIATE")
-    for nonce, _ in batch:
+    for nonce, device_id, _ in batch:
         _db.execute("INSERT INTO used_nonces (nonce, expires_at) VALUES (?, ?)", (nonce, 0))
+        if MODE == "activation":
+            _activation_writes(device_id)
     _db.execute("COMMIT")
-    for _, done in batch:
+    for _, _, done in batch:
         done.set_result(None)
 
 
-async def _use_nonce(nonce: str) -> None:
+def _activation_writes(device_id: str) -> None:
+    assert _db is not None
+    _db.execute("UPDATE devices SET activated_at = 1 WHERE device_id = ?", (device_id,))
+    _db.execute("INSERT INTO device_territory (device_id, territory, since) VALUES (?, 'DE', 1)"
+                " ON CONFLICT (device_id) DO UPDATE SET territory = excluded.territory",
+                (device_id,))
+    stream = f"device:{device_id}"
+    last = _db.execute("SELECT seq, hash FROM audit WHERE stream = ? ORDER BY seq DESC "
+                       "LIMIT 1", (stream,)).fetchone()
+    seq, previous = (last[0] + 1, last[1]) if last else (1, "")
+    body = json.dumps({"action": "device.activated", "actor": stream, "at": 1})
+    digest = hashlib.sha256(f"{previous}|{seq}|{body}".encode()).hexdigest()
+    _db.execute("INSERT INTO audit (stream, seq, hash, body) VALUES (?, ?, ?, ?)",
+                (stream, seq, digest, body))
+
+
+async def _use_nonce(nonce: str, device_id: str) -> None:
     assert _db is not None
     if MODE == "sqlite":
         _db.execute("BEGIN IMMEDIATE")
@@ -88,7 +111,7 @@ async def _use_nonce(nonce: str) -> None:
         return
     loop = asyncio.get_running_loop()
     done: asyncio.Future[None] = loop.create_future()
-    _pending.append((nonce, done))
+    _pending.append((nonce, device_id, done))
     if len(_pending) == 1:
         loop.call_soon(_commit_pending)
     await done
@@ -119,7 +142,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         row = _db.execute("SELECT state FROM devices WHERE device_id = ?",
                           (payload["device_id"],)).fetchone()
         state = row[0] if row else "unknown"
-        await _use_nonce(secrets.token_hex(16))
+        await _use_nonce(secrets.token_hex(16), payload["device_id"])
     claims = _b64(json.dumps({"sub": payload["device_id"], "state": state,
                               "nonce": payload.get("nonce"), "locks": []}).encode())
     signing_input = f"{PROTECTED}.{claims}"

@@ -346,7 +346,9 @@ _WORK = {"http": "read, parse the JWS, answer JSON",
          "crypto": "+ Ed25519 verify, ES256 record signature",
          "sqlite": "+ SQLite point read, nonce insert with an fsync (no group commit)",
          "group": "+ SQLite point read, nonce insert, one COMMIT per turn of the loop "
-                  "(group commit)"}
+                  "(group commit)",
+         "activation": "as group, + an activation's writes: activation time, territory "
+                       "memory, a SHA-256-chained audit event"}
 
 
 def _baselines(run: RunResult) -> list[str]:
@@ -396,6 +398,18 @@ def _baselines(run: RunResult) -> list[str]:
         lines.append(f"- The check-in target, 2.5 × the floor ({_f(2.5 * f.request_us)} µs "
                      f"for the fleet mix), leaves {_f(2.5 * f.request_us - crypto.cpu_us)} µs "
                      "above the uvicorn `crypto` baseline for everything else.")
+    group = base.row("uvicorn", "group")
+    if group is not None:
+        verdict = "above" if group.cpu_us > 2.5 * f.request_us else "within"
+        lines.append(f"- The bare group-committed check-in (uvicorn `group`) costs "
+                     f"{_f(group.cpu_us)} µs: {verdict} the check-in target with no Tenure "
+                     "code at all.")
+    bare = base.row("uvicorn", "activation")
+    if bare is not None:
+        verdict = "above" if bare.cpu_us > 4 * f.request_us else "within"
+        lines.append(f"- The bare group-committed activation (uvicorn `activation`) costs "
+                     f"{_f(bare.cpu_us)} µs: {verdict} the activation target "
+                     f"(4 × the floor, {_f(4 * f.request_us)} µs) with no Tenure code.")
     lines.append("")
     return lines
 
