@@ -19,6 +19,7 @@ from sqlalchemy import Connection, and_, func, insert, or_, select
 from tenure.services.ports.rows import AuditEntry, AuditFilter, ChainCheck
 
 from . import tables as t
+from .driver_sql import AUDIT_APPEND, AUDIT_HEAD
 
 GENESIS = "0" * 64
 
@@ -38,16 +39,14 @@ class AuditLog:
         self.conn = conn
 
     def record(self, stream: str, action: str, actor: str, at: int, **data: Any) -> None:
-        head = self.conn.execute(
-            select(t.audit_events.c.seq, t.audit_events.c.hash)
-            .where(t.audit_events.c.stream == stream)
-            .order_by(t.audit_events.c.seq.desc()).limit(1)
-        ).first()
-        seq, prev = (head.seq + 1, head.hash) if head else (1, GENESIS)
+        # At driver level (store/driver_sql.py): every activation appends one.
+        head = AUDIT_HEAD.first(self.conn, stream=stream)
+        seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
         payload = canonical(data)
-        self.conn.execute(insert(t.audit_events).values(
-            stream=stream, seq=seq, at=at, actor=actor, action=action, data=payload,
-            prev_hash=prev, hash=event_hash(prev, stream, seq, at, actor, action, payload)))
+        AUDIT_APPEND.rowcount(
+            self.conn, stream=stream, seq=seq, at=at, actor=actor, action=action,
+            data=payload, prev_hash=prev,
+            hash=event_hash(prev, stream, seq, at, actor, action, payload))
 
     def record_many(self, action: str, actor: str, at: int,
                     entries: Sequence[tuple[str, dict[str, Any]]]) -> None:

@@ -33,6 +33,14 @@ class DriverSQL:
         finally:
             cursor.close()
 
+    def first(self, conn: Connection, **params: Any) -> tuple[Any, ...] | None:
+        cursor = self._cursor(conn, params)
+        try:
+            row = cursor.fetchone()
+            return tuple(row) if row is not None else None
+        finally:
+            cursor.close()
+
     def rowcount(self, conn: Connection, **params: Any) -> int:
         cursor = self._cursor(conn, params)
         try:
@@ -89,4 +97,23 @@ PENDING_COMMANDS = DriverSQL("""
     SELECT command_id, kind, body FROM device_commands
     WHERE device_id = :device_id AND acked_at IS NULL AND cancelled_at IS NULL
     ORDER BY created_at, command_id
+""")
+
+# Writes of every activation (and of each audited device action): the device's
+# activation time, its territory memory, and the audit event with its stream's head.
+SET_ACTIVATED = DriverSQL("UPDATE devices SET activated_at = :at WHERE device_id = :device_id")
+
+PUT_TERRITORY = DriverSQL("""
+    UPDATE device_territory SET territory = :territory, since = :since,
+           warned_at = :warned_at, warned_rule = :warned_rule, updated_at = :updated_at
+    WHERE device_id = :device_id
+""")
+
+AUDIT_HEAD = DriverSQL("""
+    SELECT seq, hash FROM audit_events WHERE stream = :stream ORDER BY seq DESC LIMIT 1
+""")
+
+AUDIT_APPEND = DriverSQL("""
+    INSERT INTO audit_events (stream, seq, at, actor, action, data, prev_hash, hash)
+    VALUES (:stream, :seq, :at, :actor, :action, :data, :prev_hash, :hash)
 """)

@@ -34,7 +34,7 @@ from tenure.services.ports.rows import (
 )
 
 from . import tables as t
-from .driver_sql import ACTIVE_CLAIMS, DEVICE, DEVICE_USING_NONCE, USE_NONCE
+from .driver_sql import ACTIVE_CLAIMS, DEVICE, DEVICE_USING_NONCE, SET_ACTIVATED, USE_NONCE
 
 
 def insert_ignoring_duplicates(conn: Connection, table: Table, values: dict[str, Any]) -> bool:
@@ -107,9 +107,7 @@ class DeviceRepo:
         return _stored_device(found[0][:-1]), found[0][-1] == 1
 
     def set_activated(self, device_id: str, at: int | None) -> None:
-        self.conn.execute(
-            update(t.devices).where(t.devices.c.device_id == device_id).values(activated_at=at)
-        )
+        SET_ACTIVATED.rowcount(self.conn, device_id=device_id, at=at)
 
     def existing_ids(self, device_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
         """Stored devices among these ids, with every field a re-import must match:

@@ -13,7 +13,7 @@ from tenure.domain.in_use import TerritoryState
 from tenure.services.ports.rows import CommandRow, PolicyVersion
 
 from . import tables as t
-from .driver_sql import PENDING_COMMANDS
+from .driver_sql import PENDING_COMMANDS, PUT_TERRITORY
 
 
 def _version(row: Any) -> PolicyVersion:
@@ -67,10 +67,7 @@ class TerritoryRepo:
         values = {"territory": state.territory, "since": state.since,
                   "warned_at": state.warned_at, "warned_rule": state.warned_rule,
                   "updated_at": now}
-        done = self.conn.execute(
-            update(t.device_territory).where(t.device_territory.c.device_id == device_id)
-            .values(**values))
-        if done.rowcount == 0:
+        if PUT_TERRITORY.rowcount(self.conn, device_id=device_id, **values) == 0:
             from .repositories import insert_ignoring_duplicates
 
             if not insert_ignoring_duplicates(self.conn, t.device_territory,
