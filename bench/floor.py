@@ -45,6 +45,16 @@ class Floor:
         return self.cores * 1e6 / self.request_us
 
 
+def lowest(*floors: Floor) -> Floor:
+    """Each operation's lowest figure of several measurements. The floor is a best case
+    (timeit's minimum); on a shared machine one measurement can fall in a slow spell,
+    and a floor measured high would make every target easier than it is."""
+    return Floor(min(f.ed25519_verify_us for f in floors),
+                 min(f.es256_verify_us for f in floors),
+                 min(f.record_sign_us for f in floors), floors[0].p256_share,
+                 floors[0].cores)
+
+
 def cores() -> int:
     try:
         return len(os.sched_getaffinity(0))

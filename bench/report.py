@@ -58,9 +58,12 @@ C calls that release the GIL (signature verification); waits in the event loop d
 They are shares of busy wall-clock time, not of the CPU µs above: read them for what
 dominates, not as µs. Before the backends, the run measures baselines with no Tenure code
 (`bench/baseline.py`, `--no-baselines` skips them; `python -m bench.baseline` runs them
-alone): a bare ASGI app doing a check-in's parsing, crypto and one fsync'd SQLite write,
-on uvicorn and on granian, and one SQLite commit with `synchronous=FULL` — the measured
-limit of the stack, beside which Tenure's own cost can be read.
+alone): a bare ASGI app doing a check-in's parsing, crypto and SQLite read and write
+(one fsync a request, or the requests of a turn of the loop sharing one COMMIT as
+Tenure's do), and an activation's writes on top, on uvicorn and on granian; and one
+SQLite commit with `synchronous=FULL` — the measured limit of the stack, beside which
+Tenure's own cost can be read. `python -m bench.inprocess` measures the device path's
+CPU in-process (no server, no network), for before/after comparisons of one change.
 
 Definitions:
 
@@ -252,6 +255,11 @@ def render(run: RunResult, plot: Path | None) -> str:
         f"| floor throughput ({f.cores} cores ÷ floor) | {_f(f.throughput)} requests/s |",
         "",
     ]
+    if len(run.floors) > 1:
+        lines += ["Measured at the start and at the end of the run "
+                  f"({', '.join(_f(m.request_us, 1) + ' µs' for m in run.floors)} a request); "
+                  "the table keeps each operation's lower figure, so that a slow spell of "
+                  "the machine cannot make the targets easier.", ""]
 
     lines += _baselines(run)
 

@@ -116,6 +116,7 @@ class RunResult:
     started_at: float = field(default_factory=time.time)
     seconds: float = 0.0
     baselines: Baselines | None = None
+    floors: list[Floor] = field(default_factory=list)  # each measurement; `floor` the lowest
 
 
 def postgres_admin_url() -> str | None:
