@@ -102,7 +102,9 @@ def _activation_writes(device_id: str) -> None:
                 (stream, seq, digest, body))
 
 
-async def _use_nonce(nonce: str, device_id: str) -> None:
+async def _durable(nonce: str, device_id: str) -> None:
+    """The request's writes, committed before the answer: alone (`sqlite`) or with the
+    rest of its turn of the loop (`group`, `activation`)."""
     assert _db is not None
     if MODE == "sqlite":
         _db.execute("BEGIN IMMEDIATE")
@@ -142,7 +144,7 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         row = _db.execute("SELECT state FROM devices WHERE device_id = ?",
                           (payload["device_id"],)).fetchone()
         state = row[0] if row else "unknown"
-        await _use_nonce(secrets.token_hex(16), payload["device_id"])
+        await _durable(secrets.token_hex(16), payload["device_id"])
     claims = _b64(json.dumps({"sub": payload["device_id"], "state": state,
                               "nonce": payload.get("nonce"), "locks": []}).encode())
     signing_input = f"{PROTECTED}.{claims}"

@@ -5,8 +5,9 @@ SQLite's busy handler, PostgreSQL's lock_timeout and the pool's checkout. A requ
 that cannot get the database within it fails fast with `Unavailable` (a 503 with
 Retry-After) instead of freezing for 30 s and ending in a 500. A transaction may ask
 for another bound (`wait=0`: fail at once if the write lock is taken — the device path
-does that on the event loop, then waits in a thread; a bulk import's switch-in waits
-longer, it is not serving anyone).
+does that on the event loop, then tries again every few milliseconds without holding
+the loop, decision 0018; a bulk import's switch-in waits longer, it is not serving
+anyone).
 """
 
 from __future__ import annotations
@@ -85,15 +86,23 @@ def transaction(engine: Engine, readonly: bool = False,
 
     `wait` (seconds) overrides the engine's bound on SQLite lock waits for this
     transaction; None keeps the engine's."""
-    with engine.connect() as conn:
-        conn.info["tenure_readonly"] = readonly
-        conn.info["tenure_wait_ms"] = None if wait is None else int(wait * 1000)
-        try:
-            with conn.begin():
-                yield conn
-        finally:
-            conn.info["tenure_readonly"] = False
-            conn.info["tenure_wait_ms"] = None
+    with engine.connect() as conn, begun(conn, readonly, wait):
+        yield conn
+
+
+@contextmanager
+def begun(conn: Connection, readonly: bool = False,
+          wait: float | None = None) -> Iterator[Connection]:
+    """One transaction on a connection the caller holds (the device lane keeps one):
+    `readonly` and `wait` as for `transaction`, read by the SQLite `begin` event."""
+    conn.info["tenure_readonly"] = readonly
+    conn.info["tenure_wait_ms"] = None if wait is None else int(wait * 1000)
+    try:
+        with conn.begin():
+            yield conn
+    finally:
+        conn.info["tenure_readonly"] = False
+        conn.info["tenure_wait_ms"] = None
 
 
 def _sqlstate(exc: BaseException) -> str | None:

@@ -22,6 +22,8 @@ class DriverSQL:
 
     def _cursor(self, conn: Connection, params: dict[str, Any]) -> Any:
         sql = self.postgresql if conn.dialect.name == "postgresql" else self.sqlite
+        if not sql:  # a statement written for one database only, run on the other
+            raise RuntimeError(f"no {conn.dialect.name} form of this statement")
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         cursor.execute(sql, params)
         return cursor

@@ -21,7 +21,7 @@ from .audit import AuditLog
 from .case_repo import CaseRepo, SupportAgentRepo
 from .credentials import ApiKeyRepo, IdempotencyRepo
 from .creditors_repo import CreditorRepo
-from .database import is_busy, is_conflict, is_serialization_failure, transaction
+from .database import begun, is_busy, is_conflict, is_serialization_failure, transaction
 from .limits_repo import RateLimitRepo, ResetRequestRepo, ThrottleRepo
 from .outbox import Outbox
 from .redress_repo import RelayRepo, TransferRepo
@@ -125,17 +125,15 @@ class UnitOfWork:
                 yield tx.conn
             return
         try:
-            now = time.monotonic()
-            if self._held is not None and (self._held.closed or self._held.invalidated
-                                           or now - self._held_used > HELD_IDLE_SECONDS):
+            if self._held is not None and (
+                    _dead(self._held)
+                    or time.monotonic() - self._held_used > HELD_IDLE_SECONDS):
                 self._drop_held()
             if self._held is None:
                 self._held = self.engine.connect()
             conn = self._held
-            conn.info["tenure_readonly"] = False
-            conn.info["tenure_wait_ms"] = None if wait is None else int(wait * 1000)
             try:
-                with conn.begin():
+                with begun(conn, wait=wait):
                     yield conn
             except Exception as exc:
                 if _broken(conn):
@@ -232,10 +230,7 @@ class UnitOfWork:
                 failure = failed[0]
                 if attempt < attempts - 1 and is_conflict(failure):
                     continue
-                if is_busy(failure):
-                    return Unavailable("The database is busy with a long write; retry "
-                                       "shortly.", retry_after=1)
-                return failure
+                return _busy() if is_busy(failure) else failure
             return result
         raise AssertionError("unreachable")
 
@@ -266,11 +261,15 @@ def _lost() -> Unavailable:
                        retry_after=1)
 
 
+def _busy() -> Unavailable:
+    return Unavailable("The database is busy with a long write; retry shortly.",
+                       retry_after=1)
+
+
 def _unavailable(exc: Exception) -> Unavailable | None:
     """The 503 (with Retry-After) for a transaction that could not run now, or None."""
     if is_busy(exc):
-        return Unavailable("The database is busy with a long write; retry shortly.",
-                           retry_after=1)
+        return _busy()
     if is_serialization_failure(exc):
         return Unavailable("The database could not order this request with others "
                            "running at the same time; retry shortly.", retry_after=1)
@@ -290,10 +289,7 @@ def _in_savepoint(cursor: Any, conn: Connection, work: Callable[[Tx], T],
             cursor.execute("RELEASE SAVEPOINT tenure_work")
             if attempt < attempts - 1 and is_conflict(exc):
                 continue
-            if is_busy(exc):
-                return Unavailable("The database is busy with a long write; retry shortly.",
-                                   retry_after=1)
-            return exc
+            return _busy() if is_busy(exc) else exc
         cursor.execute("RELEASE SAVEPOINT tenure_work")
         return result
     raise AssertionError("unreachable")
