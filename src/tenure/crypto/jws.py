@@ -69,8 +69,12 @@ class ParsedJWS:
         return key.verify(self.signature, self.signing_input)
 
 
+# Built once: `json.dumps` with options builds an encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def _json_b64(value: dict[str, Any]) -> str:
-    return b64u_encode(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
+    return b64u_encode(_ENCODER.encode(value).encode())
 
 
 def _check_crit(header: dict[str, Any]) -> None:
