@@ -77,6 +77,73 @@ def top_functions(raw: str) -> tuple[Top, Top]:
     return by_self, by_total
 
 
+# What kind of work a sample's time is, from the innermost frame that says so (a
+# frame in a generic module, such as a dataclass's generated __init__ or functools,
+# counts for the frame that called it). The kinds separate what every device request
+# needs at the least (the signatures, the database, parsing and encoding, the HTTP
+# server) from Tenure's own code, so that the profile says how much of a request is
+# Tenure's own and, of that, how much is the rules against the plumbing around them.
+KINDS: list[tuple[str, tuple[str, ...]]] = [
+    ("signatures (verify and sign: the floor)", ("tenure/crypto/keys.py", "cryptography/")),
+    ("JSON and base64", ("json/", "base64.py", "tenure/crypto/b64.py",
+                         "tenure/domain/jsonread.py", "tenure/crypto/jws.py")),
+    ("database driver (statements, COMMIT)", ("sqlite3/", "psycopg/", "psycopg_pool/",
+                                              "tenure/store/driver_sql.py")),
+    ("SQLAlchemy", ("sqlalchemy/",)),
+    ("logs and metrics", ("structlog/", "prometheus_client/", "logging/",
+                          "tenure/http/access.py", "tenure/logs.py")),
+    ("HTTP server, ASGI, event loop", ("granian/", "uvicorn/", "httptools/", "h11/",
+                                       "starlette/", "asyncio/", "uvloop/", "anyio/")),
+    ("Tenure: HTTP front and batching", ("tenure/http/",)),
+    ("Tenure: unit of work and repositories", ("tenure/store/",)),
+    ("Tenure: device rules (services, domain, nonces, records)",
+     ("tenure/services/", "tenure/domain/", "tenure/geo/", "tenure/i18n",
+      "tenure/clock.py", "ipaddress.py", "hmac.py", "secrets.py", "random.py")),
+]
+OTHER = "other"
+# SQLAlchemy's dialect methods that only call the driver: py-spy does not see into C, so
+# the driver's time (SQLite's fsync at COMMIT) shows as these functions' own time.
+DRIVER_CALLS = ("do_commit", "do_execute", "do_executemany", "do_rollback", "do_begin")
+
+
+def kind_of(stack: list[str]) -> str:
+    """The kind of work of one sample (frames root first, as py-spy writes them)."""
+    leaf = FRAME.match(stack[-1])
+    if leaf and leaf["fn"].rpartition(".")[2] in DRIVER_CALLS:
+        return KINDS[2][0]
+    for frame in reversed(stack):
+        match = FRAME.match(frame)
+        path = match["file"] if match else frame
+        path = "/" + path  # py-spy shortens paths: "json/decoder.py", ".../site-packages/x"
+        for kind, markers in KINDS:
+            if any(f"/{marker}" in path for marker in markers):
+                return kind
+    return OTHER
+
+
+def _in_bench(frame: str) -> bool:
+    match = FRAME.match(frame)
+    return match is not None and "/bench/" in "/" + match["file"]
+
+
+def by_kind(raw: str) -> list[tuple[str, float]]:
+    """(kind, % of busy samples), in the order of KINDS, from py-spy's raw output;
+    samples in the bench's own code (an in-process load generator) are left out."""
+    counts: Counter[str] = Counter()
+    for line in raw.splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        if frames and not _in_bench(frames[-1]):
+            counts[kind_of(frames)] += int(count_text)
+    samples = sum(counts.values())
+    if not samples:
+        return []
+    order = [kind for kind, _ in KINDS] + [OTHER]
+    return [(kind, 100 * counts[kind] / samples) for kind in order if counts[kind]]
+
+
 def profile_phases(cfg: Config, server: Server, jwks: dict[str, object],
                    result: BackendResult) -> dict[str, list[tuple[str, float, float]]]:
     tool = py_spy()
@@ -114,10 +181,43 @@ def profile_phases(cfg: Config, server: Server, jwks: dict[str, object],
             result.notes.append(f"--profile: py-spy failed for {name}: "
                                 f"{(err or b'').decode()[-300:]}")
             continue
-        by_self, by_total = top_functions(out.read_text())
+        raw = out.read_text()
+        by_self, by_total = top_functions(raw)
+        result.kinds[name] = by_kind(raw)
+        for kind, share in result.kinds[name]:
+            cfg.log(f"    {share:5.1f} %  {kind}")
         found[f"{name}, by self time"] = by_self
         found[f"{name}, tenure's functions by total time (with what they call)"] = by_total
         for fn, own, total in by_self[:8]:
             cfg.log(f"    {own:5.1f} % self {total:5.1f} % total  {fn}")
     return found
 
+
+
+def main() -> None:
+    """`python -m bench.profile FILE [--under FUNCTION]`: the kinds of work and the top
+    functions of a py-spy raw profile, e.g. of `py-spy record --format raw --output FILE
+    -- python -m bench.inprocess` (with `--under Runner.run`: only the measured rounds,
+    not the set-up before them)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=(main.__doc__ or "").splitlines()[0])
+    parser.add_argument("file", type=Path, help="py-spy's output with --format raw")
+    parser.add_argument("--under", default=None, metavar="FUNCTION",
+                        help="keep only the samples with a frame of this function "
+                             "(as py-spy names it, e.g. Runner.run)")
+    args = parser.parse_args()
+    raw = args.file.read_text()
+    if args.under:
+        raw = "\n".join(line for line in raw.splitlines()
+                        if f";{args.under} (" in line or line.startswith(f"{args.under} ("))
+    for kind, share in by_kind(raw):
+        print(f"{share:5.1f} %  {kind}")
+    print()
+    by_self, _ = top_functions(raw)
+    for fn, own, total in by_self:
+        print(f"{own:5.1f} % self {total:5.1f} % total  {fn}")
+
+
+if __name__ == "__main__":
+    main()

@@ -91,6 +91,24 @@ def _f(value: float, digits: int = 0) -> str:
     return f"{value:,.{digits}f}"
 
 
+def _kinds_table(kinds: dict[str, list[tuple[str, float]]]) -> list[str]:
+    """Each profiled phase's busy samples by kind of work (bench/profile.py, KINDS)."""
+    phases = list(kinds)
+    order: list[str] = []
+    for shares in kinds.values():
+        order += [kind for kind, _ in shares if kind not in order]
+    found = {phase: dict(shares) for phase, shares in kinds.items()}
+    lines = ["By kind of work: each sample counted once, for the innermost frame that "
+             "says what it is (a dataclass's generated `__init__` counts for its caller; "
+             "time in C counts for the Python function that called it). The HTTP "
+             "server's own Rust threads hold no Python frames and are not sampled.", "",
+             "| kind of work | " + " | ".join(phases) + " |",
+             "| --- |" + " ---: |" * len(phases)]
+    lines += [f"| {kind} | " + " | ".join(f"{found[p].get(kind, 0.0):.1f} %" for p in phases)
+              + " |" for kind in order]
+    return lines + [""]
+
+
 def _pct(value: float) -> str:
     return "–" if math.isnan(value) else f"{value * 100:.0f} %"
 
@@ -326,6 +344,8 @@ def render(run: RunResult, plot: Path | None) -> str:
             lines += ["Share of py-spy's busy samples in the server processes (self: in the "
                       "function itself; total: with what it calls). Shares of busy wall-clock "
                       "time, not of CPU (see the definitions above).", ""]
+            if b.kinds:
+                lines += _kinds_table(b.kinds)
             for name, top in b.profiles.items():
                 lines += [f"{name[0].upper()}{name[1:]}:", "",
                           "| function | self | total |", "| --- | ---: | ---: |"]

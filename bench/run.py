@@ -95,6 +95,7 @@ class BackendResult:
     activation_fixed: PhaseResult | None = None
     timings: list[tuple[str, float]] = field(default_factory=list)
     profiles: dict[str, list[tuple[str, float, float]]] = field(default_factory=dict)
+    kinds: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # profile.by_kind
     notes: list[str] = field(default_factory=list)
     workers: int = 1
     round_trip_ms: float = 0.0  # idle keep-alive GET /healthz, median
