@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,6 +222,43 @@ def postgres_backends(database: str) -> list[int]:
             if pattern.match(title):
                 found.append(int(entry))
     return found
+
+
+class BackendWatch:
+    """The CPU of the PostgreSQL backends serving `database` while a command runs.
+
+    A backend's CPU is readable only while it exists, and a command's backends exit
+    with it; so a thread reads them every `every` seconds and keeps each one's last
+    figure. What a backend spends after the last reading before it exits is missed
+    (at most `every` seconds of it)."""
+
+    def __init__(self, database: str, every: float = 0.2) -> None:
+        self.database = database
+        self.every = every
+        self._seen: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def __enter__(self) -> BackendWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _watch(self) -> None:
+        while True:
+            for pid in postgres_backends(self.database):
+                cpu = proc_cpu(pid)
+                if cpu:
+                    self._seen[pid] = max(cpu, self._seen.get(pid, 0.0))
+            if self._stop.wait(self.every):
+                return
+
+    @property
+    def cpu_seconds(self) -> float:
+        return sum(self._seen.values())
 
 
 def system_busy_seconds() -> float:

@@ -1,7 +1,8 @@
 """One step of the benchmark alone (`--only import`, `--only dry-run`), without a server.
 
 import: `tenure provision import` of one file of --devices rows into an empty database,
-wall clock and CPU of the command (its worker processes included).
+wall clock and CPU of the command (its worker processes included) and, on PostgreSQL,
+of the database's backends, which together say how fast the cores could go at most.
 
 dry-run: the database filled with --devices devices (the parallel import, files of at
 most 1 M rows, one public key for all: the dry-run reads no keys, and deriving ten
@@ -15,6 +16,7 @@ ran before it read kept totals — times it, and checks that both agree.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import resource
@@ -26,7 +28,7 @@ from sqlalchemy import Engine
 
 from . import fleet
 from .run import POLICY, Config, PostgresDatabase, _import, _seed_territories
-from .server import bench_env, cli
+from .server import BackendWatch, bench_env, cli
 
 FILL_FILE_ROWS = 1_000_000
 ACTIVATED_EVERY = 4
@@ -40,10 +42,21 @@ class ImportOnly:
     reported_rate: float
     cpu_seconds: float  # user + system of the command and its worker processes
     load: float  # 1-minute load average at the end
+    database_cpu_seconds: float | None = None  # PostgreSQL's backends for the import
+    cores: int = 1
 
     @property
     def rate(self) -> float:
         return self.rows / self.seconds
+
+    @property
+    def ceiling(self) -> float | None:
+        """Rows/s the cores would allow at this CPU a row if they did nothing else and
+        were never idle: the bound that CPU alone sets (PostgreSQL only, where the
+        database's share is measured)."""
+        if self.database_cpu_seconds is None:
+            return None
+        return self.cores * self.rows / (self.cpu_seconds + self.database_cpu_seconds)
 
 
 @dataclass
@@ -90,13 +103,17 @@ def import_only(cfg: Config, backend: str, admin: str | None, csv: fleet.CsvFile
     try:
         extra = ("--workers", str(workers)) if workers else ()
         before = _children_cpu()
-        imported = _import(cfg, env, csv, *extra)
+        with contextlib.ExitStack() as stack:
+            watch = (stack.enter_context(BackendWatch(database.name))
+                     if database is not None else None)
+            imported = _import(cfg, env, csv, *extra)
         cpu = _children_cpu() - before
         result = ImportOnly(backend, csv.rows, imported.seconds, imported.reported_rate, cpu,
-                            os.getloadavg()[0])
+                            os.getloadavg()[0],
+                            watch.cpu_seconds if watch is not None else None, cfg.cores)
         cfg.log(f"  [{backend}] {result.rate:,.0f} devices/s wall clock, CPU "
-                f"{cpu / csv.rows * 1e6:.1f} µs a row (command and workers), load "
-                f"{result.load:.1f}")
+                f"{cpu / csv.rows * 1e6:.1f} µs a row (command and workers)"
+                f"{_database_share(result)}, load {result.load:.1f}")
         return result
     finally:
         if database is not None:
@@ -185,13 +202,20 @@ def _brute_force(engine: Engine) -> tuple[float, dict[tuple[object, ...], int]]:
     return seconds, {(*r[:4], bool(r[4])): int(r[5]) for r in rows}
 
 
+def _database_share(i: ImportOnly) -> str:
+    if i.database_cpu_seconds is None or i.ceiling is None:
+        return ""
+    return (f" + {i.database_cpu_seconds / i.rows * 1e6:.1f} µs a row in PostgreSQL; "
+            f"at that CPU a row {i.cores} cores allow at most {i.ceiling:,.0f} rows/s")
+
+
 def summary(imports: list[ImportOnly], scales: list[DryRunScale]) -> str:
     lines = []
     for i in imports:
         lines.append(f"import {i.backend:<10} {i.rows:>10,} rows  {i.rate:>8,.0f} devices/s "
                      f"wall clock ({i.seconds:.1f} s; the command reports "
                      f"{i.reported_rate:,.0f}/s); CPU {i.cpu_seconds / i.rows * 1e6:.1f} µs a "
-                     f"row; load {i.load:.1f}")
+                     f"row{_database_share(i)}; load {i.load:.1f}")
     for s in scales:
         best = min(s.runs)
         lines.append(f"dry-run {s.backend:<9} {s.devices:>10,} devices  best {best[0]:.2f} s "
