@@ -155,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.baselines:
             cfg.log("measuring the baselines (no Tenure code: raw ASGI app, fsync)")
             run.baselines = baseline.run(workdir, cfg.load_processes, cfg.concurrency,
-                                         cfg.warmup, min(cfg.measure, 10.0), cfg.log)
+                                         cfg.warmup, min(cfg.measure, 10.0), cfg.log,
+                                         fixed_window=cfg.fixed_measure)
         csvs, run.csv_seconds = make_csvs(cfg)
         for backend in backends:
             cfg.log(f"=== {backend} ===")

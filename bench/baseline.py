@@ -11,7 +11,10 @@ durable write themselves rather than Tenure's own work:
   (`--load-processes` × `--concurrency` requests in flight, the same as the saturation
   phases); server CPU µs per request from /proc, as for Tenure;
 - an fsync baseline: one SQLite insert committed with `synchronous=FULL`, in this process,
-  CPU and wall-clock µs per commit, on the file system the bench works on.
+  CPU and wall-clock µs per commit, on the file system the bench works on;
+- the latency of the bare group-committed check-in (uvicorn, `group`) at half of its own
+  saturation throughput, in an open loop as Tenure's fixed-rate phases are measured:
+  whether the stack and this machine allow the p99 target at all.
 
 `python -m bench.baseline` runs them alone and prints the table.
 """
@@ -21,8 +24,10 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import multiprocessing
 import os
+import queue
 import resource
 import sqlite3
 import subprocess
@@ -33,6 +38,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -74,11 +80,30 @@ class FsyncBaseline:
 
 
 @dataclass
+class LatencyRow:
+    """An open loop at a fixed rate: latency from each request's scheduled time."""
+
+    server: str
+    mode: str
+    rate: float
+    answered: int
+    failed: int
+    latencies_ms: list[float] = field(default_factory=list, repr=False)
+
+    def percentile(self, q: float) -> float:
+        if not self.latencies_ms:
+            return float("nan")
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
+@dataclass
 class Baselines:
     in_flight: int
     window: float
     rows: list[BaselineRow] = field(default_factory=list)
     fsync: FsyncBaseline | None = None
+    latency: LatencyRow | None = None
 
     def row(self, server: str, mode: str, workers: int = 1) -> BaselineRow | None:
         return next((r for r in self.rows if r.server == server and r.mode == mode
@@ -159,6 +184,48 @@ def _drive(url: str, body: bytes, threads: int, stop_at: float, counts: object,
         w.join()
 
 
+def _drive_open(url: str, body: bytes, first: int, threads: int, every: int, rate: float,
+                start_at: float, measure_from: float, stop_at: float, out: Any) -> None:
+    """One load process of the open loop, `threads` connections. Request k of the whole
+    loop is due at start_at + k / rate, and connection `slot` (of `every` in all) sends
+    those with k ≡ slot (mod every). Latency counts from the due time, so a request that
+    waited behind a slow one counts its wait (no coordinated omission)."""
+    latencies: list[float] = []
+    failed = [0]
+    lock = threading.Lock()
+
+    def loop(slot: int, every: int) -> None:
+        client = http1.RawClient(url)
+        try:
+            k = slot
+            while (due := start_at + k / rate) < stop_at:
+                now = time.time()
+                if due > now:
+                    time.sleep(due - now)
+                try:
+                    ok = client.request("POST", "/v1/device/checkin", body,
+                                        "application/jose+json").status == 200
+                except OSError:
+                    ok = False
+                done = time.time()
+                if due >= measure_from:
+                    with lock:
+                        if ok:
+                            latencies.append((done - due) * 1000)
+                        else:
+                            failed[0] += 1
+                k += every
+        finally:
+            client.close()
+
+    workers = [threading.Thread(target=loop, args=(first + i, every)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    out.put((latencies, failed[0]))
+
+
 def _wait_ready(url: str, body: bytes, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -226,6 +293,52 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
         log.close()
 
 
+def measure_latency(server: str, mode: str, workdir: Path, processes: int, threads: int,
+                    rate: float, warmup: float, window: float) -> LatencyRow:
+    """The bare app at a fixed `rate` (an open loop, as Tenure's fixed-rate phases)."""
+    key = Ed25519PrivateKey.generate()
+    public = key.public_key().public_bytes(serialization.Encoding.Raw,
+                                           serialization.PublicFormat.Raw)
+    body = _request_body(key)
+    db = workdir / f"latency-{server}-{mode}.db"
+    if mode in ("sqlite", "group", "activation"):
+        _database(db)
+    port = free_port()
+    env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),
+           "BASELINE_DB": str(db), "PYTHONPATH": str(REPO)}
+    log = (workdir / f"latency-{server}-{mode}.log").open("wb")
+    proc = subprocess.Popen(_command(server, port, 1), env=env, cwd=REPO, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        _wait_ready(url, body, proc)
+        out: Any = multiprocessing.Queue()
+        start_at = time.time() + 0.5
+        measure_from, stop_at = start_at + warmup, start_at + warmup + window
+        every = processes * threads
+        drivers = [multiprocessing.Process(target=_drive_open, args=(
+            url, body, i * threads, threads, every, rate, start_at, measure_from, stop_at,
+            out)) for i in range(processes)]
+        for d in drivers:
+            d.start()
+        latencies: list[float] = []
+        failed = 0
+        for _ in drivers:  # read before joining: a full pipe would block the sender
+            got, bad = out.get(timeout=warmup + window + 120)
+            latencies += got
+            failed += bad
+        for d in drivers:
+            d.join()
+        return LatencyRow(server, mode, rate, len(latencies), failed, latencies)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+
+
 def fsync_baseline(workdir: Path, commits: int = 2000) -> FsyncBaseline:
     """One row inserted and committed at a time with synchronous=FULL: what a durable
     write costs with nothing shared."""
@@ -256,7 +369,9 @@ def available(server: str) -> bool:
 
 
 def run(workdir: Path, processes: int, threads: int, warmup: float, window: float,
-        log: Callable[[str], None] = print) -> Baselines:
+        log: Callable[[str], None] = print, fixed_window: float | None = None) -> Baselines:
+    """`fixed_window`: seconds of the open-loop latency window (default: `window`)."""
+    fixed_window = fixed_window or window
     result = Baselines(in_flight=processes * threads, window=window)
     cores = os.cpu_count() or 1
     for server in SERVERS:
@@ -275,6 +390,18 @@ def run(workdir: Path, processes: int, threads: int, warmup: float, window: floa
     result.fsync = fsync_baseline(workdir)
     log(f"  baseline fsync: {result.fsync.cpu_us:.1f} µs CPU, {result.fsync.wall_us:.1f} µs "
         "wall clock per commit")
+    group = result.row("uvicorn", "group")
+    if group is not None and group.throughput:
+        try:
+            result.latency = measure_latency("uvicorn", "group", workdir, processes, threads,
+                                             group.throughput / 2, warmup, fixed_window)
+        except (RuntimeError, OSError, queue.Empty) as exc:
+            log(f"  baseline latency: failed ({exc})")
+        else:
+            lat = result.latency
+            log(f"  baseline uvicorn  group at {lat.rate:,.0f}/s (half of saturation): "
+                f"p50 {lat.percentile(50):.1f} ms, p99 {lat.percentile(99):.1f} ms, "
+                f"{lat.answered:,} answered, failed {lat.failed}")
     return result
 
 
@@ -287,9 +414,13 @@ def main(argv: list[str] | None = None) -> int:
                    help="requests in flight per load process (default 4)")
     p.add_argument("--measure", type=float, default=10.0, help="window in seconds")
     p.add_argument("--warmup", type=float, default=2.0, help="warm-up in seconds")
+    p.add_argument("--fixed-measure", type=float, default=30.0,
+                   help="window of the fixed-rate latency baseline in seconds (default 30, "
+                        "as the full run's fixed-rate phases)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="tenure-baseline-") as tmp:
-        run(Path(tmp), args.load_processes, args.concurrency, args.warmup, args.measure)
+        run(Path(tmp), args.load_processes, args.concurrency, args.warmup, args.measure,
+            fixed_window=args.fixed_measure)
     return 0
 
 

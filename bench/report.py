@@ -414,6 +414,14 @@ def _baselines(run: RunResult) -> list[str]:
                   f"at a time in one process: {_f(base.fsync.cpu_us)} µs of CPU and "
                   f"{_f(base.fsync.wall_us)} µs of wall clock per commit "
                   f"({base.fsync.commits:,} commits).", ""]
+    if base.latency is not None:
+        lat = base.latency
+        lines += [f"Latency baseline: the bare group-committed check-in (uvicorn `group`) at "
+                  f"a fixed {_f(lat.rate)} requests/s, half of its saturation throughput "
+                  f"above, in an open loop as Tenure's fixed-rate phases are measured: "
+                  f"p50 {lat.percentile(50):.1f} ms, p95 {lat.percentile(95):.1f} ms, "
+                  f"p99 {lat.percentile(99):.1f} ms ({lat.answered:,} answered, "
+                  f"{lat.failed} failed). The p99 target is 25 ms.", ""]
     crypto = base.row("uvicorn", "crypto")
     for b in run.backends:
         checkin = b.final.checkin
