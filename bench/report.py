@@ -60,10 +60,13 @@ dominates, not as µs. Before the backends, the run measures baselines with no T
 (`bench/baseline.py`, `--no-baselines` skips them; `python -m bench.baseline` runs them
 alone): a bare ASGI app doing a check-in's parsing, crypto and SQLite read and write
 (one fsync a request, or the requests of a turn of the loop sharing one COMMIT as
-Tenure's do), and an activation's writes on top, on uvicorn and on granian; and one
-SQLite commit with `synchronous=FULL` — the measured limit of the stack, beside which
-Tenure's own cost can be read. `python -m bench.inprocess` measures the device path's
-CPU in-process (no server, no network), for before/after comparisons of one change.
+Tenure's do), and an activation's writes on top, on uvicorn and on granian; one
+SQLite commit with `synchronous=FULL`; and the bare group-committed check-in at a fixed
+rate, half of its saturation, for its latency — the measured limit of the stack, beside
+which Tenure's own cost can be read. The profile tables also sort the samples by kind of
+work (`python -m bench.profile FILE` does the same for any py-spy raw profile).
+`python -m bench.inprocess` measures the device path's CPU in-process (no server, no
+network), for before/after comparisons of one change.
 
 Definitions:
 
