@@ -193,7 +193,6 @@ def profile_phases(cfg: Config, server: Server, jwks: dict[str, object],
     return found
 
 
-
 def main() -> None:
     """`python -m bench.profile FILE [--under FUNCTION]`: the kinds of work and the top
     functions of a py-spy raw profile, e.g. of `py-spy record --format raw --output FILE
