@@ -35,7 +35,8 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -244,46 +245,28 @@ def _wait_ready(url: str, body: bytes, proc: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("the baseline server did not answer in 30 s")
 
 
-def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: int,
-                warmup: float, window: float, workers: int = 1) -> BaselineRow:
+@contextmanager
+def _serving(server: str, mode: str, workdir: Path, workers: int, name: str
+             ) -> Iterator[tuple[str, bytes, subprocess.Popen[bytes]]]:
+    """The bare app in `mode`, served and answering: (its URL, a request body its key
+    signed, the server process); stopped on leaving."""
     key = Ed25519PrivateKey.generate()
     public = key.public_key().public_bytes(serialization.Encoding.Raw,
                                            serialization.PublicFormat.Raw)
     body = _request_body(key)
-    db = workdir / f"baseline-{server}-{mode}-{workers}.db"
+    db = workdir / f"{name}.db"
     if mode in ("sqlite", "group", "activation"):
         _database(db)
     port = free_port()
     env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),
            "BASELINE_DB": str(db), "PYTHONPATH": str(REPO)}
-    log = (workdir / f"baseline-{server}-{mode}-{workers}.log").open("wb")
+    log = (workdir / f"{name}.log").open("wb")
     proc = subprocess.Popen(_command(server, port, workers), env=env, cwd=REPO, stdout=log,
                             stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_ready(url, body, proc)
-        slots = processes * threads
-        counts = multiprocessing.Array("q", slots, lock=False)
-        failures = multiprocessing.Array("q", slots, lock=False)
-        stop_at = time.time() + warmup + window + 1.0
-        drivers = [multiprocessing.Process(target=_drive, args=(
-            url, body, threads, stop_at, counts, failures, i * threads))
-            for i in range(processes)]
-        for d in drivers:
-            d.start()
-        time.sleep(warmup)
-        pids = descendants(proc.pid, include_self=True)
-        cpu0, n0, f0, t0 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
-                            time.monotonic())
-        time.sleep(window)
-        pids = descendants(proc.pid, include_self=True)
-        cpu1, n1, f1, t1 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
-                            time.monotonic())
-        for d in drivers:
-            d.join()
-        return BaselineRow(server, mode, workers, n1 - n0, f1 - f0, t1 - t0, cpu1 - cpu0)
-    except RuntimeError as exc:
-        return BaselineRow(server, mode, workers, 0, 0, 0.0, 0.0, error=str(exc))
+        yield url, body, proc
     finally:
         proc.terminate()
         try:
@@ -293,25 +276,39 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
         log.close()
 
 
+def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: int,
+                warmup: float, window: float, workers: int = 1) -> BaselineRow:
+    try:
+        with _serving(server, mode, workdir, workers,
+                      f"baseline-{server}-{mode}-{workers}") as (url, body, proc):
+            slots = processes * threads
+            counts = multiprocessing.Array("q", slots, lock=False)
+            failures = multiprocessing.Array("q", slots, lock=False)
+            stop_at = time.time() + warmup + window + 1.0
+            drivers = [multiprocessing.Process(target=_drive, args=(
+                url, body, threads, stop_at, counts, failures, i * threads))
+                for i in range(processes)]
+            for d in drivers:
+                d.start()
+            time.sleep(warmup)
+            pids = descendants(proc.pid, include_self=True)
+            cpu0, n0, f0, t0 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
+                                time.monotonic())
+            time.sleep(window)
+            pids = descendants(proc.pid, include_self=True)
+            cpu1, n1, f1, t1 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
+                                time.monotonic())
+            for d in drivers:
+                d.join()
+            return BaselineRow(server, mode, workers, n1 - n0, f1 - f0, t1 - t0, cpu1 - cpu0)
+    except RuntimeError as exc:
+        return BaselineRow(server, mode, workers, 0, 0, 0.0, 0.0, error=str(exc))
+
+
 def measure_latency(server: str, mode: str, workdir: Path, processes: int, threads: int,
                     rate: float, warmup: float, window: float) -> LatencyRow:
     """The bare app at a fixed `rate` (an open loop, as Tenure's fixed-rate phases)."""
-    key = Ed25519PrivateKey.generate()
-    public = key.public_key().public_bytes(serialization.Encoding.Raw,
-                                           serialization.PublicFormat.Raw)
-    body = _request_body(key)
-    db = workdir / f"latency-{server}-{mode}.db"
-    if mode in ("sqlite", "group", "activation"):
-        _database(db)
-    port = free_port()
-    env = {**os.environ, "BASELINE_MODE": mode, "BASELINE_DEVICE_KEY": public.hex(),
-           "BASELINE_DB": str(db), "PYTHONPATH": str(REPO)}
-    log = (workdir / f"latency-{server}-{mode}.log").open("wb")
-    proc = subprocess.Popen(_command(server, port, 1), env=env, cwd=REPO, stdout=log,
-                            stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_ready(url, body, proc)
+    with _serving(server, mode, workdir, 1, f"latency-{server}-{mode}") as (url, body, _):
         out: Any = multiprocessing.Queue()
         start_at = time.time() + 0.5
         measure_from, stop_at = start_at + warmup, start_at + warmup + window
@@ -330,13 +327,6 @@ def measure_latency(server: str, mode: str, workdir: Path, processes: int, threa
         for d in drivers:
             d.join()
         return LatencyRow(server, mode, rate, len(latencies), failed, latencies)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def fsync_baseline(workdir: Path, commits: int = 2000) -> FsyncBaseline:
