@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import math
 import multiprocessing
 import os
 import queue
@@ -45,6 +44,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from . import http1
+from .phases import percentile
 from .server import descendants, free_port, proc_cpu
 
 REPO = Path(__file__).resolve().parent.parent
@@ -92,10 +92,7 @@ class LatencyRow:
     latencies_ms: list[float] = field(default_factory=list, repr=False)
 
     def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return float("nan")
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+        return percentile(self.latencies_ms, q)
 
 
 @dataclass

@@ -19,6 +19,14 @@ from .server import (
 )
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The nearest-rank q-th percentile (NaN for no values)."""
+    if not values:
+        return math.nan
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))]
+
+
 @dataclass
 class PhaseResult:
     name: str
@@ -99,11 +107,7 @@ class PhaseResult:
         return text
 
     def percentile(self, q: float) -> float:
-        if not self.latencies_ms:
-            return math.nan
-        ordered = sorted(self.latencies_ms)
-        rank = min(len(ordered) - 1, max(0, math.ceil(q / 100 * len(ordered)) - 1))
-        return ordered[rank]
+        return percentile(self.latencies_ms, q)
 
     @property
     def failures(self) -> int:
