@@ -71,6 +71,42 @@ def test_audit_events_chain_per_stream(runtime: Services, clock: FixedClock) -> 
     assert (result.events, result.streams) == (7, 3)
 
 
+def test_appends_after_the_device_read_chain_from_the_head_it_brought(
+        runtime: Services, clock: FixedClock, device: Device) -> None:
+    """The device read brings its stream's head, and the appends of the same
+    transaction follow it without reading it again: the chain stays whole."""
+    stream = f"device:{device.device_id}"
+    for round_ in range(2):
+        with runtime.uow() as tx:
+            assert tx.devices.get(device.device_id) is not None
+            for n in range(2):
+                tx.audit.record(stream, "test.event", actor="test", at=clock.now(),
+                                n=n, round=round_)
+    events = audit(runtime, stream)
+    assert [e.seq for e in events] == [1, 2, 3, 4]
+    assert [e.prev_hash for e in events] == [GENESIS] + [e.hash for e in events[:-1]]
+    assert verify(runtime).ok
+
+
+def test_an_append_after_another_transactions_append_reads_the_head_again(
+        runtime: Services, clock: FixedClock, device: Device, backend: str) -> None:
+    """Between this transaction's device read and its append, another transaction
+    appended to the device's stream and committed: the append follows that event
+    instead of colliding with it."""
+    if backend == "sqlite":
+        pytest.skip("SQLite's write transaction keeps every other writer out until it ends")
+    stream = f"device:{device.device_id}"
+    with runtime.uow() as tx:
+        assert tx.devices.get(device.device_id) is not None  # head: none yet
+        with runtime.uow() as other:  # another connection, committed first
+            other.audit.record(stream, "test.other", actor="test", at=clock.now())
+        tx.audit.record(stream, "test.mine", actor="test", at=clock.now())
+    events = audit(runtime, stream)
+    assert [(e.seq, e.action) for e in events] == [(1, "test.other"), (2, "test.mine")]
+    assert events[1].prev_hash == events[0].hash
+    assert verify(runtime).ok
+
+
 @pytest.mark.parametrize("column,value", [
     ("data", '{"n":2,"note":"edited"}'), ("actor", "someone-else"), ("at", 1),
     ("action", "claim.owner.released"),

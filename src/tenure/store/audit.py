@@ -19,9 +19,12 @@ from sqlalchemy import Connection, and_, func, insert, or_, select
 from tenure.services.ports.rows import AuditEntry, AuditFilter, ChainCheck
 
 from . import tables as t
-from .driver_sql import AUDIT_APPEND, AUDIT_HEAD
+from .driver_sql import AUDIT_APPEND, AUDIT_APPEND_IF_HEAD, AUDIT_HEAD, DriverSQL
 
 GENESIS = "0" * 64
+# The heads of streams this transaction knows (stream -> (seq, hash)): the device read
+# brings its stream's (store/driver_sql.py), and each append moves it on.
+AuditHeads = dict[str, tuple[int, str]]
 
 
 def canonical(value: Any) -> str:
@@ -35,18 +38,35 @@ def event_hash(prev_hash: str, stream: str, seq: int, at: int, actor: str, actio
 
 
 class AuditLog:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, heads: AuditHeads | None = None) -> None:
         self.conn = conn
+        self.heads = {} if heads is None else heads
 
     def record(self, stream: str, action: str, actor: str, at: int, **data: Any) -> None:
-        # At driver level (store/driver_sql.py): every activation appends one.
-        head = AUDIT_HEAD.first(self.conn, stream=stream)
-        seq, prev = (int(head[0]) + 1, str(head[1])) if head else (1, GENESIS)
+        # At driver level (store/driver_sql.py): every activation appends one, after
+        # the device read that brought its stream's head. That head may be stale by now
+        # (another transaction appended while this one waited on a lock): then the
+        # append takes no row and the head is read again, as it always was before.
         payload = canonical(data)
-        AUDIT_APPEND.rowcount(
-            self.conn, stream=stream, seq=seq, at=at, actor=actor, action=action,
-            data=payload, prev_hash=prev,
-            hash=event_hash(prev, stream, seq, at, actor, action, payload))
+        known = self.heads.get(stream)
+        if known is not None and self._append(AUDIT_APPEND_IF_HEAD, known, stream, at,
+                                              actor, action, payload):
+            return
+        head = AUDIT_HEAD.first(self.conn, stream=stream)
+        # Racing appends collide on (stream, seq) here, and the unit of work retries.
+        self._append(AUDIT_APPEND, (int(head[0]), str(head[1])) if head else (0, GENESIS),
+                     stream, at, actor, action, payload)
+
+    def _append(self, statement: DriverSQL, head: tuple[int, str], stream: str, at: int,
+                actor: str, action: str, payload: str) -> bool:
+        """Append after `head`; whether the row went in (the stream's head moves on)."""
+        seq, prev = head[0] + 1, head[1]
+        digest = event_hash(prev, stream, seq, at, actor, action, payload)
+        if not statement.rowcount(self.conn, stream=stream, seq=seq, at=at, actor=actor,
+                                  action=action, data=payload, prev_hash=prev, hash=digest):
+            return False
+        self.heads[stream] = (seq, digest)
+        return True
 
     def record_many(self, action: str, actor: str, at: int,
                     entries: Sequence[tuple[str, dict[str, Any]]]) -> None:
@@ -68,15 +88,17 @@ class AuditLog:
                 select(ae.stream, ae.seq, ae.hash).join(
                     last, (last.c.stream == ae.stream) & (last.c.seq == ae.seq)))
             heads.update({r.stream: (r.seq, r.hash) for r in rows})
-        values = []
+        values, moved = [], {}
         for stream, data in entries:
             seq, prev = heads.get(stream, (0, GENESIS))
             payload = canonical(data)
+            digest = event_hash(prev, stream, seq + 1, at, actor, action, payload)
             values.append({"stream": stream, "seq": seq + 1, "at": at, "actor": actor,
                            "action": action, "data": payload, "prev_hash": prev,
-                           "hash": event_hash(prev, stream, seq + 1, at, actor, action,
-                                              payload)})
+                           "hash": digest})
+            moved[stream] = (seq + 1, digest)
         self.conn.execute(insert(t.audit_events), values)
+        self.heads.update(moved)
 
     def search(self, where: AuditFilter, limit: int) -> list[AuditEntry]:
         """Events matching `where`, newest first (then by stream and seq, so that a

@@ -34,6 +34,7 @@ from tenure.services.ports.rows import (
 )
 
 from . import tables as t
+from .audit import GENESIS, AuditHeads
 from .driver_sql import ACTIVE_CLAIMS, DEVICE, DEVICE_USING_NONCE, SET_ACTIVATED, USE_NONCE
 
 
@@ -84,13 +85,26 @@ DEVICE_COLUMNS = ("device_id", "model", "sku", "market", "key_type", "public_key
 
 
 class DeviceRepo:
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, audit_heads: AuditHeads | None = None) -> None:
         self.conn = conn
+        self.audit_heads = {} if audit_heads is None else audit_heads
 
     def get(self, device_id: str) -> StoredDevice | None:
         """The device with its whereabouts and bootloader state: one indexed lookup."""
-        found = DEVICE.rows(self.conn, device_id=device_id)
-        return _stored_device(found[0]) if found else None
+        stream = f"device:{device_id}"
+        found = DEVICE.rows(self.conn, device_id=device_id, stream=stream)
+        return self._stored(stream, found[0]) if found else None
+
+    def _stored(self, stream: str, row: tuple[Any, ...]) -> StoredDevice:
+        """The device; the head of its audit stream goes to the transaction's audit log,
+        which then appends without reading it again (store/audit.py)."""
+        head = row[-1]
+        if head is None:
+            self.audit_heads[stream] = (0, GENESIS)
+        else:
+            seq, digest = str(head).split(" ", 1)
+            self.audit_heads[stream] = (int(seq), digest)
+        return _stored_device(row[:-1])
 
     def get_using_nonce(self, device_id: str, nonce: str,
                         expires_at: int) -> tuple[StoredDevice | None, bool]:
@@ -100,11 +114,12 @@ class DeviceRepo:
         if self.conn.dialect.name != "postgresql":
             fresh = USE_NONCE.rowcount(self.conn, nonce=nonce, expires_at=expires_at) == 1
             return self.get(device_id), fresh
+        stream = f"device:{device_id}"
         found = DEVICE_USING_NONCE.rows(self.conn, device_id=device_id, nonce=nonce,
-                                        expires_at=expires_at)
+                                        expires_at=expires_at, stream=stream)
         if not found:
             return None, True
-        return _stored_device(found[0][:-1]), found[0][-1] == 1
+        return self._stored(stream, found[0][:-1]), found[0][-1] == 1
 
     def set_activated(self, device_id: str, at: int | None) -> None:
         SET_ACTIVATED.rowcount(self.conn, device_id=device_id, at=at)

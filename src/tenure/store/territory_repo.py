@@ -13,7 +13,7 @@ from tenure.domain.in_use import TerritoryState
 from tenure.services.ports.rows import CommandRow, PolicyVersion
 
 from . import tables as t
-from .driver_sql import PENDING_COMMANDS, PUT_TERRITORY
+from .driver_sql import ADD_TERRITORY, PENDING_COMMANDS, PUT_TERRITORY
 
 
 def _version(row: Any) -> PolicyVersion:
@@ -64,17 +64,11 @@ class TerritoryRepo:
         self.conn = conn
 
     def put(self, device_id: str, state: TerritoryState, now: int) -> None:
-        values = {"territory": state.territory, "since": state.since,
+        values = {"device_id": device_id, "territory": state.territory, "since": state.since,
                   "warned_at": state.warned_at, "warned_rule": state.warned_rule,
                   "updated_at": now}
-        if PUT_TERRITORY.rowcount(self.conn, device_id=device_id, **values) == 0:
-            from .repositories import insert_ignoring_duplicates
-
-            if not insert_ignoring_duplicates(self.conn, t.device_territory,
-                                              {"device_id": device_id, **values}):
-                self.conn.execute(
-                    update(t.device_territory)
-                    .where(t.device_territory.c.device_id == device_id).values(**values))
+        if PUT_TERRITORY.rowcount(self.conn, **values) == 0:
+            ADD_TERRITORY.rowcount(self.conn, **values)
 
     def exempt(self, device_id: str, rules: Sequence[str], now: int) -> None:
         """Add territory rules the device is exempt from (a granted appeal); the rest of

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, Engine
 
 from tenure.domain.errors import Unavailable
 
-from .audit import AuditLog
+from .audit import AuditHeads, AuditLog
 from .case_repo import CaseRepo, SupportAgentRepo
 from .credentials import ApiKeyRepo, IdempotencyRepo
 from .creditors_repo import CreditorRepo
@@ -55,15 +55,22 @@ class Tx:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self.audit_heads: AuditHeads = {}  # shared by the device read and the audit log
 
-    devices = _repo(DeviceRepo)
+    @functools.cached_property
+    def devices(self) -> DeviceRepo:
+        return DeviceRepo(self.conn, self.audit_heads)
+
+    @functools.cached_property
+    def audit(self) -> AuditLog:
+        return AuditLog(self.conn, self.audit_heads)
+
     claims = _repo(ClaimRepo)
     accounts = _repo(AccountRepo)
     sessions = _repo(SessionRepo)
     nonces = _repo(NonceRepo)
     throttle = _repo(ThrottleRepo)
     resets = _repo(ResetRepo)
-    audit = _repo(AuditLog)
     outbox = _repo(Outbox)
     api_keys = _repo(ApiKeyRepo)
     idempotency = _repo(IdempotencyRepo)
