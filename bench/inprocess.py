@@ -85,8 +85,12 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="best of ROUNDS")
-    parser.add_argument("--endpoint", choices=("checkin", "activation"), default="checkin",
-                        help="what to send (activation: the devices activate again)")
+    parser.add_argument("--endpoint", choices=("checkin", "activation", "first-activation"),
+                        default="checkin",
+                        help="what to send (activation: the devices activate again; "
+                             "first-activation: each request activates a device never "
+                             "activated, --requests of them a round, as the bench's "
+                             "activation phases do)")
     args = parser.parse_args()
     try:
         import uvloop
@@ -111,21 +115,23 @@ def _measure(args: argparse.Namespace, database_url: str | None) -> None:
         prepare(settings, quiet=True)
         runtime = bootstrap(settings)
         app = create_app(runtime)
+        first = args.endpoint == "first-activation"
         with TestClient(app) as client:
             agents = [DeviceAgent.manufacture(client, device_id=f"BENCH{i:06d}")
-                      for i in range(args.devices)]
+                      for i in range(args.requests * args.rounds if first else args.devices)]
             report = runtime.importer.run(__import__("io").BytesIO(_csv(agents)), "csv",
                                           actor="bench")
             assert report.committed, report.as_json()
-            for agent in agents:
+            for agent in agents if not first else ():
                 agent.activate(signals={"sim_mcc": ["262"]})
         path = (protocol.CHECKIN_PATH if args.endpoint == "checkin"
                 else protocol.ACTIVATION_PATH)
         best: tuple[float, float, float] | None = None
-        for _ in range(args.rounds):
+        for round_ in range(args.rounds):
             bodies = []
             for i in range(args.requests):
-                agent = agents[i % len(agents)]
+                agent = (agents[round_ * args.requests + i] if first
+                         else agents[i % len(agents)])
                 header = {"kid": agent.device_id, "nonce": runtime.nonces.issue(),
                           "url": path}
                 payload: dict[str, Any] = {"signals": {"sim_mcc": ["262"]}}
