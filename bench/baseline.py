@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import multiprocessing
 import os
 import queue
@@ -90,6 +91,7 @@ class LatencyRow:
     answered: int
     failed: int
     latencies_ms: list[float] = field(default_factory=list, repr=False)
+    cpu_us: float = math.nan  # server CPU µs a request inside the window
 
     def percentile(self, q: float) -> float:
         return percentile(self.latencies_ms, q)
@@ -305,7 +307,7 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
 def measure_latency(server: str, mode: str, workdir: Path, processes: int, threads: int,
                     rate: float, warmup: float, window: float) -> LatencyRow:
     """The bare app at a fixed `rate` (an open loop, as Tenure's fixed-rate phases)."""
-    with _serving(server, mode, workdir, 1, f"latency-{server}-{mode}") as (url, body, _):
+    with _serving(server, mode, workdir, 1, f"latency-{server}-{mode}") as (url, body, proc):
         out: Any = multiprocessing.Queue()
         start_at = time.time() + 0.5
         measure_from, stop_at = start_at + warmup, start_at + warmup + window
@@ -315,6 +317,10 @@ def measure_latency(server: str, mode: str, workdir: Path, processes: int, threa
             out)) for i in range(processes)]
         for d in drivers:
             d.start()
+        time.sleep(max(0.0, measure_from - time.time()))
+        cpu0 = sum(proc_cpu(p) for p in descendants(proc.pid, include_self=True))
+        time.sleep(max(0.0, stop_at - time.time()))
+        cpu1 = sum(proc_cpu(p) for p in descendants(proc.pid, include_self=True))
         latencies: list[float] = []
         failed = 0
         for _ in drivers:  # read before joining: a full pipe would block the sender
@@ -323,7 +329,8 @@ def measure_latency(server: str, mode: str, workdir: Path, processes: int, threa
             failed += bad
         for d in drivers:
             d.join()
-        return LatencyRow(server, mode, rate, len(latencies), failed, latencies)
+        return LatencyRow(server, mode, rate, len(latencies), failed, latencies,
+                          (cpu1 - cpu0) * 1e6 / len(latencies) if latencies else math.nan)
 
 
 def fsync_baseline(workdir: Path, commits: int = 2000) -> FsyncBaseline:
@@ -388,6 +395,7 @@ def run(workdir: Path, processes: int, threads: int, warmup: float, window: floa
             lat = result.latency
             log(f"  baseline uvicorn  group at {lat.rate:,.0f}/s (half of saturation): "
                 f"p50 {lat.percentile(50):.1f} ms, p99 {lat.percentile(99):.1f} ms, "
+                f"server CPU {lat.cpu_us:,.0f} µs/request, "
                 f"{lat.answered:,} answered, failed {lat.failed}")
     return result
 

@@ -67,6 +67,12 @@ class WorkerResult:
     ok: int = 0  # 200 answers completed inside the window
     served: int = 0  # HTTP answers to POSTs completed inside the window (any status)
     latencies_ms: list[float] = field(default_factory=list)  # window requests, 200 or not
+    # open loop, the same requests as latencies_ms, split: the time from the scheduled
+    # send to the request's start (the generator's lag: its thread was busy or waiting),
+    # and the time inside the POSTs' round trips (the server, the kernel, and the
+    # generator's thread waking up)
+    lags_ms: list[float] = field(default_factory=list)
+    trips_ms: list[float] = field(default_factory=list)
     statuses: Counter[str] = field(default_factory=Counter)  # whole phase
     bad_nonce_retries: int = 0
     verified: int = 0
@@ -92,6 +98,7 @@ class _Device:
         self.http = http1.make(spec.client, spec.base_url)
         self.nonce: str | None = None
         self.pinned = jwks_keys(spec.jwks)
+        self.trip = 0.0  # seconds inside the last request's POSTs
 
     def close(self) -> None:
         self.http.close()
@@ -124,10 +131,13 @@ class _Device:
         if self.spec.path == CHECKIN:
             payload["acks"] = []
         answers = 0
+        self.trip = 0.0
         for attempt in (0, 1):
             nonce = self._nonce()
             body = signed_body(key, kid, nonce, self.spec.path, payload)
+            posted = time.monotonic()
             response = self.http.request("POST", self.spec.path, body, JOSE)
+            self.trip += time.monotonic() - posted
             answers += 1
             self.nonce = response.headers.get("replay-nonce")
             if response.status == 200:
@@ -232,17 +242,19 @@ def _open(spec: PhaseSpec, result: WorkerResult, picker: _Picker, lock: threadin
             if picked is None:
                 return
             index, walked = picked
+            began = time.monotonic()
             status, answers, record = device.request(index)
             done = time.monotonic()
             _account(spec, result, lock, index, walked, status, answers, record, scheduled,
-                     done)
+                     done, (began - scheduled, device.trip))
     finally:
         device.close()
 
 
 def _account(spec: PhaseSpec, result: WorkerResult, lock: threading.Lock, index: int,
              walked: bool, status: int, answers: int, record: dict[str, Any] | None,
-             started: float, done: float) -> None:
+             started: float, done: float, split: tuple[float, float] | None = None) -> None:
+    """`split`: open loop, (lag before sending, time in the round trips) in seconds."""
     with lock:
         result.requests_total += answers
         if status == 200:
@@ -256,6 +268,9 @@ def _account(spec: PhaseSpec, result: WorkerResult, lock: threading.Lock, index:
             # latency of every request scheduled inside the window, however late it ends
             if started >= spec.t0:
                 result.latencies_ms.append((done - started) * 1000)
+                if split is not None:  # the same index as its latency
+                    result.lags_ms.append(split[0] * 1000)
+                    result.trips_ms.append(split[1] * 1000)
             if spec.t0 <= done <= spec.t1:
                 result.served += answers
                 result.ok += status == 200

@@ -46,6 +46,8 @@ class PhaseResult:
     cores: int
     offered_rate: float = 0.0
     latencies_ms: list[float] = field(default_factory=list, repr=False)
+    lags_ms: list[float] = field(default_factory=list, repr=False)  # open loop, see load.py
+    trips_ms: list[float] = field(default_factory=list, repr=False)
     statuses: Counter[str] = field(default_factory=Counter)
     bad_nonce_retries: int = 0
     verified: int = 0
@@ -120,6 +122,9 @@ class PhaseResult:
             text += f" + database {self.database_cpu_us:,.0f} µs/req"
         text += (f"; p50 {self.percentile(50):.1f} ms, p99 {self.percentile(99):.1f} ms; "
                  f"verified {self.verified} records")
+        if self.trips_ms:
+            text += (f"; p99 of the round trips alone {percentile(self.trips_ms, 99):.1f} ms, "
+                     f"of the start lag {percentile(self.lags_ms, 99):.1f} ms")
         if self.failures or self.verify_failures or self.errors:
             text += (f"; FAILURES {self.failures} ({load.describe_statuses(self.statuses)}), "
                      f"{len(self.verify_failures)} bad records")
@@ -198,6 +203,8 @@ def run(server: Measured, database: str | None, template: load.PhaseSpec, proces
         merged.ok += r.ok
         merged.served += r.served
         merged.latencies_ms.extend(r.latencies_ms)
+        merged.lags_ms.extend(r.lags_ms)
+        merged.trips_ms.extend(r.trips_ms)
         merged.statuses.update(r.statuses)
         merged.bad_nonce_retries += r.bad_nonce_retries
         merged.verified += r.verified

@@ -6,7 +6,7 @@ import math
 import time
 from pathlib import Path
 
-from .phases import PhaseResult
+from .phases import PhaseResult, percentile
 from .run import BackendResult, RunResult
 
 HEADER = """# Benchmarks
@@ -316,6 +316,9 @@ def render(run: RunResult, plot: Path | None) -> str:
         lines += [""]
         for p in (final.checkin, final.activation):
             lines.append(f"- {_budget(p, b.workers)}")
+        for fixed in (b.checkin_fixed, b.activation_fixed):
+            if fixed is not None and fixed.trips_ms:
+                lines.append(f"- {_latency_split(fixed)}")
         lines += ["", "#### Fleet scaling", "",
                   "| devices | check-in CPU µs/req | vs first step | check-in req/s | "
                   "activation CPU µs/req | activation req/s | other load (check-in, "
@@ -424,7 +427,8 @@ def _baselines(run: RunResult) -> list[str]:
                   f"above, in an open loop as Tenure's fixed-rate phases are measured: "
                   f"p50 {lat.percentile(50):.1f} ms, p95 {lat.percentile(95):.1f} ms, "
                   f"p99 {lat.percentile(99):.1f} ms ({lat.answered:,} answered, "
-                  f"{lat.failed} failed). The p99 target is 25 ms.", ""]
+                  f"{lat.failed} failed), at {_f(lat.cpu_us)} µs of server CPU a request. "
+                  f"The p99 target is 25 ms.", ""]
     crypto = base.row("uvicorn", "crypto")
     for b in run.backends:
         checkin = b.final.checkin
@@ -510,3 +514,15 @@ def write(run: RunResult, out: Path) -> tuple[Path, Path | None]:
         text = carry_over(out.read_text(), text)
     out.write_text(text)
     return out, png
+
+
+def _latency_split(p: PhaseResult) -> str:
+    """Where a fixed-rate phase's slow requests spent their time: the load generator's
+    lag before sending, or the round trip (server, kernel, the generator's thread)."""
+    slow = [i for i, total in enumerate(p.latencies_ms) if total > 25]
+    in_trip = sum(1 for i in slow if p.trips_ms[i] > 25)
+    return (f"{p.name.replace(' (fixed rate)', '')} at {_f(p.offered_rate)}/s, p99 "
+            f"{p.percentile(99):.1f} ms: the round trips alone (POST sent to answer read) "
+            f"p99 {percentile(p.trips_ms, 99):.1f} ms; the load generator's lag before "
+            f"sending p99 {percentile(p.lags_ms, 99):.1f} ms. Of the {len(slow):,} requests "
+            f"over 25 ms, {in_trip:,} spent over 25 ms in the round trip alone.")
