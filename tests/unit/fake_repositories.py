@@ -455,7 +455,8 @@ class FakePolicies(_Repo):
 
 
 class FakeTerritory(_Repo):
-    def put(self, device_id: str, state: TerritoryState, now: int) -> None:
+    def put(self, device_id: str, state: TerritoryState, now: int,
+            first: bool = False) -> None:
         self.s.territory[device_id] = state
 
     def groups(self) -> list[tuple[str, str, str, str, bool, int]]:

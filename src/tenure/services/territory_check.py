@@ -136,7 +136,8 @@ class TerritoryCheck:
                 exemptions = sale_exemptions(active.policy, stored.device, presence, sale)
         state = track(stored.territory, presence, found, now)
         if state != stored.territory:
-            tx.territory.put(stored.device.device_id, state, now)
+            tx.territory.put(stored.device.device_id, state, now,
+                             first=not stored.whereabouts_stored)
         held = tuple(c for c in claims if c.kind is ClaimKind.TERRITORY)
         outcome = territory_outcome(found, state, held, now, in_use)
         assessment = Assessment(presence, found, active.version, outcome, exemptions)

@@ -448,7 +448,7 @@ class ResetRepo:
 def _stored_device(row: tuple[Any, ...]) -> StoredDevice:
     (device_id, model, sku, market, key_type, public_key, activated_at, last_checkin_at,
      territory, since, warned_at, warned_rule, bootloader, claims, commands,
-     exempt_rules) = row
+     exempt_rules, whereabouts_stored) = row
     device = Device(device_id, model, sku, market, activated_at=activated_at)
     claim_rows = _json_rows(claims)
     command_rows = sorted(_json_rows(commands), key=lambda r: (r[3], r[0]))
@@ -457,4 +457,4 @@ def _stored_device(row: tuple[Any, ...]) -> StoredDevice:
         TerritoryState(territory, since, warned_at, warned_rule), bootloader,
         tuple(sorted(map(_claim_from_tuple, claim_rows), key=claim_order)),
         tuple({"id": c, "type": k, **json.loads(b)} for c, k, b, _ in command_rows),
-        tuple(json.loads(exempt_rules)) if exempt_rules else ())
+        tuple(json.loads(exempt_rules)) if exempt_rules else (), bool(whereabouts_stored))

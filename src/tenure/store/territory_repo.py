@@ -63,11 +63,14 @@ class TerritoryRepo:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
-    def put(self, device_id: str, state: TerritoryState, now: int) -> None:
+    def put(self, device_id: str, state: TerritoryState, now: int,
+            first: bool = False) -> None:
+        """`first`: the device read found no whereabouts, so the insert goes first (on
+        PostgreSQL a round trip fewer on a first activation); an upsert either way."""
         values = {"device_id": device_id, "territory": state.territory, "since": state.since,
                   "warned_at": state.warned_at, "warned_rule": state.warned_rule,
                   "updated_at": now}
-        if PUT_TERRITORY.rowcount(self.conn, **values) == 0:
+        if first or PUT_TERRITORY.rowcount(self.conn, **values) == 0:
             ADD_TERRITORY.rowcount(self.conn, **values)
 
     def exempt(self, device_id: str, rules: Sequence[str], now: int) -> None:

@@ -25,6 +25,7 @@ class StoredDevice:
     claims: tuple[Claim, ...] = ()  # active, read with the device
     commands: tuple[dict[str, Any], ...] = ()  # pending, read with the device
     exemptions: tuple[str, ...] = ()  # territory rules an appeal exempted it from
+    whereabouts_stored: bool = True  # False: none yet, `territory` is the empty state
 
 
 @dataclass(frozen=True, slots=True)
