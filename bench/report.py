@@ -38,7 +38,9 @@ CSV files (Ed25519 keys, one in ten P-256, derived from a seed and the device's 
 the load generator can re-derive any device's key), imports it with
 `tenure provision import` in steps (10 k, 100 k, 1 M devices), applies
 `examples/policy.toml` with `tenure policy apply`, and starts the server with
-`tenure serve --port P --workers N` (`TENURE_LOG_LEVEL=warning`). At each step it
+`tenure serve --port P --workers N` (`TENURE_LOG_LEVEL=warning`). After each import it
+runs a checkpoint (PostgreSQL's `CHECKPOINT`, SQLite's WAL checkpoint), so that the bulk
+load's write-back does not fall into the measured phases. At each step it then
 activates a uniform sample of the fleet, then drives activation and check-in with
 separate load-generator processes speaking the protocol ([protocol.md](protocol.md);
 flattened JWS signed with the
@@ -419,7 +421,9 @@ def _baselines(run: RunResult) -> list[str]:
         lines += [f"fsync baseline: one SQLite insert committed with `synchronous=FULL`, one "
                   f"at a time in one process: {_f(base.fsync.cpu_us)} µs of CPU and "
                   f"{_f(base.fsync.wall_us)} µs of wall clock per commit "
-                  f"({base.fsync.commits:,} commits).", ""]
+                  f"({base.fsync.commits:,} commits); of the commits one by one, p99 "
+                  f"{base.fsync.p99_ms:.1f} ms and the slowest {base.fsync.max_ms:.1f} ms.",
+                  ""]
     if base.latency is not None:
         lat = base.latency
         lines += [f"Latency baseline: the bare group-committed check-in (uvicorn `group`) at "
