@@ -279,6 +279,11 @@ def _serving(server: str, mode: str, workdir: Path, workers: int, name: str
         log.close()
 
 
+def _tree_cpu(proc: subprocess.Popen[bytes]) -> float:
+    """CPU seconds of the server process and its workers so far."""
+    return sum(proc_cpu(p) for p in descendants(proc.pid, include_self=True))
+
+
 def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: int,
                 warmup: float, window: float, workers: int = 1) -> BaselineRow:
     try:
@@ -294,13 +299,9 @@ def measure_one(server: str, mode: str, workdir: Path, processes: int, threads: 
             for d in drivers:
                 d.start()
             time.sleep(warmup)
-            pids = descendants(proc.pid, include_self=True)
-            cpu0, n0, f0, t0 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
-                                time.monotonic())
+            cpu0, n0, f0, t0 = _tree_cpu(proc), sum(counts), sum(failures), time.monotonic()
             time.sleep(window)
-            pids = descendants(proc.pid, include_self=True)
-            cpu1, n1, f1, t1 = (sum(proc_cpu(p) for p in pids), sum(counts), sum(failures),
-                                time.monotonic())
+            cpu1, n1, f1, t1 = _tree_cpu(proc), sum(counts), sum(failures), time.monotonic()
             for d in drivers:
                 d.join()
             return BaselineRow(server, mode, workers, n1 - n0, f1 - f0, t1 - t0, cpu1 - cpu0)
@@ -322,9 +323,9 @@ def measure_latency(server: str, mode: str, workdir: Path, processes: int, threa
         for d in drivers:
             d.start()
         time.sleep(max(0.0, measure_from - time.time()))
-        cpu0 = sum(proc_cpu(p) for p in descendants(proc.pid, include_self=True))
+        cpu0 = _tree_cpu(proc)
         time.sleep(max(0.0, stop_at - time.time()))
-        cpu1 = sum(proc_cpu(p) for p in descendants(proc.pid, include_self=True))
+        cpu1 = _tree_cpu(proc)
         latencies: list[float] = []
         failed = 0
         for _ in drivers:  # read before joining: a full pipe would block the sender

@@ -262,7 +262,7 @@ def _checkpoint(url: str) -> None:
     checkpoint), so that the bulk load's write-back does not fall into the measured
     phases: in run 9 the checkpoint that a 900 k-row import set off on PostgreSQL ran
     for 161 s, over every phase of the 1 M step. A server's steady state is measured,
-    not the hour after a bulk load."""
+    not the minutes after a bulk load."""
     from sqlalchemy import create_engine
 
     from tenure.store.database import normalise_url
