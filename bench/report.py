@@ -9,6 +9,8 @@ from pathlib import Path
 from .phases import PhaseResult, percentile
 from .run import BackendResult, RunResult
 
+P99_TARGET_MS = 25  # the check-in's p99 at half of saturation (issue's goal)
+
 HEADER = """# Benchmarks
 
 Reproducible with the project's own benchmark (`bench/`). This file is
@@ -150,9 +152,11 @@ def _targets(run: RunResult, b: BackendResult) -> list[tuple[str, str, str, str]
                  f"(needs −{_f(100 * (1 - 2.5 * floor / ci))} %)"))
     if b.checkin_fixed:
         p99 = b.checkin_fixed.percentile(99)
-        rows.append((f"check-in p99 ≤ 25 ms at half of saturation "
-                     f"({_f(b.checkin_fixed.offered_rate)}/s)", "≤ 25 ms", f"{_f(p99, 1)} ms",
-                     _met(p99 <= 25) if p99 <= 25 else f"**missed** by {_f(p99 - 25, 1)} ms"))
+        limit = P99_TARGET_MS
+        rows.append((f"check-in p99 ≤ {limit} ms at half of saturation "
+                     f"({_f(b.checkin_fixed.offered_rate)}/s)", f"≤ {limit} ms",
+                     f"{_f(p99, 1)} ms", _met(True) if p99 <= limit
+                     else f"**missed** by {_f(p99 - limit, 1)} ms"))
     ac = final.activation.cpu_us
     rows.append(("activation server CPU ≤ 4 × floor (efficiency ≥ 25 %)",
                  f"≤ {_f(4 * floor)} µs",
@@ -432,7 +436,7 @@ def _baselines(run: RunResult) -> list[str]:
                   f"p50 {lat.percentile(50):.1f} ms, p95 {lat.percentile(95):.1f} ms, "
                   f"p99 {lat.percentile(99):.1f} ms ({lat.answered:,} answered, "
                   f"{lat.failed} failed), at {_f(lat.cpu_us)} µs of server CPU a request. "
-                  f"The p99 target is 25 ms.", ""]
+                  f"The p99 target is {P99_TARGET_MS} ms.", ""]
     crypto = base.row("uvicorn", "crypto")
     for b in run.backends:
         checkin = b.final.checkin
@@ -523,10 +527,11 @@ def write(run: RunResult, out: Path) -> tuple[Path, Path | None]:
 def _latency_split(p: PhaseResult) -> str:
     """Where a fixed-rate phase's slow requests spent their time: the load generator's
     lag before sending, or the round trip (server, kernel, the generator's thread)."""
-    slow = [i for i, total in enumerate(p.latencies_ms) if total > 25]
-    in_trip = sum(1 for i in slow if p.trips_ms[i] > 25)
+    slow = [i for i, total in enumerate(p.latencies_ms) if total > P99_TARGET_MS]
+    in_trip = sum(1 for i in slow if p.trips_ms[i] > P99_TARGET_MS)
     return (f"{p.name.replace(' (fixed rate)', '')} at {_f(p.offered_rate)}/s, p99 "
             f"{p.percentile(99):.1f} ms: the round trips alone (POST sent to answer read) "
             f"p99 {percentile(p.trips_ms, 99):.1f} ms; the load generator's lag before "
             f"sending p99 {percentile(p.lags_ms, 99):.1f} ms. Of the {len(slow):,} requests "
-            f"over 25 ms, {in_trip:,} spent over 25 ms in the round trip alone.")
+            f"over {P99_TARGET_MS} ms, {in_trip:,} spent over {P99_TARGET_MS} ms in the round "
+            f"trip alone.")
